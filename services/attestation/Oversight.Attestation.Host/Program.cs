@@ -1,0 +1,19 @@
+using Oversight.Hosting;
+using Oversight.Hosting.Bus;
+using Oversight.Attestation;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddOversightDefaults();
+builder.AddAttestation();
+builder.AddOversightBus();
+
+var app = builder.Build();
+app.MapOversightDefaults();
+app.MapAttestation();
+app.Run();
+
+namespace Oversight.Attestation.Host
+{
+    /// <summary>Names this host's assembly for WebApplicationFactory in tests.</summary>
+    public sealed class AttestationHost;
+}

@@ -1,0 +1,220 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Oversight.Attestation.Migrations.Postgres.Migrations
+{
+    /// <inheritdoc />
+    public partial class InitialCreate : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "ledger",
+                columns: table => new
+                {
+                    Position = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    AttestationId = table.Column<string>(type: "text", nullable: false),
+                    MarketplaceId = table.Column<string>(type: "text", nullable: false),
+                    ProviderId = table.Column<string>(type: "text", nullable: false),
+                    LeaseId = table.Column<string>(type: "text", nullable: false),
+                    AccountId = table.Column<string>(type: "text", nullable: false),
+                    AcceleratorModel = table.Column<string>(type: "text", nullable: false),
+                    AcceleratorCount = table.Column<int>(type: "integer", nullable: false),
+                    IntervalStart = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    IntervalEnd = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    Final = table.Column<bool>(type: "boolean", nullable: false),
+                    FlopUnits = table.Column<long>(type: "bigint", nullable: false),
+                    GpuSeconds = table.Column<long>(type: "bigint", nullable: false),
+                    Precision = table.Column<string>(type: "text", nullable: false),
+                    WorkloadCommitment = table.Column<string>(type: "text", nullable: false),
+                    WorkloadClass = table.Column<string>(type: "text", nullable: false),
+                    SignedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    Sequence = table.Column<long>(type: "bigint", nullable: false),
+                    KeyId = table.Column<string>(type: "text", nullable: false),
+                    Signature = table.Column<byte[]>(type: "bytea", nullable: false),
+                    CanonicalBytes = table.Column<byte[]>(type: "bytea", nullable: false),
+                    Outcome = table.Column<string>(type: "text", nullable: false),
+                    ReasonCodes = table.Column<string>(type: "text", nullable: false),
+                    AppraisalPolicyVersion = table.Column<string>(type: "text", nullable: false),
+                    ImpliedUtilisation = table.Column<double>(type: "double precision", nullable: false),
+                    SequenceGap = table.Column<long>(type: "bigint", nullable: false),
+                    LeafIndex = table.Column<long>(type: "bigint", nullable: false),
+                    LeafHash = table.Column<byte[]>(type: "bytea", nullable: false),
+                    RecordedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ledger", x => x.Position);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "log_state",
+                columns: table => new
+                {
+                    Id = table.Column<int>(type: "integer", nullable: false),
+                    TreeSize = table.Column<long>(type: "bigint", nullable: false),
+                    RootHash = table.Column<byte[]>(type: "bytea", nullable: false),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_log_state", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "outbox_messages",
+                columns: table => new
+                {
+                    Sequence = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    MessageType = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    Payload = table.Column<string>(type: "text", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    PublishedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    Attempts = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_outbox_messages", x => x.Sequence);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "processed_messages",
+                columns: table => new
+                {
+                    MessageId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Consumer = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    ProcessedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_processed_messages", x => new { x.MessageId, x.Consumer });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "provider_keys",
+                columns: table => new
+                {
+                    MarketplaceId = table.Column<string>(type: "text", nullable: false),
+                    ProviderId = table.Column<string>(type: "text", nullable: false),
+                    KeyId = table.Column<string>(type: "text", nullable: false),
+                    PublicKeyPem = table.Column<string>(type: "text", nullable: false),
+                    ValidFrom = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    ValidUntil = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    RevokedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_provider_keys", x => new { x.MarketplaceId, x.ProviderId, x.KeyId });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "providers",
+                columns: table => new
+                {
+                    MarketplaceId = table.Column<string>(type: "text", nullable: false),
+                    ProviderId = table.Column<string>(type: "text", nullable: false),
+                    RegisteredAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    LastSequence = table.Column<long>(type: "bigint", nullable: false),
+                    InventoryJson = table.Column<string>(type: "text", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_providers", x => new { x.MarketplaceId, x.ProviderId });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "review_items",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    AttestationId = table.Column<string>(type: "text", nullable: false),
+                    MarketplaceId = table.Column<string>(type: "text", nullable: false),
+                    ProviderId = table.Column<string>(type: "text", nullable: false),
+                    ReasonCode = table.Column<string>(type: "text", nullable: false),
+                    CanonicalBytes = table.Column<byte[]>(type: "bytea", nullable: false),
+                    RecordedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_review_items", x => x.Id);
+                });
+
+            migrationBuilder.InsertData(
+                table: "log_state",
+                columns: new[] { "Id", "RootHash", "TreeSize", "UpdatedAt" },
+                values: new object[] { 1, new byte[0], 0L, new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)) });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_AttestationId",
+                table: "ledger",
+                column: "AttestationId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_LeafIndex",
+                table: "ledger",
+                column: "LeafIndex",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_MarketplaceId_AccountId",
+                table: "ledger",
+                columns: new[] { "MarketplaceId", "AccountId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ledger_MarketplaceId_ProviderId_Sequence",
+                table: "ledger",
+                columns: new[] { "MarketplaceId", "ProviderId", "Sequence" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_outbox_messages_Id",
+                table: "outbox_messages",
+                column: "Id",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_outbox_messages_PublishedAt",
+                table: "outbox_messages",
+                column: "PublishedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_review_items_MarketplaceId",
+                table: "review_items",
+                column: "MarketplaceId");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "ledger");
+
+            migrationBuilder.DropTable(
+                name: "log_state");
+
+            migrationBuilder.DropTable(
+                name: "outbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "processed_messages");
+
+            migrationBuilder.DropTable(
+                name: "provider_keys");
+
+            migrationBuilder.DropTable(
+                name: "providers");
+
+            migrationBuilder.DropTable(
+                name: "review_items");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+namespace Oversight.Attestation.Data;
+
+/// <summary>A provider host registered by its marketplace's operator.</summary>
+public sealed class ProviderRecord
+{
+    public string MarketplaceId { get; set; } = "";
+    public string ProviderId { get; set; } = "";
+    public DateTimeOffset RegisteredAt { get; set; }
+
+    /// <summary>Highest sequence number accepted so far (gaps are reported, reuse rejected).</summary>
+    public long LastSequence { get; set; }
+
+    /// <summary>Declared accelerators, JSON: [{"model":"H100-SXM","count":8}].</summary>
+    public string InventoryJson { get; set; } = "[]";
+}
+
+/// <summary>An ECDSA P-256 key of a provider; rotation overlaps, revocation is forward-only.</summary>
+public sealed class ProviderKeyRecord
+{
+    public string MarketplaceId { get; set; } = "";
+    public string ProviderId { get; set; } = "";
+    public string KeyId { get; set; } = "";
+    public string PublicKeyPem { get; set; } = "";
+    public DateTimeOffset ValidFrom { get; set; }
+    public DateTimeOffset? ValidUntil { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+/// <summary>
+/// The append-only ledger of accepted and flagged attestations: the durable truth of usage.
+/// Position is the export cursor; LeafIndex is the position in the transparency log.
+/// </summary>
+public sealed class LedgerEntry
+{
+    public long Position { get; set; }
+    public string AttestationId { get; set; } = "";
+    public string MarketplaceId { get; set; } = "";
+    public string ProviderId { get; set; } = "";
+    public string LeaseId { get; set; } = "";
+    public string AccountId { get; set; } = "";
+    public string AcceleratorModel { get; set; } = "";
+    public int AcceleratorCount { get; set; }
+    public DateTimeOffset IntervalStart { get; set; }
+    public DateTimeOffset IntervalEnd { get; set; }
+    public bool Final { get; set; }
+    public long FlopUnits { get; set; }
+    public long GpuSeconds { get; set; }
+    public string Precision { get; set; } = "";
+    public string WorkloadCommitment { get; set; } = "";
+    public string WorkloadClass { get; set; } = "";
+    public DateTimeOffset SignedAt { get; set; }
+    public long Sequence { get; set; }
+    public string KeyId { get; set; } = "";
+    public byte[] Signature { get; set; } = [];
+
+    /// <summary>The exact bytes that were signed: the same id resubmitted must match them.</summary>
+    public byte[] CanonicalBytes { get; set; } = [];
+
+    public string Outcome { get; set; } = "";
+    public string ReasonCodes { get; set; } = "";
+    public string AppraisalPolicyVersion { get; set; } = "";
+    public double ImpliedUtilisation { get; set; }
+    public long SequenceGap { get; set; }
+    public long LeafIndex { get; set; }
+    public byte[] LeafHash { get; set; } = [];
+    public DateTimeOffset RecordedAt { get; set; }
+}
+
+/// <summary>
+/// The single row that holds the log's size and root. Leaf indexes are assigned under a
+/// row lock on it inside the ledger transaction, so they stay contiguous whatever the
+/// number of replicas (DESIGN.md).
+/// </summary>
+public sealed class LogStateRecord
+{
+    public int Id { get; set; }
+    public long TreeSize { get; set; }
+    public byte[] RootHash { get; set; } = [];
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>Rejected conflicts (same id with other bytes, reused sequence) kept for review only.</summary>
+public sealed class ReviewItemRecord
+{
+    public long Id { get; set; }
+    public string AttestationId { get; set; } = "";
+    public string MarketplaceId { get; set; } = "";
+    public string ProviderId { get; set; } = "";
+    public string ReasonCode { get; set; } = "";
+    public byte[] CanonicalBytes { get; set; } = [];
+    public DateTimeOffset RecordedAt { get; set; }
+}

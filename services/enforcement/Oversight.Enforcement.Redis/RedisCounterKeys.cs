@@ -1,0 +1,33 @@
+using Oversight.Policy.Counters;
+using StackExchange.Redis;
+
+namespace Oversight.Enforcement.Redis;
+
+/// <summary>
+/// The key scheme of a tag. Every key is <c>ovs:{&lt;tag&gt;}:...</c>: the braces are the Redis
+/// Cluster hash tag, so every key one script touches lives in one slot.
+/// <list type="bullet">
+/// <item><c>ovs:{tag}:e</c> string: the epoch marker; no TTL.</item>
+/// <item><c>ovs:{tag}:h</c> hash: lease id → <c>account|flopUnits|gpuSeconds|expiresAt</c>.</item>
+/// <item><c>ovs:{tag}:m</c> sorted set: counted attestation ids, score = mark expiry (Unix s).</item>
+/// <item><c>ovs:{tag}:k</c> set: every usage key ever written, so a reset finds them all without SCAN.</item>
+/// <item><c>ovs:{tag}:u:&lt;window&gt;:&lt;f|g&gt;:&lt;subject&gt;</c> hash: bucket index → amount
+/// (lifetime windows: one field <c>t</c>). The subject comes last because account ids may contain
+/// ':' and window ids may not, so two (window, subject) pairs never share a key.</item>
+/// </list>
+/// </summary>
+public static class RedisCounterKeys
+{
+    public static RedisKey Epoch(string tag) => Prefix(tag) + "e";
+
+    public static RedisKey Holds(string tag) => Prefix(tag) + "h";
+
+    public static RedisKey Marks(string tag) => Prefix(tag) + "m";
+
+    public static RedisKey Registry(string tag) => Prefix(tag) + "k";
+
+    public static RedisKey Usage(string tag, string windowId, CounterMetric metric, string subject) =>
+        string.Concat(Prefix(tag), "u:", windowId, metric == CounterMetric.FlopUnits ? ":f:" : ":g:", subject);
+
+    private static string Prefix(string tag) => string.Concat("ovs:{", tag, "}:");
+}

@@ -1,0 +1,31 @@
+using Oversight.AllInOne;
+using Oversight.Attestation;
+using Oversight.Enforcement;
+using Oversight.Hosting;
+using Oversight.Hosting.Bus;
+using Oversight.Kyc;
+
+// `oversight token --role operator --marketplace m1` prints a development token;
+// anything else starts the all-in-one host.
+if (args.Length > 0 && args[0] == "token")
+{
+    return TokenCommand.Run(args[1..]);
+}
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddOversightDefaults();
+builder.AddKyc();
+builder.AddAttestation();
+builder.AddEnforcement();
+builder.AddOversightBus();
+
+var app = builder.Build();
+app.MapOversightDefaults();
+app.MapKyc();
+app.MapAttestation();
+app.MapEnforcement();
+
+await app.StartAsync();
+StartupBanner.Print(app);
+await app.WaitForShutdownAsync();
+return 0;

@@ -1,0 +1,22 @@
+namespace Oversight.Hosting.Bus;
+
+public enum BusTransport
+{
+    /// <summary>MassTransit's in-memory transport: the embedded default, one process only.</summary>
+    InMemory,
+    RabbitMq,
+}
+
+/// <summary>Section "Oversight:Bus".</summary>
+public sealed class BusOptions
+{
+    public const string Section = "Oversight:Bus";
+
+    public BusTransport Transport { get; set; } = BusTransport.InMemory;
+
+    /// <summary>amqp://user:password@host:port/vhost (RabbitMq transport).</summary>
+    public string? RabbitMqUri { get; set; }
+
+    /// <summary>Prefix of queue names, so that several deployments can share one broker.</summary>
+    public string? EndpointPrefix { get; set; }
+}

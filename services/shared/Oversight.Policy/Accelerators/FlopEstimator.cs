@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Numerics;
+
+namespace Oversight.Policy.Accelerators;
+
+/// <summary>
+/// FLOP estimates from hardware time (Epoch AI's method): count x peak dense FLOP/s x duration x
+/// utilisation, in FLOP units of 10^12 FLOP, rounded up. The arithmetic is exact (integers of any
+/// size), so the same inputs give the same units everywhere; a result beyond int64 is refused.
+/// </summary>
+public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
+{
+    public AcceleratorCatalogue Catalogue { get; } = catalogue;
+
+    /// <summary>
+    /// Estimated FLOP units for <paramref name="count"/> accelerators of a model running for
+    /// <paramref name="durationSeconds"/> at <paramref name="utilisation"/> of peak. A precision the
+    /// model has no figure for uses its highest figure, so a reservation errs high, never low.
+    /// </summary>
+    /// <exception cref="UnknownAcceleratorException">The model is not in the catalogue.</exception>
+    /// <exception cref="OverflowException">The estimate does not fit in int64 units.</exception>
+    public long EstimateUnits(string model, PrecisionClass precision, long count, long durationSeconds, decimal utilisation) =>
+        Units(Catalogue.PlausibilityPeak(model, precision), count, durationSeconds, utilisation);
+
+    /// <summary>The most FLOP units the hardware could have done: the plausibility bound for an attestation.</summary>
+    public long MaxPlausibleUnits(string model, PrecisionClass precision, long count, long durationSeconds) =>
+        EstimateUnits(model, precision, count, durationSeconds, utilisation: 1m);
+
+    /// <summary>
+    /// ceil(count x peakTflops x durationSeconds x utilisation): since 1 unit = 10^12 FLOP and the
+    /// peak is in 10^12 FLOP/s, the powers of ten cancel.
+    /// </summary>
+    public static long Units(decimal peakTflops, long count, long durationSeconds, decimal utilisation)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(peakTflops);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(durationSeconds);
+        if (utilisation is <= 0m or > 1m)
+        {
+            throw new ArgumentOutOfRangeException(nameof(utilisation), utilisation, "utilisation must be above 0 and at most 1");
+        }
+        var (peakNumerator, peakDenominator) = Fraction(peakTflops);
+        var (utilNumerator, utilDenominator) = Fraction(utilisation);
+        var units = CeilingDivide(count * (BigInteger)durationSeconds * peakNumerator * utilNumerator, peakDenominator * utilDenominator);
+        return ToInt64(units, $"{count} x {peakTflops} TFLOP/s x {durationSeconds} s x {utilisation}");
+    }
+
+    /// <summary>GPU-seconds: count x duration.</summary>
+    /// <exception cref="OverflowException">The product does not fit in int64.</exception>
+    public static long GpuSeconds(long count, long durationSeconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(durationSeconds);
+        return ToInt64((BigInteger)count * durationSeconds, $"{count} accelerators x {durationSeconds} s");
+    }
+
+    internal static long ToInt64(BigInteger value, string what) =>
+        value <= long.MaxValue
+            ? (long)value
+            : throw new OverflowException($"{what} = {value.ToString(CultureInfo.InvariantCulture)} does not fit in int64");
+
+    // For non-negative numerators, which is all this class deals in.
+    internal static BigInteger CeilingDivide(BigInteger numerator, BigInteger denominator)
+    {
+        var quotient = BigInteger.DivRem(numerator, denominator, out var remainder);
+        return remainder > 0 ? quotient + 1 : quotient;
+    }
+
+    // A decimal is an integer over a power of ten: exact, whatever its digits.
+    private static (BigInteger Numerator, BigInteger Denominator) Fraction(decimal value)
+    {
+        var denominator = BigInteger.Pow(10, value.Scale);
+        // value x 10^scale is the decimal's own integer mantissa, so this product is exact.
+        return (new BigInteger(value * (decimal)denominator), denominator);
+    }
+}
+
+/// <summary>Conversions from FLOP to FLOP units (10^12 FLOP), rounded up to a whole unit.</summary>
+public static class FlopUnits
+{
+    public const long FlopPerUnit = 1_000_000_000_000;
+
+    /// <exception cref="OverflowException">The result does not fit in int64 units.</exception>
+    public static long FromFlop(BigInteger flop)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(flop);
+        return FlopEstimator.ToInt64(FlopEstimator.CeilingDivide(flop, FlopPerUnit), $"{flop} FLOP in units");
+    }
+
+    /// <summary>
+    /// A double is taken at the decimal value it prints as (its shortest round-trip form), so
+    /// 1e25 means exactly 10^25 FLOP, not the binary neighbour 10000000000000000905969664.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, NaN or infinite.</exception>
+    /// <exception cref="OverflowException">The result does not fit in int64 units.</exception>
+    public static long FromFlop(double flop)
+    {
+        if (!double.IsFinite(flop) || flop < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flop), flop, "FLOP must be a finite, non-negative number");
+        }
+        // "R" gives e.g. "1E+25" or "1.4241600000000001E+18": digits, an optional point, an optional exponent.
+        var text = flop.ToString("R", CultureInfo.InvariantCulture);
+        var parts = text.Split('E');
+        var exponent = parts.Length == 2 ? int.Parse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) : 0;
+        var mantissa = parts[0].Split('.');
+        var fractionDigits = mantissa.Length == 2 ? mantissa[1] : "";
+        var digits = BigInteger.Parse(mantissa[0] + fractionDigits, CultureInfo.InvariantCulture);
+        exponent -= fractionDigits.Length;
+        var units = exponent >= 0
+            ? FlopEstimator.CeilingDivide(digits * BigInteger.Pow(10, exponent), FlopPerUnit)
+            : FlopEstimator.CeilingDivide(digits, FlopPerUnit * BigInteger.Pow(10, -exponent));
+        return FlopEstimator.ToInt64(units, $"{text} FLOP in units");
+    }
+}

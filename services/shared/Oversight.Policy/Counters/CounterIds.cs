@@ -1,0 +1,143 @@
+namespace Oversight.Policy.Counters;
+
+/// <summary>Subjects of a tag's counters.</summary>
+public static class CounterSubject
+{
+    /// <summary>The cluster aggregate: the sum over every account of the tag.</summary>
+    public const string Cluster = "*";
+}
+
+/// <summary>Builds counter tags.</summary>
+public static class CounterTag
+{
+    /// <summary>
+    /// The tag of a cluster: <c>&lt;marketplace&gt;:&lt;cluster root account&gt;</c>. An unlinked
+    /// account is the root of its own cluster.
+    /// </summary>
+    public static string For(string marketplaceId, string clusterRootAccountId)
+    {
+        CounterIds.ValidateAccount(marketplaceId, nameof(marketplaceId));
+        CounterIds.ValidateAccount(clusterRootAccountId, nameof(clusterRootAccountId));
+        return string.Concat(marketplaceId, ":", clusterRootAccountId);
+    }
+}
+
+/// <summary>Validation of the identifiers that become parts of store keys.</summary>
+public static class CounterIds
+{
+    /// <summary>Longest id accepted anywhere.</summary>
+    public const int MaxLength = 256;
+
+    /// <summary>Tag: [A-Za-z0-9._:-]+.</summary>
+    public static void ValidateTag(string tag) => ValidateCharset(tag, allowColon: true, nameof(tag));
+
+    /// <summary>Account id: [A-Za-z0-9._:-]+ (never "*").</summary>
+    public static void ValidateAccount(string accountId, string paramName) => ValidateCharset(accountId, allowColon: true, paramName);
+
+    /// <summary>Subject: an account id or <see cref="CounterSubject.Cluster"/>.</summary>
+    public static void ValidateSubject(string subject, string paramName)
+    {
+        if (subject is CounterSubject.Cluster)
+        {
+            return;
+        }
+
+        ValidateCharset(subject, allowColon: true, paramName);
+    }
+
+    public static void ValidateSubjects(IReadOnlyList<string> subjects)
+    {
+        ArgumentNullException.ThrowIfNull(subjects);
+        for (var i = 0; i < subjects.Count; i++)
+        {
+            ValidateSubject(subjects[i], nameof(subjects));
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(subjects[i], subjects[j], StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"Subject '{subjects[i]}' is listed twice.", nameof(subjects));
+                }
+            }
+        }
+    }
+
+    /// <summary>Lease and attestation ids: opaque, 1 to <see cref="MaxLength"/> characters, no control characters.</summary>
+    public static void ValidateOpaqueId(string id, string paramName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id, paramName);
+        if (id.Length > MaxLength)
+        {
+            throw new ArgumentException($"Id longer than {MaxLength} characters.", paramName);
+        }
+
+        foreach (var c in id)
+        {
+            if (char.IsControl(c))
+            {
+                throw new ArgumentException("Id contains a control character.", paramName);
+            }
+        }
+    }
+
+    /// <summary>Windows: non-empty list, unique ids of [A-Za-z0-9._-]+, positive lengths and bucket sizes.</summary>
+    public static void ValidateWindows(IReadOnlyList<CounterWindow> windows)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        for (var i = 0; i < windows.Count; i++)
+        {
+            var w = windows[i];
+            ArgumentNullException.ThrowIfNull(w, nameof(windows));
+            ValidateCharset(w.Id, allowColon: false, nameof(windows));
+            if (w.BucketSeconds <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(windows), w.BucketSeconds, $"Window '{w.Id}': bucket size must be positive.");
+            }
+
+            if (w.LengthSeconds is <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(windows), w.LengthSeconds, $"Window '{w.Id}': length must be positive.");
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(windows[j].Id, w.Id, StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"Window '{w.Id}' is listed twice.", nameof(windows));
+                }
+            }
+        }
+    }
+
+    public static bool ContainsWindow(IReadOnlyList<CounterWindow> windows, string windowId)
+    {
+        for (var i = 0; i < windows.Count; i++)
+        {
+            if (string.Equals(windows[i].Id, windowId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void ValidateCharset(string value, bool allowColon, string paramName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value, paramName);
+        if (value.Length > MaxLength)
+        {
+            throw new ArgumentException($"'{value[..32]}...' is longer than {MaxLength} characters.", paramName);
+        }
+
+        foreach (var c in value)
+        {
+            var ok = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '.' or '_' or '-'
+                || (allowColon && c == ':');
+            if (!ok)
+            {
+                throw new ArgumentException(
+                    $"'{value}' may contain only letters, digits, '.', '_', '-'{(allowColon ? " and ':'" : string.Empty)}.", paramName);
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+namespace Oversight.Policy.Counters;
+
+/// <summary>The two counted quantities.</summary>
+public enum CounterMetric
+{
+    /// <summary>FLOP in units of 10^12 (each attestation rounded up to a whole unit).</summary>
+    FlopUnits = 0,
+
+    /// <summary>GPU-seconds.</summary>
+    GpuSeconds = 1,
+}
+
+/// <summary>
+/// A counting window. <paramref name="LengthSeconds"/> null is a lifetime window (counts
+/// everything; <paramref name="BucketSeconds"/> is then ignored but must still be positive).
+/// Usage at <c>at</c> falls into bucket <c>floor(at / BucketSeconds)</c>; a rolling window at
+/// <c>now</c> counts bucket <c>i</c> iff <c>(i + 1) * BucketSeconds &gt; now - LengthSeconds</c>.
+/// <paramref name="Id"/>: letters, digits, '.', '_' and '-' (no ':'; it is a key component).
+/// </summary>
+public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSeconds)
+{
+    /// <summary>A lifetime window (never resets).</summary>
+    public static CounterWindow Lifetime(string id) => new(id, null, 1);
+
+    /// <summary>A rolling window of <paramref name="length"/> counted in buckets of <paramref name="bucket"/>.</summary>
+    public static CounterWindow Rolling(string id, TimeSpan length, TimeSpan bucket) =>
+        new(id, (long)length.TotalSeconds, (long)bucket.TotalSeconds);
+
+    public bool IsLifetime => LengthSeconds is null;
+}
+
+/// <summary>One check of a reserve: usage + held + the request's amount of <paramref name="Metric"/> must stay &lt;= <paramref name="Limit"/>.</summary>
+public sealed record CounterLimit(string Subject, string WindowId, CounterMetric Metric, long Limit);
+
+/// <summary>The hold a reserve asks for; the lease id is the idempotency key.</summary>
+public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
+
+/// <summary>A live hold as stored (its amounts shrink as partial attestations settle).</summary>
+public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
+
+/// <summary>
+/// One reading: usage of <paramref name="Subject"/> in <paramref name="WindowId"/> for
+/// <paramref name="Metric"/>, the subject's held amount of that metric (holds do not belong to a
+/// window, so it is the same for every window), and for a rolling window with usage the time at
+/// which the oldest counted bucket leaves the window (<c>(i + 1) * B + L</c>), else null.
+/// </summary>
+public sealed record CounterReading(string Subject, string WindowId, CounterMetric Metric, long Usage, long Held, long? ResetsAt);
+
+/// <summary>Readings in the order subject, then window, then metric (FlopUnits before GpuSeconds).</summary>
+public sealed class CounterSnapshot
+{
+    public static CounterSnapshot Empty { get; } = new([]);
+
+    public CounterSnapshot(IReadOnlyList<CounterReading> readings) => Readings = readings;
+
+    public IReadOnlyList<CounterReading> Readings { get; }
+
+    /// <summary>The reading for (subject, window, metric), or null when the snapshot has none.</summary>
+    public CounterReading? Find(string subject, string windowId, CounterMetric metric)
+    {
+        foreach (var r in Readings)
+        {
+            if (r.Metric == metric && string.Equals(r.WindowId, windowId, StringComparison.Ordinal)
+                && string.Equals(r.Subject, subject, StringComparison.Ordinal))
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The reading for (subject, window, metric); throws when the snapshot has none.</summary>
+    public CounterReading Get(string subject, string windowId, CounterMetric metric) =>
+        Find(subject, windowId, metric)
+        ?? throw new KeyNotFoundException($"No reading for subject '{subject}', window '{windowId}', metric {metric}.");
+}
+
+/// <summary>The admission step. See <see cref="ICounterStore.ReserveAsync"/>.</summary>
+/// <param name="Tag">The hash-tag scope, <c>&lt;marketplace&gt;:&lt;cluster root&gt;</c>.</param>
+/// <param name="Now">Unix seconds, from the caller's clock.</param>
+/// <param name="Windows">The windows to read (every limit's window must be among them).</param>
+/// <param name="Subjects">The subjects to return readings for, typically [account, "*"].</param>
+/// <param name="Limits">Every check that must hold; may name subjects not in <paramref name="Subjects"/>.</param>
+/// <param name="Hold">The hold to add; its amounts are the request's amounts.</param>
+/// <param name="CheckOnly">Check and return the snapshot, but add no hold.</param>
+public sealed record ReserveCommand(
+    string Tag,
+    long Now,
+    IReadOnlyList<CounterWindow> Windows,
+    IReadOnlyList<string> Subjects,
+    IReadOnlyList<CounterLimit> Limits,
+    HoldRequest Hold,
+    bool CheckOnly = false)
+{
+    /// <summary>Throws when the command is malformed (called by every store before it touches its state).</summary>
+    public void Validate()
+    {
+        CounterIds.ValidateTag(Tag);
+        CounterIds.ValidateWindows(Windows);
+        CounterIds.ValidateSubjects(Subjects);
+        ArgumentNullException.ThrowIfNull(Limits);
+        ArgumentNullException.ThrowIfNull(Hold);
+        foreach (var limit in Limits)
+        {
+            ArgumentNullException.ThrowIfNull(limit, nameof(Limits));
+            CounterIds.ValidateSubject(limit.Subject, nameof(Limits));
+            if (!CounterIds.ContainsWindow(Windows, limit.WindowId))
+            {
+                throw new ArgumentException($"Limit names window '{limit.WindowId}', which is not among the command's windows.", nameof(Limits));
+            }
+
+            if (limit.Metric is not (CounterMetric.FlopUnits or CounterMetric.GpuSeconds))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Limits), limit.Metric, "Unknown metric.");
+            }
+
+            ArgumentOutOfRangeException.ThrowIfNegative(limit.Limit, nameof(Limits));
+        }
+
+        CounterIds.ValidateOpaqueId(Hold.LeaseId, nameof(Hold));
+        CounterIds.ValidateAccount(Hold.AccountId, nameof(Hold));
+        ArgumentOutOfRangeException.ThrowIfNegative(Hold.FlopUnits, nameof(Hold));
+        ArgumentOutOfRangeException.ThrowIfNegative(Hold.GpuSeconds, nameof(Hold));
+        if (!CheckOnly && Hold.ExpiresAt <= Now)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Hold), Hold.ExpiresAt, "A hold must expire after now.");
+        }
+    }
+}
+
+public enum ReserveStatus
+{
+    /// <summary>Every limit holds; the hold was added (not for a check-only command).</summary>
+    Admitted = 1,
+
+    /// <summary>At least one limit would be exceeded; nothing was added.</summary>
+    Refused = 2,
+
+    /// <summary>The lease already has a live hold; it is returned and nothing changed.</summary>
+    AlreadyHeld = 3,
+
+    /// <summary>The tag's epoch marker is missing; nothing changed.</summary>
+    EpochMissing = 4,
+}
+
+/// <summary>The outcome of a reserve.</summary>
+/// <param name="Status">What happened.</param>
+/// <param name="Snapshot">Readings for the command's subjects x windows x metrics, as they were before this request's hold was added (empty for EpochMissing).</param>
+/// <param name="ExpiredHoldsPruned">How many expired holds this call removed.</param>
+/// <param name="Hold">The hold added (Admitted, not check-only) or the existing one (AlreadyHeld); else null.</param>
+/// <param name="FailedLimits">Indexes into the command's limits that failed (Refused only).</param>
+public sealed record ReserveResult(
+    ReserveStatus Status,
+    CounterSnapshot Snapshot,
+    int ExpiredHoldsPruned,
+    CounterHold? Hold,
+    IReadOnlyList<int> FailedLimits)
+{
+    public static ReserveResult EpochMissing { get; } = new(ReserveStatus.EpochMissing, CounterSnapshot.Empty, 0, null, []);
+}
+
+/// <summary>Exactly-once counting of one attestation. See <see cref="ICounterStore.SettleAsync"/>.</summary>
+/// <param name="Tag">The hash-tag scope.</param>
+/// <param name="Now">Unix seconds, from the caller's clock (prunes holds and marks; the mark's expiry is now + retention).</param>
+/// <param name="Windows">Every window to count in.</param>
+/// <param name="AttestationId">The exactly-once key.</param>
+/// <param name="AccountId">The account whose counters (and the cluster's) grow.</param>
+/// <param name="LeaseId">The lease whose hold shrinks; null for usage without a lease.</param>
+/// <param name="FlopUnits">Amount counted, &gt;= 0.</param>
+/// <param name="GpuSeconds">Amount counted, &gt;= 0.</param>
+/// <param name="At">The attestation's interval end (Unix seconds): the bucket it counts in.</param>
+/// <param name="Final">The lease's last attestation: its remaining hold is released.</param>
+/// <param name="MarkRetentionSeconds">How long the id stays marked as counted; null keeps no mark (the replay path).</param>
+public sealed record SettleCommand(
+    string Tag,
+    long Now,
+    IReadOnlyList<CounterWindow> Windows,
+    string AttestationId,
+    string AccountId,
+    string? LeaseId,
+    long FlopUnits,
+    long GpuSeconds,
+    long At,
+    bool Final,
+    long? MarkRetentionSeconds)
+{
+    /// <summary>Throws when the command is malformed (called by every store before it touches its state).</summary>
+    public void Validate()
+    {
+        CounterIds.ValidateTag(Tag);
+        CounterIds.ValidateWindows(Windows);
+        CounterIds.ValidateOpaqueId(AttestationId, nameof(AttestationId));
+        CounterIds.ValidateAccount(AccountId, nameof(AccountId));
+        if (LeaseId is not null)
+        {
+            CounterIds.ValidateOpaqueId(LeaseId, nameof(LeaseId));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(FlopUnits);
+        ArgumentOutOfRangeException.ThrowIfNegative(GpuSeconds);
+        ArgumentOutOfRangeException.ThrowIfNegative(At);
+        if (MarkRetentionSeconds is { } retention)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(retention, nameof(MarkRetentionSeconds));
+        }
+    }
+}
+
+public enum SettleStatus
+{
+    /// <summary>Counted (and marked, when a retention was given).</summary>
+    Applied = 1,
+
+    /// <summary>The id is already marked as counted; nothing changed.</summary>
+    Duplicate = 2,
+
+    /// <summary>The tag's epoch marker is missing; nothing changed.</summary>
+    EpochMissing = 3,
+}
+
+/// <summary>The outcome of a settle.</summary>
+/// <param name="Status">What happened.</param>
+/// <param name="ExpiredHoldsPruned">How many expired holds this call removed.</param>
+/// <param name="HoldFound">Whether the lease had a live hold (Applied only); false is usage without a reservation.</param>
+public readonly record struct SettleResult(SettleStatus Status, int ExpiredHoldsPruned, bool HoldFound);
+
+public enum ReleaseStatus
+{
+    Released = 1,
+
+    /// <summary>No live hold for the lease (never held, already released, settled final, or expired).</summary>
+    NotFound = 2,
+
+    EpochMissing = 3,
+}
+
+public readonly record struct ReleaseResult(ReleaseStatus Status);
+
+public enum ReadStatus
+{
+    Ok = 1,
+    EpochMissing = 2,
+}
+
+/// <summary>The outcome of a read: readings for subjects x windows x metrics, or EpochMissing with an empty snapshot.</summary>
+public sealed record ReadResult(ReadStatus Status, CounterSnapshot Snapshot, int ExpiredHoldsPruned)
+{
+    public static ReadResult EpochMissing { get; } = new(ReadStatus.EpochMissing, CounterSnapshot.Empty, 0);
+}

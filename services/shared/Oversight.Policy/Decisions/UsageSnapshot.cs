@@ -1,0 +1,48 @@
+using System.Collections.Immutable;
+
+namespace Oversight.Policy.Decisions;
+
+/// <summary>Names one figure of a snapshot: whose usage, in which window, of which metric.</summary>
+public readonly record struct UsageKey(SubjectKind Subject, string WindowId, Metric Metric);
+
+/// <summary>Settled usage and live holds (reservations) in one window, as of the read.</summary>
+public readonly record struct UsageFigures(long Usage, long Held);
+
+/// <summary>
+/// The usage figures the verdict rule reads, as a counter store returned them: for the account
+/// itself (<see cref="SubjectKind.Own"/>) and, for a linked account, its cluster's sums
+/// (<see cref="SubjectKind.Cluster"/>). <see cref="VerdictRule.RequiredFigures"/> says which
+/// figures a decision needs; a missing one is an error, never a zero, because a silent zero
+/// would undercount.
+/// </summary>
+public sealed class UsageSnapshot
+{
+    private readonly ImmutableDictionary<UsageKey, UsageFigures> _figures;
+
+    private UsageSnapshot(ImmutableDictionary<UsageKey, UsageFigures> figures) => _figures = figures;
+
+    public static UsageSnapshot Empty { get; } = new(ImmutableDictionary<UsageKey, UsageFigures>.Empty);
+
+    public IReadOnlyDictionary<UsageKey, UsageFigures> Figures => _figures;
+
+    /// <summary>A copy with one figure set (replacing any earlier one for the same key).</summary>
+    public UsageSnapshot With(SubjectKind subject, string windowId, Metric metric, long usage, long held) =>
+        With(new UsageKey(subject, windowId, metric), new UsageFigures(usage, held));
+
+    public UsageSnapshot With(UsageKey key, UsageFigures figures)
+    {
+        ArgumentNullException.ThrowIfNull(key.WindowId);
+        ArgumentOutOfRangeException.ThrowIfNegative(figures.Usage);
+        ArgumentOutOfRangeException.ThrowIfNegative(figures.Held);
+        return new UsageSnapshot(_figures.SetItem(key, figures));
+    }
+
+    public bool TryGet(UsageKey key, out UsageFigures figures) => _figures.TryGetValue(key, out figures);
+
+    /// <exception cref="InvalidOperationException">The snapshot has no figure for the key.</exception>
+    public UsageFigures Get(UsageKey key) =>
+        TryGet(key, out var figures)
+            ? figures
+            : throw new InvalidOperationException(
+                $"the usage snapshot has no {key.Subject} figure for window '{key.WindowId}', metric {key.Metric}; read every key VerdictRule.RequiredFigures lists");
+}

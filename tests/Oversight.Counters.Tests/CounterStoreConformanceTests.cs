@@ -1,0 +1,679 @@
+using Oversight.Policy.Counters;
+
+namespace Oversight.Counters.Tests;
+
+/// <summary>
+/// The behaviour every <see cref="ICounterStore"/> must have. Derive once per store and pass the
+/// store to the constructor; every test uses its own tag (a fresh marketplace id), so one store
+/// instance may serve every test. Times are Unix seconds from <see cref="T0"/> (a whole day).
+/// </summary>
+public abstract class CounterStoreConformanceTests(ICounterStore store)
+{
+    protected const long Hour = 3600;
+    protected const long Day = 24 * Hour;
+
+    /// <summary>2023-11-15T00:00:00Z: a whole day, so buckets of an hour or a day start at T0.</summary>
+    protected const long T0 = 19_676 * Day;
+
+    protected static readonly CounterWindow Rolling24h = new("24h", Day, Hour);
+    protected static readonly CounterWindow Rolling30d = new("30d", 30 * Day, Day);
+    protected static readonly CounterWindow Lifetime = CounterWindow.Lifetime("life");
+    protected static readonly IReadOnlyList<CounterWindow> Windows = [Rolling24h, Rolling30d, Lifetime];
+
+    protected const long Retention = 30 * Day;
+
+    protected ICounterStore Store { get; } = store;
+
+    // ---------- helpers (protected, for further suites) ----------
+
+    protected static string NewTag() => CounterTag.For("m-" + Guid.NewGuid().ToString("N"), "root");
+
+    protected async Task<string> NewInitializedTagAsync()
+    {
+        var tag = NewTag();
+        await Store.InitializeTagAsync(tag, "epoch-1");
+        return tag;
+    }
+
+    protected static SettleCommand Settle(
+        string tag, string attestationId, string account, long flop = 0, long gpu = 0, long? at = null, long now = T0,
+        string? lease = null, bool final = false, long? retention = Retention, IReadOnlyList<CounterWindow>? windows = null) =>
+        new(tag, now, windows ?? Windows, attestationId, account, lease, flop, gpu, at ?? now, final, retention);
+
+    protected static ReserveCommand Reserve(
+        string tag, string lease, string account, long flop = 0, long gpu = 0, long now = T0, long? expiresAt = null,
+        IReadOnlyList<CounterLimit>? limits = null, bool checkOnly = false, IReadOnlyList<string>? subjects = null) =>
+        new(tag, now, Windows, subjects ?? [account, CounterSubject.Cluster], limits ?? [],
+            new HoldRequest(lease, account, flop, gpu, expiresAt ?? now + Hour), checkOnly);
+
+    protected static CounterLimit Limit(string subject, CounterWindow window, CounterMetric metric, long limit) =>
+        new(subject, window.Id, metric, limit);
+
+    protected async Task<CounterSnapshot> ReadAsync(string tag, long now = T0, params string[] subjects)
+    {
+        var result = await Store.ReadAsync(tag, now, Windows, subjects.Length == 0 ? [CounterSubject.Cluster] : subjects);
+        Assert.Equal(ReadStatus.Ok, result.Status);
+        return result.Snapshot;
+    }
+
+    protected async Task<long> UsageAsync(string tag, string subject, CounterWindow window, CounterMetric metric, long now = T0) =>
+        (await ReadAsync(tag, now, subject)).Get(subject, window.Id, metric).Usage;
+
+    protected async Task<long> HeldAsync(string tag, string subject, CounterMetric metric, long now = T0) =>
+        (await ReadAsync(tag, now, subject)).Get(subject, Lifetime.Id, metric).Held;
+
+    // ---------- reserve ----------
+
+    [Fact]
+    public async Task Reserve_WhenEveryLimitHolds_AddsHold()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 40, gpu: 400));
+
+        var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 50, gpu: 500, limits:
+        [
+            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100),
+            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 1000),
+            Limit(CounterSubject.Cluster, Lifetime, CounterMetric.FlopUnits, 100),
+        ]));
+
+        Assert.Equal(ReserveStatus.Admitted, result.Status);
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 50, 500, T0 + Hour), result.Hold);
+        Assert.Empty(result.FailedLimits);
+        // The snapshot is as it was before this request's hold.
+        var before = result.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal((40, 0), (before.Usage, before.Held));
+        // Afterwards the hold shows for the account and for the cluster.
+        var after = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
+        Assert.Equal(50, after.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(500, after.Get("acct-a", Rolling30d.Id, CounterMetric.GpuSeconds).Held);
+        Assert.Equal(50, after.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(40, after.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Usage);
+    }
+
+    [Fact]
+    public async Task Reserve_ReturnsReadingForEverySubjectWindowAndMetric_InOrder()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1, limits:
+            [Limit("acct-other", Rolling24h, CounterMetric.FlopUnits, 10)]));
+
+        var expected = new List<(string, string, CounterMetric)>();
+        foreach (var subject in new[] { "acct-a", CounterSubject.Cluster })
+        {
+            foreach (var window in Windows)
+            {
+                expected.Add((subject, window.Id, CounterMetric.FlopUnits));
+                expected.Add((subject, window.Id, CounterMetric.GpuSeconds));
+            }
+        }
+
+        Assert.Equal(expected, result.Snapshot.Readings.Select(r => (r.Subject, r.WindowId, r.Metric)).ToList());
+        Assert.All(result.Snapshot.Readings, r => Assert.Equal((0, 0, (long?)null), (r.Usage, r.Held, r.ResetsAt)));
+    }
+
+    [Fact]
+    public async Task Reserve_WhenAnySingleLimitWouldBeExceeded_RefusesAndHoldsNothing()
+    {
+        var tag = await NewInitializedTagAsync();
+        // 10 days ago: outside 24h, inside 30d and lifetime.
+        await Store.SettleAsync(Settle(tag, "att-old", "acct-a", flop: 70, gpu: 700, at: T0 - (10 * Day), now: T0 - (10 * Day)));
+        await Store.SettleAsync(Settle(tag, "att-new", "acct-a", flop: 10, gpu: 100));
+
+        CounterLimit[] limits =
+        [
+            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100), // 10 + 20 fits
+            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 1000), // 100 + 200 fits
+            Limit("acct-a", Rolling30d, CounterMetric.FlopUnits, 99), // 80 + 20 = 100 > 99
+            Limit("acct-a", Lifetime, CounterMetric.GpuSeconds, 10_000), // fits
+        ];
+        var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 20, gpu: 200, limits: limits));
+
+        Assert.Equal(ReserveStatus.Refused, result.Status);
+        Assert.Null(result.Hold);
+        Assert.Equal([2], result.FailedLimits);
+        Assert.Equal(80, result.Snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(10, result.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.GpuSeconds));
+        // Nothing was held, so the lease is free: the same lease with a fitting amount is admitted.
+        var retry = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 19, gpu: 200, limits: limits));
+        Assert.Equal(ReserveStatus.Admitted, retry.Status);
+    }
+
+    [Fact]
+    public async Task Reserve_AtExactBoundary_AdmitsAndOneMoreUnitIsRefused()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 30));
+        var limit = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100);
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 30, limits: [limit]))).Status);
+
+        // usage 30 + held 30 + 40 == 100.
+        var exact = await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 40, limits: [limit]));
+        var over = await Store.ReserveAsync(Reserve(tag, "lease-3", "acct-a", flop: 1, limits: [limit]));
+
+        Assert.Equal(ReserveStatus.Admitted, exact.Status);
+        Assert.Equal(ReserveStatus.Refused, over.Status);
+        var reading = over.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal((30, 70), (reading.Usage, reading.Held));
+    }
+
+    [Fact]
+    public async Task Reserve_WhenAmountOfAMetricIsZero_PassesThatMetricsChecks()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", gpu: 500));
+
+        var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5, gpu: 0, limits:
+        [
+            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 100), // already exceeded, but the request adds none
+            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 5),
+        ]));
+
+        Assert.Equal(ReserveStatus.Admitted, result.Status);
+    }
+
+    [Fact]
+    public async Task Reserve_CheckOnly_AdmitsWithoutHolding()
+    {
+        var tag = await NewInitializedTagAsync();
+        var limit = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 10);
+
+        var check = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, limits: [limit], checkOnly: true));
+        var refusedCheck = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 11, limits: [limit], checkOnly: true));
+
+        Assert.Equal(ReserveStatus.Admitted, check.Status);
+        Assert.Null(check.Hold);
+        Assert.Equal(ReserveStatus.Refused, refusedCheck.Status);
+        Assert.Equal(0, await HeldAsync(tag, "acct-a", CounterMetric.FlopUnits));
+        // The lease was not taken by the check.
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, limits: [limit]))).Status);
+    }
+
+    [Fact]
+    public async Task Reserve_SameLeaseTwice_ReturnsAlreadyHeldWithTheSameHold()
+    {
+        var tag = await NewInitializedTagAsync();
+        var first = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 20, expiresAt: T0 + 600));
+
+        // Different amounts and a limit it could never pass: the existing reservation is returned anyway.
+        var second = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 99, gpu: 99, now: T0 + 5, limits:
+            [Limit("acct-a", Lifetime, CounterMetric.FlopUnits, 0)]));
+
+        Assert.Equal(ReserveStatus.AlreadyHeld, second.Status);
+        Assert.Equal(first.Hold, second.Hold);
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 10, 20, T0 + 600), second.Hold);
+        // For AlreadyHeld, held includes the existing hold of this lease; nothing was added.
+        Assert.Equal(10, second.Snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(10, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
+    }
+
+    [Fact]
+    public async Task Reserve_OtherLeasesHolds_CountAgainstLimits()
+    {
+        var tag = await NewInitializedTagAsync();
+        var limit = Limit(CounterSubject.Cluster, Rolling30d, CounterMetric.GpuSeconds, 100);
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", gpu: 60, limits: [limit]))).Status);
+
+        var second = await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-b", gpu: 50, limits: [limit]));
+
+        Assert.Equal(ReserveStatus.Refused, second.Status);
+        Assert.Equal(60, second.Snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Held);
+        Assert.Equal(0, second.Snapshot.Get("acct-b", Rolling30d.Id, CounterMetric.GpuSeconds).Held);
+    }
+
+    [Fact]
+    public async Task Reserve_WithNegativeAmount_ThrowsBeforeTouchingTheStore()
+    {
+        var tag = NewTag(); // not initialised: a store that looked would answer EpochMissing
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: -1)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", gpu: -1)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: -1)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.SettleAsync(Settle(tag, "att-1", "acct-a", gpu: -5)));
+    }
+
+    [Fact]
+    public async Task Reserve_WithLimitOnUnknownWindowOrBadIds_Throws()
+    {
+        var tag = await NewInitializedTagAsync();
+        var otherWindow = new CounterWindow("7d", 7 * Day, Day);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1,
+            limits: [Limit("acct-a", otherWindow, CounterMetric.FlopUnits, 5)])));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct|a", flop: 1)));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReadAsync("m{1}:a", T0, Windows, ["acct-a"]));
+    }
+
+    // ---------- holds: expiry and release ----------
+
+    [Fact]
+    public async Task Holds_ExpireByNow_AndThePrunedCountIsReported()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, expiresAt: T0 + 60));
+        await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-b", flop: 20, expiresAt: T0 + 120));
+
+        Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits, now: T0 + 59));
+        // ExpiresAt <= now is expired.
+        var reserve = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5, now: T0 + 60));
+
+        Assert.Equal(ReserveStatus.Admitted, reserve.Status); // a new hold, not AlreadyHeld
+        Assert.Equal(1, reserve.ExpiredHoldsPruned);
+        Assert.Equal(20, reserve.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+        var read = await Store.ReadAsync(tag, T0 + (2 * Hour), Windows, [CounterSubject.Cluster]);
+        Assert.Equal(2, read.ExpiredHoldsPruned);
+        Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+    }
+
+    [Fact]
+    public async Task Release_RemovesTheLiveHold()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 10));
+        await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, gpu: 5));
+
+        var released = await Store.ReleaseAsync(tag, "lease-1", T0 + 1);
+        var again = await Store.ReleaseAsync(tag, "lease-1", T0 + 2);
+
+        Assert.Equal(ReleaseStatus.Released, released.Status);
+        Assert.Equal(ReleaseStatus.NotFound, again.Status);
+        Assert.Equal(5, await HeldAsync(tag, "acct-a", CounterMetric.FlopUnits, now: T0 + 2));
+    }
+
+    [Fact]
+    public async Task Release_WhenUnknownOrExpired_ReturnsNotFound()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, expiresAt: T0 + 60));
+
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-unknown", T0)).Status);
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", T0 + 60)).Status);
+    }
+
+    // ---------- settle ----------
+
+    [Fact]
+    public async Task Settle_CountsInEveryWindowAndForBothSubjects()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        var result = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7, gpu: 11));
+
+        Assert.Equal(SettleStatus.Applied, result.Status);
+        var snapshot = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster, "acct-b");
+        foreach (var subject in new[] { "acct-a", CounterSubject.Cluster })
+        {
+            foreach (var window in Windows)
+            {
+                Assert.Equal(7, snapshot.Get(subject, window.Id, CounterMetric.FlopUnits).Usage);
+                Assert.Equal(11, snapshot.Get(subject, window.Id, CounterMetric.GpuSeconds).Usage);
+            }
+        }
+
+        Assert.All(snapshot.Readings.Where(r => r.Subject == "acct-b"), r => Assert.Equal(0, r.Usage));
+    }
+
+    [Fact]
+    public async Task Settle_SameAttestationIdTwice_CountsOnce()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        var first = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7));
+        var second = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7, now: T0 + Day));
+
+        Assert.Equal(SettleStatus.Applied, first.Status);
+        Assert.Equal(SettleStatus.Duplicate, second.Status);
+        Assert.Equal(7, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits));
+    }
+
+    [Fact]
+    public async Task Settle_Partial_ReducesTheHold_AndFinalReleasesTheRemainder()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 100, gpu: 50, expiresAt: T0 + Day));
+
+        var partial = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 30, gpu: 80, lease: "lease-1"));
+
+        Assert.True(partial.HoldFound);
+        var snapshot = await ReadAsync(tag, T0, "acct-a");
+        Assert.Equal(70, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(0, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Held); // not below zero
+        Assert.Equal(80, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Usage);
+        // The reduced hold keeps its lease and expiry.
+        var again = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1));
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 70, 0, T0 + Day), again.Hold);
+
+        var final = await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 10, lease: "lease-1", final: true, now: T0 + 10));
+
+        Assert.True(final.HoldFound);
+        snapshot = await ReadAsync(tag, T0 + 10, "acct-a", CounterSubject.Cluster);
+        Assert.Equal(0, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(40, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", T0 + 10)).Status);
+    }
+
+    [Fact]
+    public async Task Settle_WithoutReservation_StillCounts()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        var unknownLease = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 3, lease: "lease-never-held"));
+        var noLease = await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 4, lease: null, final: true));
+
+        Assert.Equal((SettleStatus.Applied, false), (unknownLease.Status, unknownLease.HoldFound));
+        Assert.Equal((SettleStatus.Applied, false), (noLease.Status, noLease.HoldFound));
+        Assert.Equal(7, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits));
+        Assert.Equal(7, await UsageAsync(tag, CounterSubject.Cluster, Rolling30d, CounterMetric.FlopUnits));
+    }
+
+    [Fact]
+    public async Task Settle_AfterTheHoldExpired_CountsWithoutIt()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, expiresAt: T0 + 60));
+
+        var result = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 4, lease: "lease-1", now: T0 + 60));
+
+        Assert.Equal((SettleStatus.Applied, 1, false), (result.Status, result.ExpiredHoldsPruned, result.HoldFound));
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits, now: T0 + 60));
+    }
+
+    [Fact]
+    public async Task Settle_AmountsNear10To14Units_StayExact()
+    {
+        var tag = await NewInitializedTagAsync();
+        const long big = 100_000_000_000_000; // 10^26 FLOP in 10^12 units
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: big + 3, gpu: big, expiresAt: T0 + Day));
+
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: big - 1, gpu: 1, lease: "lease-1"));
+        await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: big + 7, lease: null));
+
+        var snapshot = await ReadAsync(tag, T0, "acct-a");
+        var flop = snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal(((2 * big) + 6, 4), (flop.Usage, flop.Held));
+        Assert.Equal(big - 1, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Held);
+        var limit = Limit("acct-a", Lifetime, CounterMetric.FlopUnits, (2 * big) + 6 + 4 + 5);
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, limits: [limit]))).Status);
+        Assert.Equal(ReserveStatus.Refused, (await Store.ReserveAsync(Reserve(tag, "lease-3", "acct-a", flop: 1, limits: [limit]))).Status);
+    }
+
+    // ---------- windows, buckets, resets ----------
+
+    [Fact]
+    public async Task RollingWindow_UsageLeavesAfterNowPassesIt_ButStaysInLifetime()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5, at: T0 + 10));
+
+        var inside = await ReadAsync(tag, T0 + Day - 1, "acct-a");
+        var after = await ReadAsync(tag, T0 + Day + Hour, "acct-a");
+
+        Assert.Equal(5, inside.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(0, after.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(5, after.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(5, after.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(5, (await ReadAsync(tag, T0 + (400 * Day), "acct-a")).Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(0, (await ReadAsync(tag, T0 + (31 * Day), "acct-a")).Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
+    }
+
+    [Fact]
+    public async Task RollingWindow_CountsWholeBuckets_UntilTheBucketsEndLeavesTheWindow()
+    {
+        var tag = await NewInitializedTagAsync();
+        // Bucket [T0, T0 + 1h) of the 24h window; counted iff T0 + 1h > now - 24h.
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", gpu: 9, at: T0 + 1));
+
+        Assert.Equal(9, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour + Day - 1));
+        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour + Day));
+        // Pruned, not just hidden: reading at an earlier now again does not bring it back.
+        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour));
+        Assert.Equal(9, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.GpuSeconds, now: T0 + Hour));
+    }
+
+    [Fact]
+    public async Task RollingWindow_SumsBucketsAndPrunesOnlyTheOldOnes()
+    {
+        var tag = await NewInitializedTagAsync();
+        for (var h = 0; h < 30; h++)
+        {
+            await Store.SettleAsync(Settle(tag, $"att-{h}", "acct-a", flop: 1, at: T0 + (h * Hour), now: T0 + (h * Hour)));
+        }
+
+        // At T0 + 30h the 24h window counts buckets whose end is after T0 + 6h: hours 6..29.
+        Assert.Equal(24, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0 + (30 * Hour)));
+        Assert.Equal(30, await UsageAsync(tag, "acct-a", Rolling30d, CounterMetric.FlopUnits, now: T0 + (30 * Hour)));
+        Assert.Equal(14, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0 + (40 * Hour)));
+    }
+
+    [Fact]
+    public async Task Settle_WithIntervalEndAlreadyOutsideTheWindow_CountsOnlyWhereItFits()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 6, at: T0 - (2 * Day), now: T0));
+
+        var snapshot = await ReadAsync(tag, T0, "acct-a");
+        Assert.Equal(0, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(6, snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(6, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
+    }
+
+    [Fact]
+    public async Task RollingWindow_CountsBucketsInTheFuture()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 6, at: T0 + (3 * Hour), now: T0));
+
+        Assert.Equal(6, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0));
+    }
+
+    [Fact]
+    public async Task ResetsAt_IsTheOldestCountedBucketsEndPlusTheLength()
+    {
+        var tag = await NewInitializedTagAsync();
+        var empty = await ReadAsync(tag, T0, "acct-a");
+        Assert.All(empty.Readings, r => Assert.Null(r.ResetsAt));
+
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 1, at: T0 + (2 * Hour) + 5, now: T0 + (2 * Hour) + 5));
+        await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 1, gpu: 1, at: T0 + (5 * Hour), now: T0 + (5 * Hour)));
+
+        var snapshot = await ReadAsync(tag, T0 + (6 * Hour), "acct-a");
+        Assert.Equal(T0 + (3 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).ResetsAt);
+        Assert.Equal(T0 + (6 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.GpuSeconds).ResetsAt);
+        Assert.Equal(T0 + Day + (30 * Day), snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).ResetsAt);
+        Assert.Null(snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).ResetsAt);
+
+        // Once the oldest bucket has left, the next one sets the time.
+        var later = await ReadAsync(tag, T0 + (3 * Hour) + Day, "acct-a");
+        Assert.Equal(T0 + (6 * Hour) + Day, later.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).ResetsAt);
+        Assert.Equal(1, later.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+    }
+
+    // ---------- marks: retention ----------
+
+    [Fact]
+    public async Task Settle_AfterTheMarkExpired_CountsTheSameIdAgain()
+    {
+        // This is why the caller refuses to settle live an event older than the retention
+        // (it rebuilds the tag from the ledger instead).
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, retention: 100));
+
+        var beforeExpiry = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, now: T0 + 99, retention: 100));
+        var atExpiry = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, now: T0 + 100, retention: 100));
+
+        Assert.Equal(SettleStatus.Duplicate, beforeExpiry.Status);
+        Assert.Equal(SettleStatus.Applied, atExpiry.Status);
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits, now: T0 + 100));
+    }
+
+    [Fact]
+    public async Task Settle_WithNullRetention_KeepsNoMark()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, retention: null));
+        var again = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, retention: null));
+
+        Assert.Equal(SettleStatus.Applied, again.Status);
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits));
+    }
+
+    [Fact]
+    public async Task Settle_WithNullRetention_StillHonoursAnExistingMark()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2));
+
+        var replayed = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, retention: null));
+
+        Assert.Equal(SettleStatus.Duplicate, replayed.Status);
+    }
+
+    // ---------- epoch and reset ----------
+
+    [Fact]
+    public async Task InitializeTag_SetsTheEpoch()
+    {
+        var tag = NewTag();
+        Assert.Null(await Store.GetEpochAsync(tag));
+
+        await Store.InitializeTagAsync(tag, "epoch-7");
+
+        Assert.Equal("epoch-7", await Store.GetEpochAsync(tag));
+    }
+
+    [Fact]
+    public async Task EveryOperation_WhenTheEpochIsMissing_ReturnsEpochMissingAndChangesNothing()
+    {
+        var tag = NewTag();
+
+        var reserve = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5));
+        var check = await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, checkOnly: true));
+        var settle = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5, lease: "lease-1"));
+        var release = await Store.ReleaseAsync(tag, "lease-1", T0);
+        var read = await Store.ReadAsync(tag, T0, Windows, ["acct-a"]);
+
+        Assert.Equal(ReserveStatus.EpochMissing, reserve.Status);
+        Assert.Equal(ReserveStatus.EpochMissing, check.Status);
+        Assert.Empty(reserve.Snapshot.Readings);
+        Assert.Equal(SettleStatus.EpochMissing, settle.Status);
+        Assert.Equal(ReleaseStatus.EpochMissing, release.Status);
+        Assert.Equal(ReadStatus.EpochMissing, read.Status);
+        Assert.Null(await Store.GetEpochAsync(tag));
+
+        await Store.InitializeTagAsync(tag, "epoch-1");
+        var snapshot = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
+        Assert.All(snapshot.Readings, r => Assert.Equal((0, 0), (r.Usage, r.Held)));
+        // The refused settle left no mark either.
+        Assert.Equal(SettleStatus.Applied, (await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5))).Status);
+    }
+
+    [Fact]
+    public async Task ResetTag_ClearsCountersHoldsMarksAndTheEpoch()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5, gpu: 5));
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5));
+        var other = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(other, "att-1", "acct-a", flop: 3));
+
+        await Store.ResetTagAsync(tag);
+
+        Assert.Null(await Store.GetEpochAsync(tag));
+        Assert.Equal(SettleStatus.EpochMissing, (await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 1))).Status);
+        await Store.InitializeTagAsync(tag, "epoch-2");
+        var snapshot = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
+        Assert.All(snapshot.Readings, r => Assert.Equal((0, 0, (long?)null), (r.Usage, r.Held, r.ResetsAt)));
+        Assert.Equal(SettleStatus.Applied, (await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5))).Status);
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5))).Status);
+        // Another tag is untouched.
+        Assert.Equal(3, await UsageAsync(other, "acct-a", Lifetime, CounterMetric.FlopUnits));
+    }
+
+    // ---------- the cluster subject ----------
+
+    [Fact]
+    public async Task ClusterSubject_AggregatesAccountsSettlementsAndHolds()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-a", "acct-a", flop: 10, gpu: 1));
+        await Store.SettleAsync(Settle(tag, "att-b", "acct-b", flop: 20, gpu: 2));
+        await Store.ReserveAsync(Reserve(tag, "lease-a", "acct-a", flop: 100));
+        await Store.ReserveAsync(Reserve(tag, "lease-b", "acct-b", flop: 200, gpu: 7));
+
+        var snapshot = await ReadAsync(tag, T0, "acct-a", "acct-b", CounterSubject.Cluster);
+
+        var cluster = snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal((30, 300), (cluster.Usage, cluster.Held));
+        Assert.Equal((3, 7), (snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Usage,
+            snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Held));
+        var a = snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal((10, 100), (a.Usage, a.Held));
+        var b = snapshot.Get("acct-b", Lifetime.Id, CounterMetric.FlopUnits);
+        Assert.Equal((20, 200), (b.Usage, b.Held));
+
+        // A shared (cluster) limit refuses acct-a because of acct-b's usage and hold.
+        var shared = Limit(CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits, 340);
+        var own = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 1000);
+        var refused = await Store.ReserveAsync(Reserve(tag, "lease-a2", "acct-a", flop: 11, limits: [own, shared]));
+        Assert.Equal(ReserveStatus.Refused, refused.Status);
+        Assert.Equal([1], refused.FailedLimits);
+        Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-a2", "acct-a", flop: 10, limits: [own, shared]))).Status);
+    }
+
+    // ---------- concurrency ----------
+
+    [Fact]
+    public async Task Reserve_ManyInParallel_AdmitsExactlyWhatTheLimitsAllow()
+    {
+        var tag = await NewInitializedTagAsync();
+        const int k = 37;
+        const long amount = 10;
+        await Store.SettleAsync(Settle(tag, "att-0", "acct-0", flop: 5)); // usage that the limit also counts
+        var limits = new[]
+        {
+            Limit(CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits, (k * amount) + 5 + (amount - 1)),
+            Limit(CounterSubject.Cluster, Lifetime, CounterMetric.GpuSeconds, 1_000_000),
+        };
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
+            Store.ReserveAsync(Reserve(tag, $"lease-{i}", $"acct-{i % 7}", flop: amount, gpu: 1, limits: limits)))));
+
+        Assert.Equal(k, results.Count(r => r.Status == ReserveStatus.Admitted));
+        Assert.Equal(200 - k, results.Count(r => r.Status == ReserveStatus.Refused));
+        Assert.Equal(k * amount, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
+        Assert.Equal(k, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.GpuSeconds));
+    }
+
+    [Fact]
+    public async Task Settle_SameIdManyTimesInParallel_CountsOnce()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() =>
+            Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 3, gpu: 4)))));
+
+        Assert.Equal(1, results.Count(r => r.Status == SettleStatus.Applied));
+        Assert.Equal(99, results.Count(r => r.Status == SettleStatus.Duplicate));
+        var snapshot = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
+        Assert.Equal(3, snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(4, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Usage);
+    }
+
+    [Fact]
+    public async Task Settle_DifferentIdsInParallel_CountsEveryOne()
+    {
+        var tag = await NewInitializedTagAsync();
+
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() =>
+            Store.SettleAsync(Settle(tag, $"att-{i}", $"acct-{i % 3}", flop: 1, at: T0 + i)))));
+
+        Assert.Equal(100, await UsageAsync(tag, CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits));
+        Assert.Equal(34, await UsageAsync(tag, "acct-0", Rolling30d, CounterMetric.FlopUnits));
+    }
+}

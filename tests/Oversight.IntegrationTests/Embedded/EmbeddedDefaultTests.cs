@@ -1,0 +1,104 @@
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Grpc.Reflection.V1Alpha;
+using Oversight.Common.V1;
+using Xunit;
+
+namespace Oversight.IntegrationTests.Embedded;
+
+public sealed class EmbeddedDefaultTests
+{
+    private static readonly string[] V1Services =
+    [
+        "oversight.kyc.v1.KycTiering",
+        "oversight.attestation.v1.WorkloadAttestation",
+        "oversight.enforcement.v1.ThresholdEnforcement",
+    ];
+
+    [Fact]
+    public async Task Embedded_WithNoServerAtAnyDefaultPort_StartsAndAnswersHealthForEveryService()
+    {
+        AssertNothingListensAtDefaultPorts();
+        await using var host = await EmbeddedProcess.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        var health = new Health.HealthClient(channel);
+
+        foreach (var service in V1Services.Prepend(""))
+        {
+            var reply = await health.CheckAsync(new HealthCheckRequest { Service = service });
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
+        }
+
+        using var http = new HttpClient();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/live")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/ready")).StatusCode);
+
+        foreach (var database in new[] { "kyc.db", "attestation.db", "enforcement.db" })
+        {
+            Assert.True(File.Exists(Path.Combine(host.DataDirectory, database)), $"{database} was not created in the data folder");
+        }
+    }
+
+    [Fact]
+    public async Task Embedded_Reflection_ListsTheThreeV1Services()
+    {
+        await using var host = await EmbeddedProcess.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        var reflection = new ServerReflection.ServerReflectionClient(channel);
+
+        using var call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var listed = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+
+        Assert.All(V1Services, service => Assert.Contains(service, listed));
+        Assert.Contains("grpc.health.v1.Health", listed);
+    }
+
+    [Fact]
+    public async Task Embedded_TokenCommand_GivesATokenTheHostAccepts_AndCallsWithoutOneAreRefused()
+    {
+        await using var host = await EmbeddedProcess.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        var clock = new SimulationClock.SimulationClockClient(channel);
+
+        var anonymous = await Assert.ThrowsAsync<RpcException>(() => clock.GetClockAsync(new GetClockRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
+
+        var token = await host.CreateTokenAsync("operator", "demo");
+        var headers = new Metadata { { "Authorization", $"Bearer {token}" } };
+        var reply = await clock.GetClockAsync(new GetClockRequest(), headers);
+        Assert.False(reply.Simulated);
+        Assert.InRange(reply.Now.ToDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
+
+        var notAdmin = await Assert.ThrowsAsync<RpcException>(() =>
+            clock.SetClockAsync(new SetClockRequest { Now = reply.Now }, headers).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, notAdmin.StatusCode);
+    }
+
+    private static bool Listens(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            return client.ConnectAsync("127.0.0.1", port).Wait(TimeSpan.FromMilliseconds(300)) && client.Connected;
+        }
+        catch (AggregateException)
+        {
+            return false; // refused: nothing there
+        }
+    }
+
+    private static void AssertNothingListensAtDefaultPorts()
+    {
+        // The test servers run on non-default ports, so that nothing passes by reaching a
+        // default address by accident (DESIGN.md, Tests).
+        foreach (var (port, name) in new[] { (5432, "PostgreSQL"), (5672, "RabbitMQ"), (6379, "Redis") })
+        {
+            Assert.False(Listens(port), $"Something listens at {name}'s default port {port}; stop it so this test can prove the embedded default needs no server.");
+        }
+    }
+}
