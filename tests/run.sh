@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions below run from traps
 # tests/run.sh — THE test command of Oversight (README, CI via .ci/run).
 #
 #   tests/run.sh                          # everything
@@ -42,6 +43,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Erlang keeps its cookie in $HOME; CI's environment may not set it.
+if [ -z "${HOME:-}" ]; then HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"; export HOME; fi
 
 STATE="$ROOT/.test-servers"
 RESULTS="$ROOT/TestResults"
@@ -74,10 +77,10 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 read_pid() { cat "$1" 2>/dev/null | head -n 1 | tr -dc '0-9' || true; }
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 kill_pid() { # kill_pid PID: TERM, wait up to 10 s, then KILL
-  local pid="$1" i
+  local pid="$1"
   pid_alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do pid_alive "$pid" || return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do pid_alive "$pid" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 tail_log() { # tail_log NAME FILE...
@@ -140,7 +143,10 @@ kill_leftovers() {
       pid="$(read_pid "$d/postmaster.pid")"
       if pid_alive "$pid"; then log "killing leftover PostgreSQL (pid $pid)"; kill_pid "$pid"; fi
     fi
-    case "$d" in "$STATE"/*|/tmp/oversight-test-pg.*) rm -rf "$d" ;; esac
+    case "$d" in
+      "$STATE"/*) rm -rf "$d" ;;
+      /tmp/oversight-test-pg.*) rm -rf "$(dirname "$d")" ;;
+    esac
   fi
   # Our own epmd (non-default port, so it is never someone else's).
   if command -v epmd >/dev/null 2>&1 && ERL_EPMD_PORT="$EPMD_PORT" epmd -names >/dev/null 2>&1; then
@@ -170,7 +176,9 @@ stop_servers() {
     log "stopping PostgreSQL"
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
       kill_pid "$(read_pid "$PG_DATA/postmaster.pid")"
+    cp "$(dirname "$PG_DATA")/postgres.log" "$STATE/postgres.log" 2>/dev/null
     rm -rf "$PG_DATA"
+    case "$PG_DATA" in /tmp/oversight-test-pg.*) rm -rf "$(dirname "$PG_DATA")" ;; esac
   fi
   # Data is thrown away; logs stay in .test-servers/ for inspection until the next run.
   rm -rf "$STATE/rabbitmq/mnesia" 2>/dev/null
@@ -281,8 +289,8 @@ start_redis() {
     --pidfile "$STATE/redis/redis.pid" --logfile "$STATE/redis/redis.log" ||
     { tail_log Redis "$STATE/redis/redis.log"; die "Redis failed to start"; }
   STARTED_REDIS=1
-  local i
-  for i in $(seq 1 300); do
+
+  for _ in $(seq 1 300); do
     [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.1
   done
@@ -320,8 +328,8 @@ EOF
       "$STATE/rabbitmq/log/$RABBIT_NODE.log"
     die "RabbitMQ did not start within 120 s"
   fi
-  local i
-  for i in $(seq 1 100); do port_open "$AMQP_PORT" && return 0; sleep 0.1; done
+
+  for _ in $(seq 1 100); do port_open "$AMQP_PORT" && return 0; sleep 0.1; done
   tail_log RabbitMQ "$STATE/rabbitmq/log/$RABBIT_NODE.log"
   die "RabbitMQ started but does not listen on 127.0.0.1:$AMQP_PORT"
 }
@@ -344,8 +352,7 @@ start_postgres() {
   fi
   PG_DATA="$parent/data"
   echo "$PG_DATA" > "$STATE/postgres.datadir"
-  local pglog="$STATE/postgres.log"
-  : > "$pglog"; [ "$(id -u)" = 0 ] && chown postgres: "$pglog"
+  local pglog="$parent/postgres.log"   # written by the postgres user
   as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync \
     >"$STATE/postgres-initdb.log" 2>&1 ||
     { tail_log PostgreSQL "$STATE/postgres-initdb.log"; die "PostgreSQL initdb failed"; }
@@ -354,8 +361,8 @@ start_postgres() {
     -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=300" \
     start >/dev/null 2>&1 ||
     { tail_log PostgreSQL "$pglog"; die "PostgreSQL failed to start"; }
-  local i
-  for i in $(seq 1 300); do
+
+  for _ in $(seq 1 300); do
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres && return 0
     sleep 0.1
   done
@@ -385,7 +392,8 @@ else
   export OVERSIGHT_TEST_RABBITMQ="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
   export OVERSIGHT_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Password=postgres;Database=postgres"
   export OVERSIGHT_TEST_STATE_DIR="$STATE"
-  export OVERSIGHT_TEST_REDIS_SERVER_BIN="$(command -v redis-server)"
+  OVERSIGHT_TEST_REDIS_SERVER_BIN="$(command -v redis-server)"
+  export OVERSIGHT_TEST_REDIS_SERVER_BIN
   export OVERSIGHT_TEST_RABBITMQ_BIN_DIR="$RABBIT_BIN_DIR"
   export OVERSIGHT_TEST_EPMD_PORT="$EPMD_PORT"
   # The RabbitMQ variables above must not leak into the tests' private nodes.

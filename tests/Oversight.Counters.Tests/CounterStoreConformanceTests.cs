@@ -1,3 +1,4 @@
+using Oversight.Policy;
 using Oversight.Policy.Counters;
 
 namespace Oversight.Counters.Tests;
@@ -46,7 +47,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         new(tag, now, Windows, subjects ?? [account, CounterSubject.Cluster], limits ?? [],
             new HoldRequest(lease, account, flop, gpu, expiresAt ?? now + Hour), checkOnly);
 
-    protected static CounterLimit Limit(string subject, CounterWindow window, CounterMetric metric, long limit) =>
+    protected static CounterLimit Limit(string subject, CounterWindow window, Metric metric, long limit) =>
         new(subject, window.Id, metric, limit);
 
     protected async Task<CounterSnapshot> ReadAsync(string tag, long now = T0, params string[] subjects)
@@ -56,10 +57,10 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         return result.Snapshot;
     }
 
-    protected async Task<long> UsageAsync(string tag, string subject, CounterWindow window, CounterMetric metric, long now = T0) =>
+    protected async Task<long> UsageAsync(string tag, string subject, CounterWindow window, Metric metric, long now = T0) =>
         (await ReadAsync(tag, now, subject)).Get(subject, window.Id, metric).Usage;
 
-    protected async Task<long> HeldAsync(string tag, string subject, CounterMetric metric, long now = T0) =>
+    protected async Task<long> HeldAsync(string tag, string subject, Metric metric, long now = T0) =>
         (await ReadAsync(tag, now, subject)).Get(subject, Lifetime.Id, metric).Held;
 
     // ---------- reserve ----------
@@ -72,23 +73,23 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 50, gpu: 500, limits:
         [
-            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100),
-            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 1000),
-            Limit(CounterSubject.Cluster, Lifetime, CounterMetric.FlopUnits, 100),
+            Limit("acct-a", Rolling24h, Metric.FlopUnits, 100),
+            Limit("acct-a", Rolling24h, Metric.GpuSeconds, 1000),
+            Limit(CounterSubject.Cluster, Lifetime, Metric.FlopUnits, 100),
         ]));
 
         Assert.Equal(ReserveStatus.Admitted, result.Status);
         Assert.Equal(new CounterHold("lease-1", "acct-a", 50, 500, T0 + Hour), result.Hold);
         Assert.Empty(result.FailedLimits);
         // The snapshot is as it was before this request's hold.
-        var before = result.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        var before = result.Snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits);
         Assert.Equal((40, 0), (before.Usage, before.Held));
         // Afterwards the hold shows for the account and for the cluster.
         var after = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
-        Assert.Equal(50, after.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Held);
-        Assert.Equal(500, after.Get("acct-a", Rolling30d.Id, CounterMetric.GpuSeconds).Held);
-        Assert.Equal(50, after.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
-        Assert.Equal(40, after.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(50, after.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Held);
+        Assert.Equal(500, after.Get("acct-a", Rolling30d.Id, Metric.GpuSeconds).Held);
+        Assert.Equal(50, after.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(40, after.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Usage);
     }
 
     [Fact]
@@ -97,15 +98,15 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var tag = await NewInitializedTagAsync();
 
         var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1, limits:
-            [Limit("acct-other", Rolling24h, CounterMetric.FlopUnits, 10)]));
+            [Limit("acct-other", Rolling24h, Metric.FlopUnits, 10)]));
 
-        var expected = new List<(string, string, CounterMetric)>();
+        var expected = new List<(string, string, Metric)>();
         foreach (var subject in new[] { "acct-a", CounterSubject.Cluster })
         {
             foreach (var window in Windows)
             {
-                expected.Add((subject, window.Id, CounterMetric.FlopUnits));
-                expected.Add((subject, window.Id, CounterMetric.GpuSeconds));
+                expected.Add((subject, window.Id, Metric.FlopUnits));
+                expected.Add((subject, window.Id, Metric.GpuSeconds));
             }
         }
 
@@ -123,20 +124,20 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         CounterLimit[] limits =
         [
-            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100), // 10 + 20 fits
-            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 1000), // 100 + 200 fits
-            Limit("acct-a", Rolling30d, CounterMetric.FlopUnits, 99), // 80 + 20 = 100 > 99
-            Limit("acct-a", Lifetime, CounterMetric.GpuSeconds, 10_000), // fits
+            Limit("acct-a", Rolling24h, Metric.FlopUnits, 100), // 10 + 20 fits
+            Limit("acct-a", Rolling24h, Metric.GpuSeconds, 1000), // 100 + 200 fits
+            Limit("acct-a", Rolling30d, Metric.FlopUnits, 99), // 80 + 20 = 100 > 99
+            Limit("acct-a", Lifetime, Metric.GpuSeconds, 10_000), // fits
         ];
         var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 20, gpu: 200, limits: limits));
 
         Assert.Equal(ReserveStatus.Refused, result.Status);
         Assert.Null(result.Hold);
         Assert.Equal([2], result.FailedLimits);
-        Assert.Equal(80, result.Snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(10, result.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
-        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.GpuSeconds));
+        Assert.Equal(80, result.Snapshot.Get("acct-a", Rolling30d.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(10, result.Snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.GpuSeconds));
         // Nothing was held, so the lease is free: the same lease with a fitting amount is admitted.
         var retry = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 19, gpu: 200, limits: limits));
         Assert.Equal(ReserveStatus.Admitted, retry.Status);
@@ -147,7 +148,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     {
         var tag = await NewInitializedTagAsync();
         await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 30));
-        var limit = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 100);
+        var limit = Limit("acct-a", Rolling24h, Metric.FlopUnits, 100);
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 30, limits: [limit]))).Status);
 
         // usage 30 + held 30 + 40 == 100.
@@ -156,7 +157,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal(ReserveStatus.Admitted, exact.Status);
         Assert.Equal(ReserveStatus.Refused, over.Status);
-        var reading = over.Snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        var reading = over.Snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits);
         Assert.Equal((30, 70), (reading.Usage, reading.Held));
     }
 
@@ -168,8 +169,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         var result = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5, gpu: 0, limits:
         [
-            Limit("acct-a", Rolling24h, CounterMetric.GpuSeconds, 100), // already exceeded, but the request adds none
-            Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 5),
+            Limit("acct-a", Rolling24h, Metric.GpuSeconds, 100), // already exceeded, but the request adds none
+            Limit("acct-a", Rolling24h, Metric.FlopUnits, 5),
         ]));
 
         Assert.Equal(ReserveStatus.Admitted, result.Status);
@@ -179,7 +180,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     public async Task Reserve_CheckOnly_AdmitsWithoutHolding()
     {
         var tag = await NewInitializedTagAsync();
-        var limit = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 10);
+        var limit = Limit("acct-a", Rolling24h, Metric.FlopUnits, 10);
 
         var check = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, limits: [limit], checkOnly: true));
         var refusedCheck = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 11, limits: [limit], checkOnly: true));
@@ -187,7 +188,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(ReserveStatus.Admitted, check.Status);
         Assert.Null(check.Hold);
         Assert.Equal(ReserveStatus.Refused, refusedCheck.Status);
-        Assert.Equal(0, await HeldAsync(tag, "acct-a", CounterMetric.FlopUnits));
+        Assert.Equal(0, await HeldAsync(tag, "acct-a", Metric.FlopUnits));
         // The lease was not taken by the check.
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, limits: [limit]))).Status);
     }
@@ -200,28 +201,28 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         // Different amounts and a limit it could never pass: the existing reservation is returned anyway.
         var second = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 99, gpu: 99, now: T0 + 5, limits:
-            [Limit("acct-a", Lifetime, CounterMetric.FlopUnits, 0)]));
+            [Limit("acct-a", Lifetime, Metric.FlopUnits, 0)]));
 
         Assert.Equal(ReserveStatus.AlreadyHeld, second.Status);
         Assert.Equal(first.Hold, second.Hold);
         Assert.Equal(new CounterHold("lease-1", "acct-a", 10, 20, T0 + 600), second.Hold);
         // For AlreadyHeld, held includes the existing hold of this lease; nothing was added.
-        Assert.Equal(10, second.Snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Held);
-        Assert.Equal(10, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
+        Assert.Equal(10, second.Snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(10, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
     }
 
     [Fact]
     public async Task Reserve_OtherLeasesHolds_CountAgainstLimits()
     {
         var tag = await NewInitializedTagAsync();
-        var limit = Limit(CounterSubject.Cluster, Rolling30d, CounterMetric.GpuSeconds, 100);
+        var limit = Limit(CounterSubject.Cluster, Rolling30d, Metric.GpuSeconds, 100);
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", gpu: 60, limits: [limit]))).Status);
 
         var second = await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-b", gpu: 50, limits: [limit]));
 
         Assert.Equal(ReserveStatus.Refused, second.Status);
-        Assert.Equal(60, second.Snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Held);
-        Assert.Equal(0, second.Snapshot.Get("acct-b", Rolling30d.Id, CounterMetric.GpuSeconds).Held);
+        Assert.Equal(60, second.Snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, Metric.GpuSeconds).Held);
+        Assert.Equal(0, second.Snapshot.Get("acct-b", Rolling30d.Id, Metric.GpuSeconds).Held);
     }
 
     [Fact]
@@ -242,7 +243,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var otherWindow = new CounterWindow("7d", 7 * Day, Day);
 
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1,
-            limits: [Limit("acct-a", otherWindow, CounterMetric.FlopUnits, 5)])));
+            limits: [Limit("acct-a", otherWindow, Metric.FlopUnits, 5)])));
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct|a", flop: 1)));
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReadAsync("m{1}:a", T0, Windows, ["acct-a"]));
     }
@@ -256,16 +257,16 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, expiresAt: T0 + 60));
         await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-b", flop: 20, expiresAt: T0 + 120));
 
-        Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits, now: T0 + 59));
+        Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 59));
         // ExpiresAt <= now is expired.
         var reserve = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5, now: T0 + 60));
 
         Assert.Equal(ReserveStatus.Admitted, reserve.Status); // a new hold, not AlreadyHeld
         Assert.Equal(1, reserve.ExpiredHoldsPruned);
-        Assert.Equal(20, reserve.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(20, reserve.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
         var read = await Store.ReadAsync(tag, T0 + (2 * Hour), Windows, [CounterSubject.Cluster]);
         Assert.Equal(2, read.ExpiredHoldsPruned);
-        Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
+        Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
     }
 
     [Fact]
@@ -280,7 +281,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal(ReleaseStatus.Released, released.Status);
         Assert.Equal(ReleaseStatus.NotFound, again.Status);
-        Assert.Equal(5, await HeldAsync(tag, "acct-a", CounterMetric.FlopUnits, now: T0 + 2));
+        Assert.Equal(5, await HeldAsync(tag, "acct-a", Metric.FlopUnits, now: T0 + 2));
     }
 
     [Fact]
@@ -308,8 +309,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         {
             foreach (var window in Windows)
             {
-                Assert.Equal(7, snapshot.Get(subject, window.Id, CounterMetric.FlopUnits).Usage);
-                Assert.Equal(11, snapshot.Get(subject, window.Id, CounterMetric.GpuSeconds).Usage);
+                Assert.Equal(7, snapshot.Get(subject, window.Id, Metric.FlopUnits).Usage);
+                Assert.Equal(11, snapshot.Get(subject, window.Id, Metric.GpuSeconds).Usage);
             }
         }
 
@@ -326,7 +327,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal(SettleStatus.Applied, first.Status);
         Assert.Equal(SettleStatus.Duplicate, second.Status);
-        Assert.Equal(7, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits));
+        Assert.Equal(7, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits));
     }
 
     [Fact]
@@ -339,9 +340,9 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.True(partial.HoldFound);
         var snapshot = await ReadAsync(tag, T0, "acct-a");
-        Assert.Equal(70, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Held);
-        Assert.Equal(0, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Held); // not below zero
-        Assert.Equal(80, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Usage);
+        Assert.Equal(70, snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(0, snapshot.Get("acct-a", Lifetime.Id, Metric.GpuSeconds).Held); // not below zero
+        Assert.Equal(80, snapshot.Get("acct-a", Lifetime.Id, Metric.GpuSeconds).Usage);
         // The reduced hold keeps its lease and expiry.
         var again = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1));
         Assert.Equal(new CounterHold("lease-1", "acct-a", 70, 0, T0 + Day), again.Hold);
@@ -350,8 +351,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.True(final.HoldFound);
         snapshot = await ReadAsync(tag, T0 + 10, "acct-a", CounterSubject.Cluster);
-        Assert.Equal(0, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Held);
-        Assert.Equal(40, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(0, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(40, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Usage);
         Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", T0 + 10)).Status);
     }
 
@@ -365,8 +366,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal((SettleStatus.Applied, false), (unknownLease.Status, unknownLease.HoldFound));
         Assert.Equal((SettleStatus.Applied, false), (noLease.Status, noLease.HoldFound));
-        Assert.Equal(7, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits));
-        Assert.Equal(7, await UsageAsync(tag, CounterSubject.Cluster, Rolling30d, CounterMetric.FlopUnits));
+        Assert.Equal(7, await UsageAsync(tag, "acct-a", Rolling24h, Metric.FlopUnits));
+        Assert.Equal(7, await UsageAsync(tag, CounterSubject.Cluster, Rolling30d, Metric.FlopUnits));
     }
 
     [Fact]
@@ -378,7 +379,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var result = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 4, lease: "lease-1", now: T0 + 60));
 
         Assert.Equal((SettleStatus.Applied, 1, false), (result.Status, result.ExpiredHoldsPruned, result.HoldFound));
-        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits, now: T0 + 60));
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits, now: T0 + 60));
     }
 
     [Fact]
@@ -392,10 +393,10 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: big + 7, lease: null));
 
         var snapshot = await ReadAsync(tag, T0, "acct-a");
-        var flop = snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        var flop = snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits);
         Assert.Equal(((2 * big) + 6, 4), (flop.Usage, flop.Held));
-        Assert.Equal(big - 1, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Held);
-        var limit = Limit("acct-a", Lifetime, CounterMetric.FlopUnits, (2 * big) + 6 + 4 + 5);
+        Assert.Equal(big - 1, snapshot.Get("acct-a", Lifetime.Id, Metric.GpuSeconds).Held);
+        var limit = Limit("acct-a", Lifetime, Metric.FlopUnits, (2 * big) + 6 + 4 + 5);
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, limits: [limit]))).Status);
         Assert.Equal(ReserveStatus.Refused, (await Store.ReserveAsync(Reserve(tag, "lease-3", "acct-a", flop: 1, limits: [limit]))).Status);
     }
@@ -411,12 +412,12 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var inside = await ReadAsync(tag, T0 + Day - 1, "acct-a");
         var after = await ReadAsync(tag, T0 + Day + Hour, "acct-a");
 
-        Assert.Equal(5, inside.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(0, after.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(5, after.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(5, after.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(5, (await ReadAsync(tag, T0 + (400 * Day), "acct-a")).Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(0, (await ReadAsync(tag, T0 + (31 * Day), "acct-a")).Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(5, inside.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(0, after.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(5, after.Get("acct-a", Rolling30d.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(5, after.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(5, (await ReadAsync(tag, T0 + (400 * Day), "acct-a")).Get("acct-a", Lifetime.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(0, (await ReadAsync(tag, T0 + (31 * Day), "acct-a")).Get("acct-a", Rolling30d.Id, Metric.FlopUnits).Usage);
     }
 
     [Fact]
@@ -426,11 +427,11 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         // Bucket [T0, T0 + 1h) of the 24h window; counted iff T0 + 1h > now - 24h.
         await Store.SettleAsync(Settle(tag, "att-1", "acct-a", gpu: 9, at: T0 + 1));
 
-        Assert.Equal(9, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour + Day - 1));
-        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour + Day));
+        Assert.Equal(9, await UsageAsync(tag, "acct-a", Rolling24h, Metric.GpuSeconds, now: T0 + Hour + Day - 1));
+        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, Metric.GpuSeconds, now: T0 + Hour + Day));
         // Pruned, not just hidden: reading at an earlier now again does not bring it back.
-        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.GpuSeconds, now: T0 + Hour));
-        Assert.Equal(9, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.GpuSeconds, now: T0 + Hour));
+        Assert.Equal(0, await UsageAsync(tag, "acct-a", Rolling24h, Metric.GpuSeconds, now: T0 + Hour));
+        Assert.Equal(9, await UsageAsync(tag, "acct-a", Lifetime, Metric.GpuSeconds, now: T0 + Hour));
     }
 
     [Fact]
@@ -443,9 +444,9 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         }
 
         // At T0 + 30h the 24h window counts buckets whose end is after T0 + 6h: hours 6..29.
-        Assert.Equal(24, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0 + (30 * Hour)));
-        Assert.Equal(30, await UsageAsync(tag, "acct-a", Rolling30d, CounterMetric.FlopUnits, now: T0 + (30 * Hour)));
-        Assert.Equal(14, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0 + (40 * Hour)));
+        Assert.Equal(24, await UsageAsync(tag, "acct-a", Rolling24h, Metric.FlopUnits, now: T0 + (30 * Hour)));
+        Assert.Equal(30, await UsageAsync(tag, "acct-a", Rolling30d, Metric.FlopUnits, now: T0 + (30 * Hour)));
+        Assert.Equal(14, await UsageAsync(tag, "acct-a", Rolling24h, Metric.FlopUnits, now: T0 + (40 * Hour)));
     }
 
     [Fact]
@@ -456,9 +457,9 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 6, at: T0 - (2 * Day), now: T0));
 
         var snapshot = await ReadAsync(tag, T0, "acct-a");
-        Assert.Equal(0, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(6, snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(6, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(0, snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(6, snapshot.Get("acct-a", Rolling30d.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(6, snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Usage);
     }
 
     [Fact]
@@ -468,7 +469,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 6, at: T0 + (3 * Hour), now: T0));
 
-        Assert.Equal(6, await UsageAsync(tag, "acct-a", Rolling24h, CounterMetric.FlopUnits, now: T0));
+        Assert.Equal(6, await UsageAsync(tag, "acct-a", Rolling24h, Metric.FlopUnits, now: T0));
     }
 
     [Fact]
@@ -482,15 +483,15 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 1, gpu: 1, at: T0 + (5 * Hour), now: T0 + (5 * Hour)));
 
         var snapshot = await ReadAsync(tag, T0 + (6 * Hour), "acct-a");
-        Assert.Equal(T0 + (3 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).ResetsAt);
-        Assert.Equal(T0 + (6 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.GpuSeconds).ResetsAt);
-        Assert.Equal(T0 + Day + (30 * Day), snapshot.Get("acct-a", Rolling30d.Id, CounterMetric.FlopUnits).ResetsAt);
-        Assert.Null(snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).ResetsAt);
+        Assert.Equal(T0 + (3 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).ResetsAt);
+        Assert.Equal(T0 + (6 * Hour) + Day, snapshot.Get("acct-a", Rolling24h.Id, Metric.GpuSeconds).ResetsAt);
+        Assert.Equal(T0 + Day + (30 * Day), snapshot.Get("acct-a", Rolling30d.Id, Metric.FlopUnits).ResetsAt);
+        Assert.Null(snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).ResetsAt);
 
         // Once the oldest bucket has left, the next one sets the time.
         var later = await ReadAsync(tag, T0 + (3 * Hour) + Day, "acct-a");
-        Assert.Equal(T0 + (6 * Hour) + Day, later.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).ResetsAt);
-        Assert.Equal(1, later.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(T0 + (6 * Hour) + Day, later.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).ResetsAt);
+        Assert.Equal(1, later.Get("acct-a", Rolling24h.Id, Metric.FlopUnits).Usage);
     }
 
     // ---------- marks: retention ----------
@@ -508,7 +509,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal(SettleStatus.Duplicate, beforeExpiry.Status);
         Assert.Equal(SettleStatus.Applied, atExpiry.Status);
-        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits, now: T0 + 100));
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits, now: T0 + 100));
     }
 
     [Fact]
@@ -520,7 +521,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var again = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 2, retention: null));
 
         Assert.Equal(SettleStatus.Applied, again.Status);
-        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, CounterMetric.FlopUnits));
+        Assert.Equal(4, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits));
     }
 
     [Fact]
@@ -592,7 +593,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(SettleStatus.Applied, (await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5))).Status);
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5))).Status);
         // Another tag is untouched.
-        Assert.Equal(3, await UsageAsync(other, "acct-a", Lifetime, CounterMetric.FlopUnits));
+        Assert.Equal(3, await UsageAsync(other, "acct-a", Lifetime, Metric.FlopUnits));
     }
 
     // ---------- the cluster subject ----------
@@ -608,18 +609,18 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         var snapshot = await ReadAsync(tag, T0, "acct-a", "acct-b", CounterSubject.Cluster);
 
-        var cluster = snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, CounterMetric.FlopUnits);
+        var cluster = snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, Metric.FlopUnits);
         Assert.Equal((30, 300), (cluster.Usage, cluster.Held));
-        Assert.Equal((3, 7), (snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Usage,
-            snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, CounterMetric.GpuSeconds).Held));
-        var a = snapshot.Get("acct-a", Rolling24h.Id, CounterMetric.FlopUnits);
+        Assert.Equal((3, 7), (snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, Metric.GpuSeconds).Usage,
+            snapshot.Get(CounterSubject.Cluster, Rolling30d.Id, Metric.GpuSeconds).Held));
+        var a = snapshot.Get("acct-a", Rolling24h.Id, Metric.FlopUnits);
         Assert.Equal((10, 100), (a.Usage, a.Held));
-        var b = snapshot.Get("acct-b", Lifetime.Id, CounterMetric.FlopUnits);
+        var b = snapshot.Get("acct-b", Lifetime.Id, Metric.FlopUnits);
         Assert.Equal((20, 200), (b.Usage, b.Held));
 
         // A shared (cluster) limit refuses acct-a because of acct-b's usage and hold.
-        var shared = Limit(CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits, 340);
-        var own = Limit("acct-a", Rolling24h, CounterMetric.FlopUnits, 1000);
+        var shared = Limit(CounterSubject.Cluster, Rolling24h, Metric.FlopUnits, 340);
+        var own = Limit("acct-a", Rolling24h, Metric.FlopUnits, 1000);
         var refused = await Store.ReserveAsync(Reserve(tag, "lease-a2", "acct-a", flop: 11, limits: [own, shared]));
         Assert.Equal(ReserveStatus.Refused, refused.Status);
         Assert.Equal([1], refused.FailedLimits);
@@ -637,8 +638,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.SettleAsync(Settle(tag, "att-0", "acct-0", flop: 5)); // usage that the limit also counts
         var limits = new[]
         {
-            Limit(CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits, (k * amount) + 5 + (amount - 1)),
-            Limit(CounterSubject.Cluster, Lifetime, CounterMetric.GpuSeconds, 1_000_000),
+            Limit(CounterSubject.Cluster, Rolling24h, Metric.FlopUnits, (k * amount) + 5 + (amount - 1)),
+            Limit(CounterSubject.Cluster, Lifetime, Metric.GpuSeconds, 1_000_000),
         };
 
         var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
@@ -646,8 +647,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         Assert.Equal(k, results.Count(r => r.Status == ReserveStatus.Admitted));
         Assert.Equal(200 - k, results.Count(r => r.Status == ReserveStatus.Refused));
-        Assert.Equal(k * amount, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.FlopUnits));
-        Assert.Equal(k, await HeldAsync(tag, CounterSubject.Cluster, CounterMetric.GpuSeconds));
+        Assert.Equal(k * amount, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
+        Assert.Equal(k, await HeldAsync(tag, CounterSubject.Cluster, Metric.GpuSeconds));
     }
 
     [Fact]
@@ -661,8 +662,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(1, results.Count(r => r.Status == SettleStatus.Applied));
         Assert.Equal(99, results.Count(r => r.Status == SettleStatus.Duplicate));
         var snapshot = await ReadAsync(tag, T0, "acct-a", CounterSubject.Cluster);
-        Assert.Equal(3, snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, CounterMetric.FlopUnits).Usage);
-        Assert.Equal(4, snapshot.Get("acct-a", Lifetime.Id, CounterMetric.GpuSeconds).Usage);
+        Assert.Equal(3, snapshot.Get(CounterSubject.Cluster, Rolling24h.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(4, snapshot.Get("acct-a", Lifetime.Id, Metric.GpuSeconds).Usage);
     }
 
     [Fact]
@@ -673,7 +674,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() =>
             Store.SettleAsync(Settle(tag, $"att-{i}", $"acct-{i % 3}", flop: 1, at: T0 + i)))));
 
-        Assert.Equal(100, await UsageAsync(tag, CounterSubject.Cluster, Rolling24h, CounterMetric.FlopUnits));
-        Assert.Equal(34, await UsageAsync(tag, "acct-0", Rolling30d, CounterMetric.FlopUnits));
+        Assert.Equal(100, await UsageAsync(tag, CounterSubject.Cluster, Rolling24h, Metric.FlopUnits));
+        Assert.Equal(34, await UsageAsync(tag, "acct-0", Rolling30d, Metric.FlopUnits));
     }
 }

@@ -1,3 +1,4 @@
+using Oversight.Policy;
 using Oversight.Enforcement.Redis;
 using Oversight.Policy.Counters;
 using Oversight.Testing;
@@ -45,7 +46,7 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
 
         Assert.Equal(SettleStatus.Applied, result.Status);
         var read = await Store.ReadAsync(tag, T0, Windows, ["acct-a"]);
-        Assert.Equal(12, read.Snapshot.Get("acct-a", Lifetime.Id, CounterMetric.FlopUnits).Usage);
+        Assert.Equal(12, read.Snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Usage);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Oversight.Policy;
 using Oversight.Policy.Counters;
 using StackExchange.Redis;
 
@@ -26,8 +27,8 @@ public static class RedisCounterKeys
 
     public static RedisKey Registry(string tag) => Prefix(tag) + "k";
 
-    public static RedisKey Usage(string tag, string windowId, CounterMetric metric, string subject) =>
-        string.Concat(Prefix(tag), "u:", windowId, metric == CounterMetric.FlopUnits ? ":f:" : ":g:", subject);
+    public static RedisKey Usage(string tag, string windowId, Metric metric, string subject) =>
+        string.Concat(Prefix(tag), "u:", windowId, metric == Metric.FlopUnits ? ":f:" : ":g:", subject);
 
     private static string Prefix(string tag) => string.Concat("ovs:{", tag, "}:");
 }

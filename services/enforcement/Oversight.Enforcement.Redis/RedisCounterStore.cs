@@ -1,3 +1,4 @@
+using Oversight.Policy;
 using Oversight.Policy.Counters;
 using StackExchange.Redis;
 
@@ -11,7 +12,7 @@ namespace Oversight.Enforcement.Redis;
 /// </summary>
 public sealed class RedisCounterStore : ICounterStore
 {
-    private static readonly CounterMetric[] Metrics = [CounterMetric.FlopUnits, CounterMetric.GpuSeconds];
+    private static readonly Metric[] Metrics = [Metric.FlopUnits, Metric.GpuSeconds];
 
     private static readonly CounterScript ReserveScript = CounterScript.Load("reserve");
     private static readonly CounterScript SettleScript = CounterScript.Load("settle");
@@ -97,7 +98,7 @@ public sealed class RedisCounterStore : ICounterStore
         {
             values.Add(subjects.IndexOf(limit.Subject) + 1);
             values.Add(IndexOfWindow(windows, limit.WindowId) + 1);
-            values.Add(limit.Metric == CounterMetric.FlopUnits ? 1 : 2);
+            values.Add(limit.Metric == Metric.FlopUnits ? 1 : 2);
             values.Add(limit.Limit);
         }
 

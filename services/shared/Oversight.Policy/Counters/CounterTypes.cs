@@ -1,15 +1,5 @@
 namespace Oversight.Policy.Counters;
 
-/// <summary>The two counted quantities.</summary>
-public enum CounterMetric
-{
-    /// <summary>FLOP in units of 10^12 (each attestation rounded up to a whole unit).</summary>
-    FlopUnits = 0,
-
-    /// <summary>GPU-seconds.</summary>
-    GpuSeconds = 1,
-}
-
 /// <summary>
 /// A counting window. <paramref name="LengthSeconds"/> null is a lifetime window (counts
 /// everything; <paramref name="BucketSeconds"/> is then ignored but must still be positive).
@@ -30,7 +20,7 @@ public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSe
 }
 
 /// <summary>One check of a reserve: usage + held + the request's amount of <paramref name="Metric"/> must stay &lt;= <paramref name="Limit"/>.</summary>
-public sealed record CounterLimit(string Subject, string WindowId, CounterMetric Metric, long Limit);
+public sealed record CounterLimit(string Subject, string WindowId, Metric Metric, long Limit);
 
 /// <summary>The hold a reserve asks for; the lease id is the idempotency key.</summary>
 public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
@@ -44,7 +34,7 @@ public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnit
 /// window, so it is the same for every window), and for a rolling window with usage the time at
 /// which the oldest counted bucket leaves the window (<c>(i + 1) * B + L</c>), else null.
 /// </summary>
-public sealed record CounterReading(string Subject, string WindowId, CounterMetric Metric, long Usage, long Held, long? ResetsAt);
+public sealed record CounterReading(string Subject, string WindowId, Metric Metric, long Usage, long Held, long? ResetsAt);
 
 /// <summary>Readings in the order subject, then window, then metric (FlopUnits before GpuSeconds).</summary>
 public sealed class CounterSnapshot
@@ -56,7 +46,7 @@ public sealed class CounterSnapshot
     public IReadOnlyList<CounterReading> Readings { get; }
 
     /// <summary>The reading for (subject, window, metric), or null when the snapshot has none.</summary>
-    public CounterReading? Find(string subject, string windowId, CounterMetric metric)
+    public CounterReading? Find(string subject, string windowId, Metric metric)
     {
         foreach (var r in Readings)
         {
@@ -71,7 +61,7 @@ public sealed class CounterSnapshot
     }
 
     /// <summary>The reading for (subject, window, metric); throws when the snapshot has none.</summary>
-    public CounterReading Get(string subject, string windowId, CounterMetric metric) =>
+    public CounterReading Get(string subject, string windowId, Metric metric) =>
         Find(subject, windowId, metric)
         ?? throw new KeyNotFoundException($"No reading for subject '{subject}', window '{windowId}', metric {metric}.");
 }
@@ -110,7 +100,7 @@ public sealed record ReserveCommand(
                 throw new ArgumentException($"Limit names window '{limit.WindowId}', which is not among the command's windows.", nameof(Limits));
             }
 
-            if (limit.Metric is not (CounterMetric.FlopUnits or CounterMetric.GpuSeconds))
+            if (limit.Metric is not (Metric.FlopUnits or Metric.GpuSeconds))
             {
                 throw new ArgumentOutOfRangeException(nameof(Limits), limit.Metric, "Unknown metric.");
             }
@@ -171,7 +161,12 @@ public sealed record ReserveResult(
 /// <param name="GpuSeconds">Amount counted, &gt;= 0.</param>
 /// <param name="At">The attestation's interval end (Unix seconds): the bucket it counts in.</param>
 /// <param name="Final">The lease's last attestation: its remaining hold is released.</param>
-/// <param name="MarkRetentionSeconds">How long the id stays marked as counted; null keeps no mark (the replay path).</param>
+/// <param name="MarkRetentionSeconds">
+/// How long after <paramref name="Now"/> the id stays marked as counted (the mark expires at
+/// <c>Now + MarkRetentionSeconds</c>); null keeps no mark (the replay path). A rebuild that restores
+/// the marks of events still within the retention passes what is left of it
+/// (<c>eventTime + retention - Now</c>) and null for older events.
+/// </param>
 public sealed record SettleCommand(
     string Tag,
     long Now,

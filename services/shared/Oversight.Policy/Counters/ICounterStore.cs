@@ -24,8 +24,8 @@ namespace Oversight.Policy.Counters;
 /// <c>(i + 1) * B &lt;= now - L</c> are pruned. A lifetime window (<c>LengthSeconds == null</c>)
 /// counts everything. A window id's bucket size must never change: give a changed window a new
 /// id (and rebuild).</para>
-/// <para><b>Metrics.</b> <see cref="CounterMetric.FlopUnits"/> (10^12 FLOP, rounded up per
-/// attestation) and <see cref="CounterMetric.GpuSeconds"/>, int64, well inside the 2^53 that Redis
+/// <para><b>Metrics.</b> <see cref="Metric.FlopUnits"/> (10^12 FLOP, rounded up per
+/// attestation) and <see cref="Metric.GpuSeconds"/>, int64, well inside the 2^53 that Redis
 /// Lua numbers hold exactly.</para>
 /// <para><b>Time.</b> Every operation takes <c>now</c> (Unix seconds) from the caller's
 /// <see cref="TimeProvider"/>; the store never uses its own clock, so a simulation clock works.

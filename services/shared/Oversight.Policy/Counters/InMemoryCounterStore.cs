@@ -12,7 +12,7 @@ namespace Oversight.Policy.Counters;
 /// </summary>
 public sealed class InMemoryCounterStore : ICounterStore
 {
-    private static readonly CounterMetric[] Metrics = [CounterMetric.FlopUnits, CounterMetric.GpuSeconds];
+    private static readonly Metric[] Metrics = [Metric.FlopUnits, Metric.GpuSeconds];
 
     private readonly ConcurrentDictionary<string, TagState> _tags = new(StringComparer.Ordinal);
 
@@ -112,7 +112,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             for (var i = 0; i < command.Limits.Count; i++)
             {
                 var limit = command.Limits[i];
-                var amount = limit.Metric == CounterMetric.FlopUnits ? hold.FlopUnits : hold.GpuSeconds;
+                var amount = limit.Metric == Metric.FlopUnits ? hold.FlopUnits : hold.GpuSeconds;
                 if (amount == 0)
                 {
                     continue;
@@ -284,7 +284,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         public readonly BucketSeries Flop = new();
         public readonly BucketSeries Gpu = new();
 
-        public BucketSeries Of(CounterMetric metric) => metric == CounterMetric.FlopUnits ? Flop : Gpu;
+        public BucketSeries Of(Metric metric) => metric == Metric.FlopUnits ? Flop : Gpu;
     }
 
     private sealed class TagState
@@ -363,7 +363,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
-        public long Held(string subject, CounterMetric metric)
+        public long Held(string subject, Metric metric)
         {
             var all = subject is CounterSubject.Cluster;
             long sum = 0;
@@ -371,14 +371,14 @@ public sealed class InMemoryCounterStore : ICounterStore
             {
                 if (all || string.Equals(hold.AccountId, subject, StringComparison.Ordinal))
                 {
-                    sum += metric == CounterMetric.FlopUnits ? hold.FlopUnits : hold.GpuSeconds;
+                    sum += metric == Metric.FlopUnits ? hold.FlopUnits : hold.GpuSeconds;
                 }
             }
 
             return sum;
         }
 
-        public long Usage(long now, CounterWindow window, string subject, CounterMetric metric, out long? resetsAt)
+        public long Usage(long now, CounterWindow window, string subject, Metric metric, out long? resetsAt)
         {
             resetsAt = null;
             if (!Counters.TryGetValue(subject, out var windows) || !windows.TryGetValue(window.Id, out var counters))
@@ -428,14 +428,14 @@ public sealed class InMemoryCounterStore : ICounterStore
             var n = 0;
             foreach (var subject in subjects)
             {
-                var heldFlop = Held(subject, CounterMetric.FlopUnits);
-                var heldGpu = Held(subject, CounterMetric.GpuSeconds);
+                var heldFlop = Held(subject, Metric.FlopUnits);
+                var heldGpu = Held(subject, Metric.GpuSeconds);
                 foreach (var window in windows)
                 {
                     foreach (var metric in Metrics)
                     {
                         var usage = Usage(now, window, subject, metric, out var resetsAt);
-                        var held = metric == CounterMetric.FlopUnits ? heldFlop : heldGpu;
+                        var held = metric == Metric.FlopUnits ? heldFlop : heldGpu;
                         readings[n++] = new CounterReading(subject, window.Id, metric, usage, held, resetsAt);
                     }
                 }

@@ -36,7 +36,7 @@ public static class VerdictRule
         int? fitting = null;
         for (var t = level; t < policy.Ladder.Count && fitting is null; t++)
         {
-            // Limits never fall going up, so the first tier that fits is the lowest one.
+            // The first tier that fits, from the account's own up, decides.
             if ((t == level ? currentWindows : Assess(policy, t, account.Linked, snapshot, request)).All(w => w.Fits))
             {
                 fitting = t;
@@ -72,12 +72,16 @@ public static class VerdictRule
     /// its tier and the tiers above, as the account's own figures or, for shared tiers of a linked
     /// account, the cluster's.
     /// </summary>
-    public static IReadOnlyList<UsageKey> RequiredFigures(EffectivePolicy policy, AccountStanding account) =>
-        Enumerable.Range(account.TierLevel, policy.Ladder.Count - account.TierLevel)
+    /// <exception cref="ArgumentOutOfRangeException">The tier level is not on the ladder.</exception>
+    public static IReadOnlyList<UsageKey> RequiredFigures(EffectivePolicy policy, AccountStanding account)
+    {
+        _ = policy.Tier(account.TierLevel);
+        return Enumerable.Range(account.TierLevel, policy.Ladder.Count - account.TierLevel)
             .SelectMany(policy.LimitsFor)
             .Select(check => KeyFor(check, account.Linked))
             .Distinct()
             .ToArray();
+    }
 
     private static Decision Allowed(EffectivePolicy policy, int level, TierDefinition current, IReadOnlyList<WindowAssessment> windows)
     {

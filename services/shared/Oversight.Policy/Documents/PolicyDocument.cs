@@ -131,10 +131,11 @@ public static class PolicyDefaults
     public const FailMode FailMode = Policy.FailMode.Closed;
 
     /// <summary>
-    /// 6 hours. A hold blocks budget until it settles or expires, so a lease whose marketplace
-    /// never reports back must not block the account for long; providers attest long leases
-    /// periodically, so live holds are settled well within this. 6 h is a quarter of the
-    /// shortest default window: a lost hold can never hide a whole day's budget.
+    /// 6 hours. A hold keeps concurrent requests from over-committing a budget between Authorize
+    /// and the lease's attestations; attested usage counts whether or not a hold is left. A lease
+    /// whose marketplace never reports back blocks budget only until its hold expires: at most a
+    /// quarter of the shortest default window (24 h), yet long enough for a provider that
+    /// attests long leases periodically to report at least once before the hold lapses.
     /// </summary>
     public const long HoldTtlSeconds = 6 * 3600;
 

@@ -60,7 +60,9 @@ public static class PolicyLoader
         }
         var writer = new StringWriter(CultureInfo.InvariantCulture);
         new YamlStream(new YamlDocument(root)).Save(writer, assignAnchors: false);
-        return writer.ToString();
+        // YamlDotNet closes the document with an explicit "..." end marker; one document needs none.
+        var text = writer.ToString().TrimEnd();
+        return (text.EndsWith("...", StringComparison.Ordinal) ? text[..^3].TrimEnd() : text) + "\n";
     }
 
     private static ValueMap<PolicyOverride> ReadOverrides(YamlReader reader, YamlMappingNode root)

@@ -1,0 +1,54 @@
+using Oversight.Policy.Counters;
+using Oversight.Policy.Decisions;
+
+namespace Oversight.Policy.Admission;
+
+/// <summary>Where an account's counters live: its marketplace and its cluster's root (itself when unlinked).</summary>
+public sealed record AccountRef(string MarketplaceId, string AccountId, string ClusterRoot)
+{
+    public bool Linked => !string.Equals(AccountId, ClusterRoot, StringComparison.Ordinal);
+
+    /// <summary>The Redis hash tag of the account's keys (DESIGN.md, Sybil links).</summary>
+    public string Tag => CounterTag.For(MarketplaceId, ClusterRoot);
+}
+
+/// <summary>A lease to admit. FlopUnits, when given, replaces the estimate.</summary>
+public sealed record LeaseRequest(
+    string LeaseId,
+    string AcceleratorModel,
+    int AcceleratorCount,
+    long DurationSeconds,
+    PrecisionClass Precision,
+    long? FlopUnits,
+    bool CheckOnly);
+
+public enum AdmissionStatus
+{
+    /// <summary>Allowed and a hold was added.</summary>
+    Reserved,
+    /// <summary>The lease already holds a reservation: the same one is returned.</summary>
+    Replayed,
+    /// <summary>Allowed, check-only: nothing was held.</summary>
+    Checked,
+    /// <summary>Not allowed: nothing was held.</summary>
+    NotReserved,
+    /// <summary>The counters of this tag are gone (epoch missing): rebuild, then retry.</summary>
+    EpochMissing,
+}
+
+/// <summary>What admission decided, with the figures it decided on.</summary>
+public sealed record AdmissionOutcome(
+    AdmissionStatus Status,
+    Decision? Decision,
+    RequestAmounts Requested,
+    CounterHold? Hold,
+    int ExpiredHoldsPruned);
+
+/// <summary>Usage to count once: one accepted or flagged attestation.</summary>
+public sealed record UsageRecord(
+    string AttestationId,
+    string? LeaseId,
+    long FlopUnits,
+    long GpuSeconds,
+    long IntervalEndUnixSeconds,
+    bool Final);
