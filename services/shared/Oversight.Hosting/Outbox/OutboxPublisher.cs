@@ -1,0 +1,108 @@
+using System.Text.Json;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Oversight.Contracts;
+
+namespace Oversight.Hosting.Outbox;
+
+/// <summary>Wakes the outbox publisher as soon as a transaction with events commits.</summary>
+public sealed class OutboxSignal
+{
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    public void Notify()
+    {
+        if (_signal.CurrentCount == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already signalled by a concurrent commit: one wake-up serves both.
+            }
+        }
+    }
+
+    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
+}
+
+/// <summary>
+/// Publishes committed outbox rows in commit order, with the row id as MessageId, and marks
+/// them published. If the broker is down the rows wait and are retried; delivery is at
+/// least once (a crash between publish and mark sends a row again), and consumers
+/// deduplicate on the MessageId.
+/// </summary>
+public sealed class OutboxPublisher<TContext>(
+    IServiceScopeFactory scopes,
+    OutboxSignal signal,
+    TimeProvider clock,
+    ILogger<OutboxPublisher<TContext>> logger) : BackgroundService
+    where TContext : DbContext
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+    private const int BatchSize = 100;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var published = await PublishBatchAsync(stoppingToken);
+                failures = 0;
+                if (published == BatchSize)
+                {
+                    continue;
+                }
+
+                await signal.WaitAsync(PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                // Broker or database unavailable: the rows stay and are retried with back-off.
+                failures++;
+                var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 200 * Math.Pow(2, Math.Min(failures, 5))));
+                logger.LogWarning(exception, "Outbox of {Context} could not publish (attempt {Failures}); retrying in {Delay}", typeof(TContext).Name, failures, delay);
+                await Task.Delay(delay, stoppingToken);
+            }
+        }
+    }
+
+    private async Task<int> PublishBatchAsync(CancellationToken stoppingToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var context = scope.ServiceProvider.GetRequiredService<TContext>();
+        var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+        var rows = await context.Set<OutboxMessage>()
+            .Where(m => m.PublishedAt == null)
+            .OrderBy(m => m.Sequence)
+            .Take(BatchSize)
+            .ToListAsync(stoppingToken);
+
+        foreach (var row in rows)
+        {
+            var type = typeof(PolicyChanged).Assembly.GetType(row.MessageType)
+                ?? throw new InvalidOperationException($"Outbox row {row.Id} has unknown message type {row.MessageType}.");
+            var message = JsonSerializer.Deserialize(row.Payload, type, OutboxWriter.Json)!;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            timeout.CancelAfter(PublishTimeout);
+            row.Attempts++;
+            await publisher.Publish(message, type, context => context.MessageId = row.Id, timeout.Token);
+            row.PublishedAt = clock.GetUtcNow();
+            await context.SaveChangesAsync(stoppingToken);
+        }
+
+        return rows.Count;
+    }
+}
