@@ -46,14 +46,42 @@ public static class BusExtensions
                     bus.UsingRabbitMq((context, cfg) =>
                     {
                         cfg.Host(new Uri(options.RabbitMqUri));
+                        if (!string.IsNullOrEmpty(options.EndpointPrefix))
+                        {
+                            // Exchanges are named after message types; the prefix keeps two
+                            // deployments on one broker from receiving each other's events.
+                            cfg.MessageTopology.SetEntityNameFormatter(
+                                new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, options.EndpointPrefix + "."));
+                        }
+
+                        ConfigureResilience(cfg, options);
                         cfg.ConfigureEndpoints(context);
                     });
                     break;
                 default:
-                    bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                    bus.UsingInMemory((context, cfg) =>
+                    {
+                        ConfigureResilience(cfg, options);
+                        cfg.ConfigureEndpoints(context);
+                    });
                     break;
             }
         });
         return builder;
+    }
+
+    /// <summary>
+    /// When a consumer's dependency (Redis, the database) is down, messages wait: an
+    /// in-memory interval retry outlasts the kill switch's trip, and the kill switch then
+    /// stops the endpoint and restarts it later, so an outage never dead-letters a message
+    /// (DESIGN.md, Bus). No delayed redelivery: RabbitMQ's delayed-message plugin is absent.
+    /// </summary>
+    private static void ConfigureResilience(IBusFactoryConfigurator cfg, BusOptions options)
+    {
+        cfg.UseKillSwitch(killSwitch => killSwitch
+            .SetActivationThreshold(options.KillSwitchActivationThreshold)
+            .SetTripThreshold(0.15)
+            .SetRestartTimeout(TimeSpan.FromSeconds(options.KillSwitchRestartSeconds)));
+        cfg.UseMessageRetry(retry => retry.Interval(options.RetryLimit, TimeSpan.FromMilliseconds(options.RetryIntervalMilliseconds)));
     }
 }

@@ -22,6 +22,20 @@ public sealed class Validation
     /// <summary>Adds a violation when <paramref name="condition"/> is false.</summary>
     public Validation Check(bool condition, string field, string description) => condition ? this : Add(field, description);
 
+    /// <summary>Checks an identifier: 1-128 characters of [A-Za-z0-9._:-] (ids end up in keys and logs).</summary>
+    public Validation CheckId(string? value, string field, bool required = true)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return required ? Add(field, $"{field} is required.") : this;
+        }
+
+        return Check(IsId(value), field, $"{field} must be 1-128 characters of letters, digits, '.', '_', ':' or '-'.");
+    }
+
+    public static bool IsId(string value) =>
+        value.Length is > 0 and <= 128 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+
     public void ThrowIfInvalid()
     {
         if (HasErrors)
