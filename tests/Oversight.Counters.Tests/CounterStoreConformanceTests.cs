@@ -575,6 +575,24 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task Settle_WhileRebuilding_CountsWithoutAnEpoch_AndAdmissionStaysClosedUntilInitialised()
+    {
+        var tag = NewTag();
+
+        var rebuilt = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7) with { Rebuilding = true });
+        var reserve = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1));
+        var live = await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 1));
+
+        Assert.Equal(SettleStatus.Applied, rebuilt.Status);
+        Assert.Equal(ReserveStatus.EpochMissing, reserve.Status);
+        Assert.Equal(SettleStatus.EpochMissing, live.Status);
+        await Store.InitializeTagAsync(tag, "epoch-2");
+        Assert.Equal(7, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits));
+        // The rebuild restored the mark: the same event arriving live is not counted again.
+        Assert.Equal(SettleStatus.Duplicate, (await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7))).Status);
+    }
+
+    [Fact]
     public async Task ResetTag_ClearsCountersHoldsMarksAndTheEpoch()
     {
         var tag = await NewInitializedTagAsync();

@@ -178,6 +178,7 @@ public sealed class RedisCounterStore : ICounterStore
             }
         }
 
+        values.Add(command.Rebuilding ? 1 : 0);
         var result = await SettleScript.EvaluateAsync(_database, [.. keys], [.. values]).ConfigureAwait(false);
         var parts = Parts(result, 3, SettleScript);
         return new SettleResult((SettleStatus)(int)parts[0], (int)parts[1], (int)parts[2] == 1);

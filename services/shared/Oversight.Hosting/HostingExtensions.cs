@@ -125,6 +125,7 @@ public static class HostingExtensions
         }
 
         builder.Services.AddSingleton(Options.Create(auth));
+        builder.Services.AddSingleton<ServiceTokenSource>();
         builder.Services
             .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(jwt =>

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Oversight.Attestation.Log;
 using Oversight.Hosting.Outbox;
 
 namespace Oversight.Attestation.Data;
@@ -29,6 +30,8 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
         {
             ledger.ToTable("ledger");
             ledger.HasKey(e => e.Position);
+            // Assigned under the log_state lock (LeafIndex + 1), not by the database.
+            ledger.Property(e => e.Position).ValueGeneratedNever();
             ledger.HasIndex(e => e.AttestationId).IsUnique();
             ledger.HasIndex(e => e.LeafIndex).IsUnique();
             ledger.HasIndex(e => new { e.MarketplaceId, e.ProviderId, e.Sequence }).IsUnique();
@@ -39,12 +42,13 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
             state.ToTable("log_state");
             state.HasKey(s => s.Id);
             state.Property(s => s.Id).ValueGeneratedNever();
-            state.HasData(new LogStateRecord { Id = 1, TreeSize = 0, RootHash = [], UpdatedAt = DateTimeOffset.UnixEpoch });
+            state.HasData(new LogStateRecord { Id = 1, TreeSize = 0, RootHash = MerkleLog.EmptyRoot, Frontier = [], UpdatedAt = DateTimeOffset.UnixEpoch });
         });
         model.Entity<ReviewItemRecord>(review =>
         {
             review.ToTable("review_items");
             review.HasIndex(r => r.MarketplaceId);
+            review.HasIndex(r => r.AttestationId);
         });
         model.AddOutbox();
     }

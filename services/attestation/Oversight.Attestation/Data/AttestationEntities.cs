@@ -24,11 +24,15 @@ public sealed class ProviderKeyRecord
     public DateTimeOffset ValidFrom { get; set; }
     public DateTimeOffset? ValidUntil { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
+    public string? RevocationReason { get; set; }
 }
 
 /// <summary>
 /// The append-only ledger of accepted and flagged attestations: the durable truth of usage.
 /// Position is the export cursor; LeafIndex is the position in the transparency log.
+/// Position is LeafIndex + 1, assigned under the log_state row lock: rows therefore become
+/// visible in position order, so an export reading "after position p" never skips a row
+/// that commits later with a smaller position (which a database sequence would allow).
 /// </summary>
 public sealed class LedgerEntry
 {
@@ -76,6 +80,10 @@ public sealed class LogStateRecord
     public int Id { get; set; }
     public long TreeSize { get; set; }
     public byte[] RootHash { get; set; } = [];
+
+    /// <summary>Roots of the perfect subtrees of the tree, largest first, 32 bytes each (see MerkleLog).</summary>
+    public byte[] Frontier { get; set; } = [];
+
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
@@ -87,6 +95,12 @@ public sealed class ReviewItemRecord
     public string MarketplaceId { get; set; } = "";
     public string ProviderId { get; set; } = "";
     public string ReasonCode { get; set; } = "";
+
+    /// <summary>What it conflicted with, for the person reviewing it.</summary>
+    public string Detail { get; set; } = "";
+
+    public string KeyId { get; set; } = "";
     public byte[] CanonicalBytes { get; set; } = [];
+    public byte[] Signature { get; set; } = [];
     public DateTimeOffset RecordedAt { get; set; }
 }

@@ -6,8 +6,11 @@
 -- [7] mark expiry (-1: keep no mark), [8] marks TTL, [9] W, then per window:
 -- counted (0/1: the bucket is still inside the window), field, key TTL (-1: none),
 -- prune trigger (field count, -1: never), length (-1 lifetime), bucket.
+-- After the windows: rebuilding (0/1): a rebuild from the ledger settles into a tag whose epoch
+-- is still missing (so that admission keeps failing closed until the rebuild is complete).
 -- Returns { status, pruned, holdFound }: status 1 Applied, 2 Duplicate, 3 EpochMissing.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local rebuilding = ARGV[10 + tonumber(ARGV[9]) * 6] == '1'
+if not rebuilding and redis.call('EXISTS', KEYS[1]) == 0 then
   return { 3, 0, 0 }
 end
 local now = tonumber(ARGV[1])

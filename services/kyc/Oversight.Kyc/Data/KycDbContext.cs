@@ -26,11 +26,16 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
             account.Property(a => a.AccountId).HasMaxLength(128);
             account.Property(a => a.ClusterRoot).HasMaxLength(128);
             account.HasIndex(a => new { a.MarketplaceId, a.ClusterRoot });
+            // Every event carries the account's next Sequence: two concurrent changes of one
+            // account must not both take the same number, so the second one retries.
+            account.Property(a => a.Sequence).IsConcurrencyToken();
+            account.HasMany(a => a.History).WithOne().HasForeignKey(c => new { c.MarketplaceId, c.AccountId });
         });
         model.Entity<TierChangeRecord>(change =>
         {
             change.ToTable("tier_changes");
-            change.HasIndex(c => new { c.MarketplaceId, c.AccountId });
+            change.Property(c => c.MarketplaceId).HasMaxLength(128);
+            change.Property(c => c.AccountId).HasMaxLength(128);
         });
         model.Entity<AccountKeyRecord>(key =>
         {
@@ -40,12 +45,14 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
         model.Entity<StatedPurposeRecord>(purpose =>
         {
             purpose.ToTable("stated_purposes");
-            purpose.HasIndex(p => new { p.MarketplaceId, p.AccountId });
+            // One current statement per account: a restated purpose replaces it.
+            purpose.HasIndex(p => new { p.MarketplaceId, p.AccountId }).IsUnique();
         });
         model.Entity<VerificationRecord>(verification =>
         {
             verification.ToTable("verifications");
             verification.HasIndex(v => v.SessionRef).IsUnique();
+            verification.Property(v => v.SessionRef).HasMaxLength(128);
             verification.HasIndex(v => new { v.MarketplaceId, v.AccountId });
             verification.HasIndex(v => new { v.MarketplaceId, v.BlindIndex });
         });
@@ -53,6 +60,8 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
         {
             providerEvent.ToTable("provider_events");
             providerEvent.HasKey(e => new { e.Provider, e.EventId });
+            providerEvent.Property(e => e.Provider).HasMaxLength(64);
+            providerEvent.Property(e => e.EventId).HasMaxLength(128);
         });
         model.Entity<AuditEventRecord>(audit =>
         {

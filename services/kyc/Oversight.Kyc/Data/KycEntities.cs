@@ -21,6 +21,9 @@ public sealed class AccountRecord
     public string? NextStepRequirement { get; set; }
     public string? NextStepWindow { get; set; }
     public DateTimeOffset? NextStepSince { get; set; }
+
+    /// <summary>Tier changes, oldest first by Id; loaded with the account in one query for GetAccount.</summary>
+    public List<TierChangeRecord> History { get; set; } = [];
 }
 
 /// <summary>One rung change, with why and who (role:subject, never personal data).</summary>
@@ -47,8 +50,17 @@ public sealed class AccountKeyRecord
 {
     public string MarketplaceId { get; set; } = "";
     public string AccountId { get; set; } = "";
+    /// <summary>nonce (12) || ciphertext (32) || tag (16) of the data key under the KEK.</summary>
     public byte[] WrappedKey { get; set; } = [];
     public string KekVersion { get; set; } = "";
+
+    /// <summary>
+    /// Generation of the data key itself. Bound into every ciphertext under it, so that
+    /// rewrapping under a new KEK version needs no re-encryption of the data.
+    /// </summary>
+    public int DataKeyVersion { get; set; } = 1;
+
+    public DateTimeOffset CreatedAt { get; set; }
 }
 
 /// <summary>A stated purpose: the text only as AES-GCM ciphertext under the account's data key.</summary>
@@ -66,6 +78,10 @@ public sealed class StatedPurposeRecord
     public string? TextHash { get; set; }
 
     public string HashKeyVersion { get; set; } = "";
+
+    /// <summary>The account data key generation the ciphertext was made with (bound as associated data).</summary>
+    public int DataKeyVersion { get; set; }
+
     public DateTimeOffset StatedAt { get; set; }
 }
 
@@ -83,6 +99,9 @@ public sealed class VerificationRecord
 
     /// <summary>Provider's time of the event applied last: older events never override it.</summary>
     public DateTimeOffset? LastEventAt { get; set; }
+
+    /// <summary>The provider's id of the event applied last (breaks ties between equal times).</summary>
+    public string? LastEventId { get; set; }
 
     public DateTimeOffset? VerifiedAt { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }

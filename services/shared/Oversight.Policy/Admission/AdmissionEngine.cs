@@ -68,12 +68,14 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
 
     /// <summary>Counts one attestation exactly once and reduces or releases its lease's hold.</summary>
     /// <param name="markRetentionSeconds">How long the "counted" mark is kept; null on the replay path (no redelivery there).</param>
+    /// <param name="rebuilding">Settling into a tag being rebuilt from the ledger (its epoch is still missing).</param>
     public async Task<SettleResult> SettleAsync(
-        EffectivePolicy policy, AccountRef account, UsageRecord usage, long now, long? markRetentionSeconds, CancellationToken cancellationToken = default)
+        EffectivePolicy policy, AccountRef account, UsageRecord usage, long now, long? markRetentionSeconds,
+        CancellationToken cancellationToken = default, bool rebuilding = false)
     {
         var command = new SettleCommand(
             account.Tag, now, CounterWindows(policy), usage.AttestationId, account.AccountId, usage.LeaseId,
-            usage.FlopUnits, usage.GpuSeconds, usage.IntervalEndUnixSeconds, usage.Final, markRetentionSeconds);
+            usage.FlopUnits, usage.GpuSeconds, usage.IntervalEndUnixSeconds, usage.Final, markRetentionSeconds, rebuilding);
         return await store.SettleAsync(command, cancellationToken);
     }
 

@@ -167,6 +167,10 @@ public sealed record ReserveResult(
 /// the marks of events still within the retention passes what is left of it
 /// (<c>eventTime + retention - Now</c>) and null for older events.
 /// </param>
+/// <param name="Rebuilding">
+/// A rebuild from the ledger settles while the tag's epoch is still missing, so that admission
+/// keeps failing closed until the rebuild completes and initialises the tag.
+/// </param>
 public sealed record SettleCommand(
     string Tag,
     long Now,
@@ -178,7 +182,8 @@ public sealed record SettleCommand(
     long GpuSeconds,
     long At,
     bool Final,
-    long? MarkRetentionSeconds)
+    long? MarkRetentionSeconds,
+    bool Rebuilding = false)
 {
     /// <summary>Throws when the command is malformed (called by every store before it touches its state).</summary>
     public void Validate()

@@ -149,12 +149,17 @@ public sealed class InMemoryCounterStore : ICounterStore
         command.Validate();
         if (!_tags.TryGetValue(command.Tag, out var state))
         {
-            return new SettleResult(SettleStatus.EpochMissing, 0, false);
+            if (!command.Rebuilding)
+            {
+                return new SettleResult(SettleStatus.EpochMissing, 0, false);
+            }
+
+            state = _tags.GetOrAdd(command.Tag, _ => new TagState());
         }
 
         lock (state)
         {
-            if (state.Epoch is null)
+            if (state.Epoch is null && !command.Rebuilding)
             {
                 return new SettleResult(SettleStatus.EpochMissing, 0, false);
             }

@@ -1,0 +1,119 @@
+using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Oversight.Enforcement.Data;
+using Oversight.Hosting.Auth;
+using Oversight.Kyc.V1;
+
+namespace Oversight.Enforcement.Accounts;
+
+/// <summary>What enforcement knows of an account: its rung, suspension and cluster.</summary>
+public sealed record AccountState(string MarketplaceId, string AccountId, int TierLevel, string TierId, bool Suspended, string ClusterRoot, long Sequence);
+
+/// <summary>
+/// Enforcement's copy of account tiers, fed by KYC's events. It is a cache: an account it
+/// does not know, and a verdict that would ask for a step-up, are confirmed with KYC
+/// (GetAccount, service role) before enforcement answers (DESIGN.md, Who holds the truth).
+/// </summary>
+public sealed class AccountDirectory(
+    IServiceScopeFactory scopes,
+    KycTiering.KycTieringClient kyc,
+    ServiceTokenSource tokens,
+    TimeProvider clock,
+    IOptions<EnforcementOptions> options)
+{
+    public async Task<AccountState?> FindAsync(string marketplaceId, string accountId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        var record = await db.Accounts.AsNoTracking()
+            .FirstOrDefaultAsync(a => a.MarketplaceId == marketplaceId && a.AccountId == accountId, cancellationToken);
+        return record is null ? null : ToState(record);
+    }
+
+    /// <summary>Asks KYC; null when KYC does not know the account. Throws RpcException when KYC cannot answer.</summary>
+    public async Task<AccountState?> ConfirmAsync(string marketplaceId, string accountId, CancellationToken cancellationToken)
+    {
+        GetAccountResponse reply;
+        try
+        {
+            reply = await kyc.GetAccountAsync(
+                new GetAccountRequest { MarketplaceId = marketplaceId, AccountId = accountId },
+                new Metadata { { "Authorization", $"Bearer {tokens.Current()}" } },
+                deadline: DateTime.UtcNow.AddSeconds(options.Value.PeerCallTimeoutSeconds),
+                cancellationToken: cancellationToken);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+
+        var account = reply.Account;
+        var state = new AccountState(marketplaceId, accountId, account.Tier.Level, account.Tier.Id, account.Suspended,
+            string.IsNullOrEmpty(account.ClusterRoot) ? accountId : account.ClusterRoot, account.Sequence);
+        return await ApplyAsync(state, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores a newer view of an account (from KYC's answer or event); an older one than
+    /// what is stored changes nothing. Returns what is stored afterwards.
+    /// </summary>
+    public async Task<AccountState> ApplyAsync(AccountState state, CancellationToken cancellationToken, Func<AccountCopyRecord, AccountState, bool>? isNewer = null)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        for (var attempt = 1; ; attempt++)
+        {
+            var record = await db.Accounts.FirstOrDefaultAsync(a => a.MarketplaceId == state.MarketplaceId && a.AccountId == state.AccountId, cancellationToken);
+            if (record is null)
+            {
+                record = new AccountCopyRecord { MarketplaceId = state.MarketplaceId, AccountId = state.AccountId, Sequence = -1 };
+                db.Accounts.Add(record);
+            }
+
+            if (!(isNewer ?? ((stored, incoming) => incoming.Sequence > stored.Sequence))(record, state))
+            {
+                return ToState(record);
+            }
+
+            record.TierLevel = state.TierLevel;
+            record.TierId = state.TierId;
+            record.Suspended = state.Suspended;
+            record.ClusterRoot = state.ClusterRoot;
+            record.Sequence = Math.Max(record.Sequence, state.Sequence);
+            record.UpdatedAt = clock.GetUtcNow();
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return ToState(record);
+            }
+            catch (DbUpdateException) when (attempt < 5)
+            {
+                // A concurrent writer inserted the same account: read it again and compare.
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+
+    /// <summary>The accounts whose counters live under a cluster root's tag (the root itself included).</summary>
+    public async Task<IReadOnlyList<string>> ClusterMembersAsync(string marketplaceId, string clusterRoot, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        var members = await db.Accounts.AsNoTracking()
+            .Where(a => a.MarketplaceId == marketplaceId && a.ClusterRoot == clusterRoot)
+            .Select(a => a.AccountId)
+            .ToListAsync(cancellationToken);
+        if (!members.Contains(clusterRoot))
+        {
+            members.Add(clusterRoot);
+        }
+
+        return members;
+    }
+
+    private static AccountState ToState(AccountCopyRecord record) => new(
+        record.MarketplaceId, record.AccountId, record.TierLevel, record.TierId, record.Suspended,
+        string.IsNullOrEmpty(record.ClusterRoot) ? record.AccountId : record.ClusterRoot, record.Sequence);
+}

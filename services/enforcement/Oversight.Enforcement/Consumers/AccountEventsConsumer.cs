@@ -1,0 +1,67 @@
+using MassTransit;
+using Oversight.Contracts;
+using Oversight.Enforcement.Accounts;
+using Oversight.Enforcement.Counters;
+
+namespace Oversight.Enforcement.Consumers;
+
+/// <summary>
+/// Keeps enforcement's copy of tiers, suspensions and clusters current from KYC's events.
+/// Each event carries the account's sequence; an older or repeated one changes nothing, so
+/// redelivery and reordering are harmless.
+/// </summary>
+public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder) :
+    IConsumer<AccountCreated>,
+    IConsumer<AccountTierChanged>,
+    IConsumer<AccountSuspended>,
+    IConsumer<AccountReinstated>,
+    IConsumer<AccountsLinked>
+{
+    public Task Consume(ConsumeContext<AccountCreated> context)
+    {
+        var m = context.Message;
+        return accounts.ApplyAsync(new AccountState(m.MarketplaceId, m.AccountId, m.TierLevel, m.TierId, false, m.AccountId, m.Sequence), context.CancellationToken);
+    }
+
+    public async Task Consume(ConsumeContext<AccountTierChanged> context)
+    {
+        var m = context.Message;
+        var known = await accounts.FindAsync(m.MarketplaceId, m.AccountId, context.CancellationToken);
+        await accounts.ApplyAsync(
+            new AccountState(m.MarketplaceId, m.AccountId, m.ToLevel, m.ToTierId, known?.Suspended ?? false, known?.ClusterRoot ?? m.AccountId, m.Sequence),
+            context.CancellationToken);
+    }
+
+    public Task Consume(ConsumeContext<AccountSuspended> context) =>
+        SetSuspendedAsync(context.Message.MarketplaceId, context.Message.AccountId, true, context.Message.Sequence, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<AccountReinstated> context) =>
+        SetSuspendedAsync(context.Message.MarketplaceId, context.Message.AccountId, false, context.Message.Sequence, context.CancellationToken);
+
+    public async Task Consume(ConsumeContext<AccountsLinked> context)
+    {
+        var m = context.Message;
+        foreach (var accountId in m.ClusterAccountIds)
+        {
+            var known = await accounts.FindAsync(m.MarketplaceId, accountId, context.CancellationToken)
+                ?? await accounts.ConfirmAsync(m.MarketplaceId, accountId, context.CancellationToken);
+            if (known is not null && known.ClusterRoot != m.ClusterRoot)
+            {
+                await accounts.ApplyAsync(known with { ClusterRoot = m.ClusterRoot }, context.CancellationToken, (_, _) => true);
+            }
+        }
+
+        // The cluster's counters are rebuilt from the ledger under the root's hash tag.
+        await rebuilder.RebuildAsync(m.MarketplaceId, m.ClusterRoot, onlyIfMissing: false, context.CancellationToken);
+    }
+
+    private async Task SetSuspendedAsync(string marketplaceId, string accountId, bool suspended, long sequence, CancellationToken cancellationToken)
+    {
+        var known = await accounts.FindAsync(marketplaceId, accountId, cancellationToken)
+            ?? await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken);
+        if (known is not null)
+        {
+            await accounts.ApplyAsync(known with { Suspended = suspended, Sequence = sequence }, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System.Diagnostics.Metrics;
+
+namespace Oversight.Enforcement;
+
+/// <summary>OpenTelemetry metrics of enforcement (meter "Oversight.Enforcement").</summary>
+public sealed class EnforcementMetrics
+{
+    public const string MeterName = "Oversight.Enforcement";
+
+    public EnforcementMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        Verdicts = meter.CreateCounter<long>("oversight.enforcement.verdicts", description: "Authorize verdicts, by verdict kind.");
+        AuthorizeDuration = meter.CreateHistogram<double>("oversight.enforcement.authorize.duration", unit: "ms", description: "Authorize latency.");
+        HoldsExpired = meter.CreateCounter<long>("oversight.enforcement.holds_expired", description: "Reservations that expired unsettled.");
+        EventsApplied = meter.CreateCounter<long>("oversight.enforcement.usage_applied", description: "Attestations counted.");
+        DuplicatesIgnored = meter.CreateCounter<long>("oversight.enforcement.usage_duplicates", description: "Redelivered attestations ignored.");
+        Rebuilds = meter.CreateCounter<long>("oversight.enforcement.rebuilds", description: "Hash tags rebuilt from the ledger.");
+    }
+
+    public Counter<long> Verdicts { get; }
+    public Histogram<double> AuthorizeDuration { get; }
+    public Counter<long> HoldsExpired { get; }
+    public Counter<long> EventsApplied { get; }
+    public Counter<long> DuplicatesIgnored { get; }
+    public Counter<long> Rebuilds { get; }
+}

@@ -1,0 +1,106 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Oversight.Contracts;
+using Oversight.Enforcement.Data;
+using Oversight.Hosting.Outbox;
+using Oversight.Policy.Documents;
+
+namespace Oversight.Enforcement.Policies;
+
+/// <summary>
+/// Enforcement owns the policy: versions live in its database, never rewritten; a new one
+/// applies without restart (every replica looks for a newer version every few seconds) and
+/// leaves as PolicyChanged through the outbox in the same transaction.
+/// </summary>
+public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clock, OutboxSignal outbox, IOptions<EnforcementOptions> options)
+{
+    private readonly SemaphoreSlim _reload = new(1, 1);
+    private volatile Loaded? _current;
+
+    private sealed record Loaded(PolicyVersion Policy, DateTimeOffset CheckedAt);
+
+    public async ValueTask<PolicyVersion> CurrentAsync(CancellationToken cancellationToken)
+    {
+        var current = _current;
+        var now = TimeProvider.System.GetUtcNow();
+        if (current is not null && now - current.CheckedAt < TimeSpan.FromSeconds(options.Value.PolicyRefreshSeconds))
+        {
+            return current.Policy;
+        }
+
+        await _reload.WaitAsync(cancellationToken);
+        try
+        {
+            current = _current;
+            if (current is not null && now - current.CheckedAt < TimeSpan.FromSeconds(options.Value.PolicyRefreshSeconds))
+            {
+                return current.Policy;
+            }
+
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+            var latest = await db.PolicyVersions.OrderByDescending(p => p.Version).FirstOrDefaultAsync(cancellationToken)
+                ?? await SeedDefaultAsync(db, cancellationToken);
+            var policy = current?.Policy.Version == latest.Version ? current.Policy : new PolicyVersion(latest.Version, PolicyLoader.Load(latest.Document));
+            _current = new Loaded(policy, now);
+            return policy;
+        }
+        finally
+        {
+            _reload.Release();
+        }
+    }
+
+    /// <summary>Validates and stores a new version; throws <see cref="PolicyValidationException"/> naming the bad field.</summary>
+    public async Task<long> SetAsync(string document, string format, string comment, string actor, CancellationToken cancellationToken)
+    {
+        var parsed = PolicyLoader.Load(document);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        for (var attempt = 1; ; attempt++)
+        {
+            var version = (await db.PolicyVersions.MaxAsync(p => (long?)p.Version, cancellationToken) ?? 0) + 1;
+            var record = new PolicyVersionRecord
+            {
+                Version = version, Document = document, Format = format, Comment = comment, Actor = actor, CreatedAt = clock.GetUtcNow(),
+            };
+            db.PolicyVersions.Add(record);
+            db.AddEvent(new PolicyChanged(version, document, format, actor, record.CreatedAt), record.CreatedAt);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                outbox.Notify();
+                _current = new Loaded(new PolicyVersion(version, parsed), TimeProvider.System.GetUtcNow());
+                return version;
+            }
+            catch (DbUpdateException) when (attempt < 5)
+            {
+                // Another replica took this version number at the same moment: take the next.
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+
+    private async Task<PolicyVersionRecord> SeedDefaultAsync(EnforcementDbContext db, CancellationToken cancellationToken)
+    {
+        var record = new PolicyVersionRecord
+        {
+            Version = 1, Document = DefaultPolicy.Yaml, Format = "YAML", Comment = "default policy", Actor = "system", CreatedAt = clock.GetUtcNow(),
+        };
+        db.PolicyVersions.Add(record);
+        db.AddEvent(new PolicyChanged(1, record.Document, record.Format, record.Actor, record.CreatedAt), record.CreatedAt);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            outbox.Notify();
+            return record;
+        }
+        catch (DbUpdateException)
+        {
+            // Another replica seeded first.
+            db.ChangeTracker.Clear();
+            return await db.PolicyVersions.OrderByDescending(p => p.Version).FirstAsync(cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace Oversight.Kyc.Verification;
+
+/// <summary>
+/// The result document of the simulated provider (and the format docs/identity-verification.md
+/// documents for vendor adapters), UTF-8 JSON:
+/// <code>
+/// {
+///   "event_id": "evt_123",              // required, 1-128 chars; idempotency key per provider
+///   "session_ref": "sim_...",           // required; from StartIdentityVerification
+///   "status": "approved",               // required: "approved" | "failed" | "pending"
+///   "assurance_level": "substantial",   // optional, up to 64 chars (e.g. eIDAS low/substantial/high)
+///   "occurred_at": "2026-01-02T03:04:05Z", // required, RFC 3339 with an offset
+///   "document_number": "X1234567"       // optional; only hashed into a blind index, then discarded
+/// }
+/// </code>
+/// Unknown members are ignored, so a vendor may add fields.
+/// </summary>
+public static partial class VerificationPayload
+{
+    public const int MaxBytes = 64 * 1024;
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = false };
+
+    public sealed record Document(
+        [property: JsonPropertyName("event_id")] string? EventId,
+        [property: JsonPropertyName("session_ref")] string? SessionRef,
+        [property: JsonPropertyName("status")] string? Status,
+        [property: JsonPropertyName("assurance_level")] string? AssuranceLevel,
+        [property: JsonPropertyName("occurred_at")] string? OccurredAt,
+        [property: JsonPropertyName("document_number")] string? DocumentNumber)
+    {
+        public override string ToString() => $"Document {{ EventId = {EventId}, SessionRef = {SessionRef}, Status = {Status} }}";
+    }
+
+    public static byte[] Serialize(Document document) => JsonSerializer.SerializeToUtf8Bytes(document, Json);
+
+    /// <exception cref="VerificationPayloadException">The payload is not a valid result document.</exception>
+    public static VerificationResult Parse(ReadOnlySpan<byte> payload)
+    {
+        if (payload.IsEmpty)
+        {
+            throw new VerificationPayloadException("payload is empty; expected the provider's JSON result document.");
+        }
+
+        Document? document;
+        try
+        {
+            document = JsonSerializer.Deserialize<Document>(payload, Json);
+        }
+        catch (JsonException)
+        {
+            // The exception's own message is not echoed: it may quote the input.
+            throw new VerificationPayloadException("payload is not a JSON object with string members event_id, session_ref, status, occurred_at.");
+        }
+
+        if (document is null)
+        {
+            throw new VerificationPayloadException("payload is JSON null; expected an object.");
+        }
+
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(document.EventId) || document.EventId.Length > 128)
+        {
+            problems.Add("event_id is required (1-128 characters)");
+        }
+
+        if (string.IsNullOrWhiteSpace(document.SessionRef) || document.SessionRef.Length > 128)
+        {
+            problems.Add("session_ref is required (1-128 characters)");
+        }
+
+        VerificationOutcome? status = document.Status switch
+        {
+            "approved" => VerificationOutcome.Approved,
+            "failed" => VerificationOutcome.Failed,
+            "pending" => VerificationOutcome.Pending,
+            _ => null,
+        };
+        if (status is null)
+        {
+            problems.Add("status must be one of approved, failed, pending");
+        }
+
+        if (document.AssuranceLevel is { Length: > 64 })
+        {
+            problems.Add("assurance_level is longer than 64 characters");
+        }
+
+        DateTimeOffset occurredAt = default;
+        if (document.OccurredAt is null || !Rfc3339Offset().IsMatch(document.OccurredAt) ||
+            !DateTimeOffset.TryParse(document.OccurredAt, CultureInfo.InvariantCulture, DateTimeStyles.None, out occurredAt))
+        {
+            problems.Add("occurred_at is required as an RFC 3339 date-time with an offset (e.g. 2026-01-02T03:04:05Z)");
+        }
+
+        if (document.DocumentNumber is { Length: > 256 })
+        {
+            problems.Add("document_number is longer than 256 characters");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new VerificationPayloadException("payload: " + string.Join("; ", problems) + ".");
+        }
+
+        return new VerificationResult(
+            document.EventId!, document.SessionRef!, status!.Value,
+            string.IsNullOrWhiteSpace(document.AssuranceLevel) ? null : document.AssuranceLevel,
+            occurredAt.ToUniversalTime(),
+            string.IsNullOrWhiteSpace(document.DocumentNumber) ? null : document.DocumentNumber);
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")]
+    private static partial Regex Rfc3339Offset();
+}
