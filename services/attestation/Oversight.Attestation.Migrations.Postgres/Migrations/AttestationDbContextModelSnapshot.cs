@@ -25,10 +25,7 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
             modelBuilder.Entity("Oversight.Attestation.Data.LedgerEntry", b =>
                 {
                     b.Property<long>("Position")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Position"));
 
                     b.Property<int>("AcceleratorCount")
                         .HasColumnType("integer");
@@ -151,6 +148,10 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     b.Property<int>("Id")
                         .HasColumnType("integer");
 
+                    b.Property<byte[]>("Frontier")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
                     b.Property<byte[]>("RootHash")
                         .IsRequired()
                         .HasColumnType("bytea");
@@ -169,7 +170,8 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                         new
                         {
                             Id = 1,
-                            RootHash = new byte[0],
+                            Frontier = new byte[0],
+                            RootHash = new byte[] { 227, 176, 196, 66, 152, 252, 28, 20, 154, 251, 244, 200, 153, 111, 185, 36, 39, 174, 65, 228, 100, 155, 147, 76, 164, 149, 153, 27, 120, 82, 184, 85 },
                             TreeSize = 0L,
                             UpdatedAt = new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
                         });
@@ -188,6 +190,9 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
 
                     b.Property<string>("PublicKeyPem")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("RevocationReason")
                         .HasColumnType("text");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
@@ -243,6 +248,14 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasColumnType("bytea");
 
+                    b.Property<string>("Detail")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
                         .HasColumnType("text");
@@ -258,7 +271,13 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     b.Property<DateTimeOffset>("RecordedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<byte[]>("Signature")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("AttestationId");
 
                     b.HasIndex("MarketplaceId");
 

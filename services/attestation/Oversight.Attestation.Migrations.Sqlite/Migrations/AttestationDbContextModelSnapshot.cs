@@ -20,7 +20,6 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
             modelBuilder.Entity("Oversight.Attestation.Data.LedgerEntry", b =>
                 {
                     b.Property<long>("Position")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
                     b.Property<int>("AcceleratorCount")
@@ -144,6 +143,10 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     b.Property<int>("Id")
                         .HasColumnType("INTEGER");
 
+                    b.Property<byte[]>("Frontier")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
                     b.Property<byte[]>("RootHash")
                         .IsRequired()
                         .HasColumnType("BLOB");
@@ -162,7 +165,8 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                         new
                         {
                             Id = 1,
-                            RootHash = new byte[0],
+                            Frontier = new byte[0],
+                            RootHash = new byte[] { 227, 176, 196, 66, 152, 252, 28, 20, 154, 251, 244, 200, 153, 111, 185, 36, 39, 174, 65, 228, 100, 155, 147, 76, 164, 149, 153, 27, 120, 82, 184, 85 },
                             TreeSize = 0L,
                             UpdatedAt = new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
                         });
@@ -181,6 +185,9 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
 
                     b.Property<string>("PublicKeyPem")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RevocationReason")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
@@ -234,6 +241,14 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("BLOB");
 
+                    b.Property<string>("Detail")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -249,7 +264,13 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     b.Property<DateTimeOffset>("RecordedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<byte[]>("Signature")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("AttestationId");
 
                     b.HasIndex("MarketplaceId");
 

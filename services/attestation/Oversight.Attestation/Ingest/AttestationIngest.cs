@@ -76,6 +76,13 @@ public sealed class AttestationIngest(
         VerifySignature(key, canonical, signature);
         CheckKeyActive(key, a.SignedAt.ToDateTimeOffset());
 
+        // The same content signed again (ECDSA signatures differ each time) is a retry, not a
+        // conflict: it gets the stored receipt, and the stored leaf keeps its first signature.
+        if (existing is not null && existing.CanonicalBytes.AsSpan().SequenceEqual(canonical))
+        {
+            return AttestationMapping.ToReceipt(existing);
+        }
+
         // Conflicts are recorded for review only once the signature shows they come from the provider.
         if (existing is not null)
         {
@@ -261,7 +268,8 @@ public sealed class AttestationIngest(
             if (existing is not null)
             {
                 await transaction.RollbackAsync(cancellationToken);
-                if (IsSame(existing, canonical, signature))
+                // The signature was verified above, so equal canonical bytes make this a retry.
+                if (existing.CanonicalBytes.AsSpan().SequenceEqual(canonical))
                 {
                     return AttestationMapping.ToReceipt(existing);
                 }

@@ -25,9 +25,9 @@ public static class AttestationMapping
         IntervalEnd = Timestamp.FromDateTimeOffset(e.IntervalEnd),
         Final = e.Final,
         FlopUnits = e.FlopUnits,
-        Precision = (PrecisionClass)EnumNumber(PrecisionClass.Descriptor, "PRECISION_CLASS_" + e.Precision),
+        Precision = (PrecisionClass)EnumNumber(AttestationCanonicalForm.PrecisionDescriptor, "PRECISION_CLASS_" + e.Precision),
         WorkloadCommitment = e.WorkloadCommitment,
-        WorkloadClass = (WorkloadClass)EnumNumber(WorkloadClass.Descriptor, "WORKLOAD_CLASS_" + e.WorkloadClass),
+        WorkloadClass = (WorkloadClass)EnumNumber(AttestationCanonicalForm.WorkloadClassDescriptor, "WORKLOAD_CLASS_" + e.WorkloadClass),
         SignedAt = Timestamp.FromDateTimeOffset(e.SignedAt),
         Sequence = e.Sequence,
     };

@@ -19,6 +19,10 @@ public static class AttestationCanonicalForm
 {
     public const string Header = "oversight.attestation.v1";
 
+    // Generated C# enums carry no descriptor of their own; the file's descriptor has them.
+    internal static readonly EnumDescriptor PrecisionDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("PrecisionClass");
+    internal static readonly EnumDescriptor WorkloadClassDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("WorkloadClass");
+
     /// <summary>Field names in the order they are written (proto field names).</summary>
     public static readonly IReadOnlyList<string> FieldOrder =
     [
@@ -49,9 +53,9 @@ public static class AttestationCanonicalForm
         Line("interval_end", Time(attestation.IntervalEnd, "interval_end"));
         Line("final", attestation.Final ? "true" : "false");
         Line("flop_units", attestation.FlopUnits.ToString(CultureInfo.InvariantCulture));
-        Line("precision", EnumName(PrecisionClass.Descriptor, (int)attestation.Precision, "PRECISION_CLASS_", "precision"));
+        Line("precision", EnumName(PrecisionDescriptor, (int)attestation.Precision, "PRECISION_CLASS_", "precision"));
         Line("workload_commitment", Text(attestation.WorkloadCommitment, "workload_commitment"));
-        Line("workload_class", EnumName(WorkloadClass.Descriptor, (int)attestation.WorkloadClass, "WORKLOAD_CLASS_", "workload_class"));
+        Line("workload_class", EnumName(WorkloadClassDescriptor, (int)attestation.WorkloadClass, "WORKLOAD_CLASS_", "workload_class"));
         Line("signed_at", Time(attestation.SignedAt, "signed_at"));
         Line("sequence", attestation.Sequence.ToString(CultureInfo.InvariantCulture));
         return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetBytes(text.ToString());
@@ -63,11 +67,11 @@ public static class AttestationCanonicalForm
 
     /// <summary>The canonical name of a precision class, e.g. <c>BF16</c>.</summary>
     public static string PrecisionName(PrecisionClass value) =>
-        EnumName(PrecisionClass.Descriptor, (int)value, "PRECISION_CLASS_", "precision");
+        EnumName(PrecisionDescriptor, (int)value, "PRECISION_CLASS_", "precision");
 
     /// <summary>The canonical name of a workload class, e.g. <c>TRAINING</c> (<c>UNSPECIFIED</c> when absent).</summary>
     public static string WorkloadClassName(WorkloadClass value) =>
-        EnumName(WorkloadClass.Descriptor, (int)value, "WORKLOAD_CLASS_", "workload_class");
+        EnumName(WorkloadClassDescriptor, (int)value, "WORKLOAD_CLASS_", "workload_class");
 
     // A line break (or any control character) inside a value would let two different
     // attestations share one encoding; such values are refused rather than escaped.

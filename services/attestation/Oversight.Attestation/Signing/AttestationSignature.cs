@@ -26,8 +26,20 @@ public static class AttestationSignature
     public static bool Verify(ReadOnlySpan<byte> canonicalBytes, ReadOnlySpan<byte> signature, ECDsa publicKey)
     {
         RequireP256(publicKey);
-        return signature.Length == SignatureLength &&
-            publicKey.VerifyData(canonicalBytes, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        if (signature.Length != SignatureLength)
+        {
+            return false;
+        }
+
+        try
+        {
+            return publicKey.VerifyData(canonicalBytes, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        }
+        catch (CryptographicException)
+        {
+            // Some platforms throw rather than answer false for r or s out of range (e.g. zero).
+            return false;
+        }
     }
 
     /// <summary>True when <paramref name="signature"/> signs the canonical bytes of <paramref name="attestation"/>.</summary>

@@ -86,6 +86,12 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.Property<string>("AccountId")
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("DataKeyVersion")
+                        .HasColumnType("integer");
+
                     b.Property<string>("KekVersion")
                         .IsRequired()
                         .HasColumnType("text");
@@ -136,6 +142,7 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                         .HasColumnType("text");
 
                     b.Property<long>("Sequence")
+                        .IsConcurrencyToken()
                         .HasColumnType("bigint");
 
                     b.Property<bool>("Suspended")
@@ -221,10 +228,12 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
             modelBuilder.Entity("Oversight.Kyc.Data.ProviderEventRecord", b =>
                 {
                     b.Property<string>("Provider")
-                        .HasColumnType("text");
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
 
                     b.Property<string>("EventId")
-                        .HasColumnType("text");
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.Property<DateTimeOffset>("ReceivedAt")
                         .HasColumnType("timestamp with time zone");
@@ -253,6 +262,9 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.Property<byte[]>("Ciphertext")
                         .HasColumnType("bytea");
 
+                    b.Property<int>("DataKeyVersion")
+                        .HasColumnType("integer");
+
                     b.Property<string>("HashKeyVersion")
                         .IsRequired()
                         .HasColumnType("text");
@@ -275,7 +287,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("MarketplaceId", "AccountId");
+                    b.HasIndex("MarketplaceId", "AccountId")
+                        .IsUnique();
 
                     b.ToTable("stated_purposes", (string)null);
                 });
@@ -290,7 +303,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
                     b.Property<string>("AccountId")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.Property<string>("Actor")
                         .IsRequired()
@@ -308,7 +322,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.Property<long>("PolicyVersion")
                         .HasColumnType("bigint");
@@ -368,6 +383,9 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.Property<DateTimeOffset?>("LastEventAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("LastEventId")
+                        .HasColumnType("text");
+
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
                         .HasColumnType("text");
@@ -378,7 +396,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
                     b.Property<string>("SessionRef")
                         .IsRequired()
-                        .HasColumnType("text");
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -397,6 +416,20 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.HasIndex("MarketplaceId", "BlindIndex");
 
                     b.ToTable("verifications", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.TierChangeRecord", b =>
+                {
+                    b.HasOne("Oversight.Kyc.Data.AccountRecord", null)
+                        .WithMany("History")
+                        .HasForeignKey("MarketplaceId", "AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.AccountRecord", b =>
+                {
+                    b.Navigation("History");
                 });
 #pragma warning restore 612, 618
         }

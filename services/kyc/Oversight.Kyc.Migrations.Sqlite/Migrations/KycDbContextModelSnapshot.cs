@@ -79,6 +79,12 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.Property<string>("AccountId")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("DataKeyVersion")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("KekVersion")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -129,6 +135,7 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<long>("Sequence")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER");
 
                     b.Property<bool>("Suspended")
@@ -212,9 +219,11 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
             modelBuilder.Entity("Oversight.Kyc.Data.ProviderEventRecord", b =>
                 {
                     b.Property<string>("Provider")
+                        .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("EventId")
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.Property<DateTimeOffset>("ReceivedAt")
@@ -242,6 +251,9 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.Property<byte[]>("Ciphertext")
                         .HasColumnType("BLOB");
 
+                    b.Property<int>("DataKeyVersion")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("HashKeyVersion")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -264,7 +276,8 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("MarketplaceId", "AccountId");
+                    b.HasIndex("MarketplaceId", "AccountId")
+                        .IsUnique();
 
                     b.ToTable("stated_purposes", (string)null);
                 });
@@ -277,6 +290,7 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
                     b.Property<string>("AccountId")
                         .IsRequired()
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Actor")
@@ -295,6 +309,7 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.Property<long>("PolicyVersion")
@@ -353,6 +368,9 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.Property<DateTimeOffset?>("LastEventAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("LastEventId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("MarketplaceId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -363,6 +381,7 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
                     b.Property<string>("SessionRef")
                         .IsRequired()
+                        .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Status")
@@ -382,6 +401,20 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.HasIndex("MarketplaceId", "BlindIndex");
 
                     b.ToTable("verifications", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.TierChangeRecord", b =>
+                {
+                    b.HasOne("Oversight.Kyc.Data.AccountRecord", null)
+                        .WithMany("History")
+                        .HasForeignKey("MarketplaceId", "AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.AccountRecord", b =>
+                {
+                    b.Navigation("History");
                 });
 #pragma warning restore 612, 618
         }

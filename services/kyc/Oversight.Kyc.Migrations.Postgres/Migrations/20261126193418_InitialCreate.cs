@@ -19,7 +19,9 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     MarketplaceId = table.Column<string>(type: "text", nullable: false),
                     AccountId = table.Column<string>(type: "text", nullable: false),
                     WrappedKey = table.Column<byte[]>(type: "bytea", nullable: false),
-                    KekVersion = table.Column<string>(type: "text", nullable: false)
+                    KekVersion = table.Column<string>(type: "text", nullable: false),
+                    DataKeyVersion = table.Column<int>(type: "integer", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -119,8 +121,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                 name: "provider_events",
                 columns: table => new
                 {
-                    Provider = table.Column<string>(type: "text", nullable: false),
-                    EventId = table.Column<string>(type: "text", nullable: false),
+                    Provider = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    EventId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
                     ReceivedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
@@ -142,33 +144,12 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     Tag = table.Column<byte[]>(type: "bytea", nullable: true),
                     TextHash = table.Column<string>(type: "text", nullable: true),
                     HashKeyVersion = table.Column<string>(type: "text", nullable: false),
+                    DataKeyVersion = table.Column<int>(type: "integer", nullable: false),
                     StatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_stated_purposes", x => x.Id);
-                });
-
-            migrationBuilder.CreateTable(
-                name: "tier_changes",
-                columns: table => new
-                {
-                    Id = table.Column<long>(type: "bigint", nullable: false)
-                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
-                    MarketplaceId = table.Column<string>(type: "text", nullable: false),
-                    AccountId = table.Column<string>(type: "text", nullable: false),
-                    FromLevel = table.Column<int>(type: "integer", nullable: false),
-                    FromTierId = table.Column<string>(type: "text", nullable: false),
-                    ToLevel = table.Column<int>(type: "integer", nullable: false),
-                    ToTierId = table.Column<string>(type: "text", nullable: false),
-                    Reason = table.Column<string>(type: "text", nullable: false),
-                    Actor = table.Column<string>(type: "text", nullable: false),
-                    PolicyVersion = table.Column<long>(type: "bigint", nullable: false),
-                    At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_tier_changes", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -181,10 +162,11 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     AccountId = table.Column<string>(type: "text", nullable: false),
                     Kind = table.Column<string>(type: "text", nullable: false),
                     Provider = table.Column<string>(type: "text", nullable: false),
-                    SessionRef = table.Column<string>(type: "text", nullable: false),
+                    SessionRef = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
                     Status = table.Column<string>(type: "text", nullable: false),
                     AssuranceLevel = table.Column<string>(type: "text", nullable: true),
                     LastEventAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    LastEventId = table.Column<string>(type: "text", nullable: true),
                     VerifiedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     ExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     BlindIndex = table.Column<string>(type: "text", nullable: true),
@@ -195,6 +177,34 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_verifications", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "tier_changes",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    MarketplaceId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    AccountId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    FromLevel = table.Column<int>(type: "integer", nullable: false),
+                    FromTierId = table.Column<string>(type: "text", nullable: false),
+                    ToLevel = table.Column<int>(type: "integer", nullable: false),
+                    ToTierId = table.Column<string>(type: "text", nullable: false),
+                    Reason = table.Column<string>(type: "text", nullable: false),
+                    Actor = table.Column<string>(type: "text", nullable: false),
+                    PolicyVersion = table.Column<long>(type: "bigint", nullable: false),
+                    At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_tier_changes", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_tier_changes_accounts_MarketplaceId_AccountId",
+                        columns: x => new { x.MarketplaceId, x.AccountId },
+                        principalTable: "accounts",
+                        principalColumns: new[] { "MarketplaceId", "AccountId" },
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateIndex(
@@ -221,7 +231,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
             migrationBuilder.CreateIndex(
                 name: "IX_stated_purposes_MarketplaceId_AccountId",
                 table: "stated_purposes",
-                columns: new[] { "MarketplaceId", "AccountId" });
+                columns: new[] { "MarketplaceId", "AccountId" },
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "IX_tier_changes_MarketplaceId_AccountId",
@@ -252,9 +263,6 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                 name: "account_keys");
 
             migrationBuilder.DropTable(
-                name: "accounts");
-
-            migrationBuilder.DropTable(
                 name: "audit_events");
 
             migrationBuilder.DropTable(
@@ -277,6 +285,9 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
             migrationBuilder.DropTable(
                 name: "verifications");
+
+            migrationBuilder.DropTable(
+                name: "accounts");
         }
     }
 }

@@ -15,8 +15,7 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                 name: "ledger",
                 columns: table => new
                 {
-                    Position = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
+                    Position = table.Column<long>(type: "INTEGER", nullable: false),
                     AttestationId = table.Column<string>(type: "TEXT", nullable: false),
                     MarketplaceId = table.Column<string>(type: "TEXT", nullable: false),
                     ProviderId = table.Column<string>(type: "TEXT", nullable: false),
@@ -58,6 +57,7 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     Id = table.Column<int>(type: "INTEGER", nullable: false),
                     TreeSize = table.Column<long>(type: "INTEGER", nullable: false),
                     RootHash = table.Column<byte[]>(type: "BLOB", nullable: false),
+                    Frontier = table.Column<byte[]>(type: "BLOB", nullable: false),
                     UpdatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
@@ -106,7 +106,8 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     PublicKeyPem = table.Column<string>(type: "TEXT", nullable: false),
                     ValidFrom = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
                     ValidUntil = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
-                    RevokedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true)
+                    RevokedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    RevocationReason = table.Column<string>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -138,7 +139,10 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     MarketplaceId = table.Column<string>(type: "TEXT", nullable: false),
                     ProviderId = table.Column<string>(type: "TEXT", nullable: false),
                     ReasonCode = table.Column<string>(type: "TEXT", nullable: false),
+                    Detail = table.Column<string>(type: "TEXT", nullable: false),
+                    KeyId = table.Column<string>(type: "TEXT", nullable: false),
                     CanonicalBytes = table.Column<byte[]>(type: "BLOB", nullable: false),
+                    Signature = table.Column<byte[]>(type: "BLOB", nullable: false),
                     RecordedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
@@ -148,8 +152,8 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
 
             migrationBuilder.InsertData(
                 table: "log_state",
-                columns: new[] { "Id", "RootHash", "TreeSize", "UpdatedAt" },
-                values: new object[] { 1, new byte[0], 0L, new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)) });
+                columns: new[] { "Id", "Frontier", "RootHash", "TreeSize", "UpdatedAt" },
+                values: new object[] { 1, new byte[0], new byte[] { 227, 176, 196, 66, 152, 252, 28, 20, 154, 251, 244, 200, 153, 111, 185, 36, 39, 174, 65, 228, 100, 155, 147, 76, 164, 149, 153, 27, 120, 82, 184, 85 }, 0L, new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)) });
 
             migrationBuilder.CreateIndex(
                 name: "IX_ledger_AttestationId",
@@ -184,6 +188,11 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                 name: "IX_outbox_messages_PublishedAt",
                 table: "outbox_messages",
                 column: "PublishedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_review_items_AttestationId",
+                table: "review_items",
+                column: "AttestationId");
 
             migrationBuilder.CreateIndex(
                 name: "IX_review_items_MarketplaceId",

@@ -16,8 +16,7 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                 name: "ledger",
                 columns: table => new
                 {
-                    Position = table.Column<long>(type: "bigint", nullable: false)
-                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Position = table.Column<long>(type: "bigint", nullable: false),
                     AttestationId = table.Column<string>(type: "text", nullable: false),
                     MarketplaceId = table.Column<string>(type: "text", nullable: false),
                     ProviderId = table.Column<string>(type: "text", nullable: false),
@@ -59,6 +58,7 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     Id = table.Column<int>(type: "integer", nullable: false),
                     TreeSize = table.Column<long>(type: "bigint", nullable: false),
                     RootHash = table.Column<byte[]>(type: "bytea", nullable: false),
+                    Frontier = table.Column<byte[]>(type: "bytea", nullable: false),
                     UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
@@ -107,7 +107,8 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     PublicKeyPem = table.Column<string>(type: "text", nullable: false),
                     ValidFrom = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     ValidUntil = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
-                    RevokedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                    RevokedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    RevocationReason = table.Column<string>(type: "text", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -139,7 +140,10 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     MarketplaceId = table.Column<string>(type: "text", nullable: false),
                     ProviderId = table.Column<string>(type: "text", nullable: false),
                     ReasonCode = table.Column<string>(type: "text", nullable: false),
+                    Detail = table.Column<string>(type: "text", nullable: false),
+                    KeyId = table.Column<string>(type: "text", nullable: false),
                     CanonicalBytes = table.Column<byte[]>(type: "bytea", nullable: false),
+                    Signature = table.Column<byte[]>(type: "bytea", nullable: false),
                     RecordedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
@@ -149,8 +153,8 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
 
             migrationBuilder.InsertData(
                 table: "log_state",
-                columns: new[] { "Id", "RootHash", "TreeSize", "UpdatedAt" },
-                values: new object[] { 1, new byte[0], 0L, new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)) });
+                columns: new[] { "Id", "Frontier", "RootHash", "TreeSize", "UpdatedAt" },
+                values: new object[] { 1, new byte[0], new byte[] { 227, 176, 196, 66, 152, 252, 28, 20, 154, 251, 244, 200, 153, 111, 185, 36, 39, 174, 65, 228, 100, 155, 147, 76, 164, 149, 153, 27, 120, 82, 184, 85 }, 0L, new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)) });
 
             migrationBuilder.CreateIndex(
                 name: "IX_ledger_AttestationId",
@@ -185,6 +189,11 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                 name: "IX_outbox_messages_PublishedAt",
                 table: "outbox_messages",
                 column: "PublishedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_review_items_AttestationId",
+                table: "review_items",
+                column: "AttestationId");
 
             migrationBuilder.CreateIndex(
                 name: "IX_review_items_MarketplaceId",

@@ -18,7 +18,9 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     MarketplaceId = table.Column<string>(type: "TEXT", nullable: false),
                     AccountId = table.Column<string>(type: "TEXT", nullable: false),
                     WrappedKey = table.Column<byte[]>(type: "BLOB", nullable: false),
-                    KekVersion = table.Column<string>(type: "TEXT", nullable: false)
+                    KekVersion = table.Column<string>(type: "TEXT", nullable: false),
+                    DataKeyVersion = table.Column<int>(type: "INTEGER", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -118,8 +120,8 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                 name: "provider_events",
                 columns: table => new
                 {
-                    Provider = table.Column<string>(type: "TEXT", nullable: false),
-                    EventId = table.Column<string>(type: "TEXT", nullable: false),
+                    Provider = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    EventId = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
                     ReceivedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
@@ -141,33 +143,12 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     Tag = table.Column<byte[]>(type: "BLOB", nullable: true),
                     TextHash = table.Column<string>(type: "TEXT", nullable: true),
                     HashKeyVersion = table.Column<string>(type: "TEXT", nullable: false),
+                    DataKeyVersion = table.Column<int>(type: "INTEGER", nullable: false),
                     StatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_stated_purposes", x => x.Id);
-                });
-
-            migrationBuilder.CreateTable(
-                name: "tier_changes",
-                columns: table => new
-                {
-                    Id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
-                    MarketplaceId = table.Column<string>(type: "TEXT", nullable: false),
-                    AccountId = table.Column<string>(type: "TEXT", nullable: false),
-                    FromLevel = table.Column<int>(type: "INTEGER", nullable: false),
-                    FromTierId = table.Column<string>(type: "TEXT", nullable: false),
-                    ToLevel = table.Column<int>(type: "INTEGER", nullable: false),
-                    ToTierId = table.Column<string>(type: "TEXT", nullable: false),
-                    Reason = table.Column<string>(type: "TEXT", nullable: false),
-                    Actor = table.Column<string>(type: "TEXT", nullable: false),
-                    PolicyVersion = table.Column<long>(type: "INTEGER", nullable: false),
-                    At = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_tier_changes", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -180,10 +161,11 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     AccountId = table.Column<string>(type: "TEXT", nullable: false),
                     Kind = table.Column<string>(type: "TEXT", nullable: false),
                     Provider = table.Column<string>(type: "TEXT", nullable: false),
-                    SessionRef = table.Column<string>(type: "TEXT", nullable: false),
+                    SessionRef = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
                     Status = table.Column<string>(type: "TEXT", nullable: false),
                     AssuranceLevel = table.Column<string>(type: "TEXT", nullable: true),
                     LastEventAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
+                    LastEventId = table.Column<string>(type: "TEXT", nullable: true),
                     VerifiedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
                     ExpiresAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
                     BlindIndex = table.Column<string>(type: "TEXT", nullable: true),
@@ -194,6 +176,34 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_verifications", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "tier_changes",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    MarketplaceId = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    AccountId = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    FromLevel = table.Column<int>(type: "INTEGER", nullable: false),
+                    FromTierId = table.Column<string>(type: "TEXT", nullable: false),
+                    ToLevel = table.Column<int>(type: "INTEGER", nullable: false),
+                    ToTierId = table.Column<string>(type: "TEXT", nullable: false),
+                    Reason = table.Column<string>(type: "TEXT", nullable: false),
+                    Actor = table.Column<string>(type: "TEXT", nullable: false),
+                    PolicyVersion = table.Column<long>(type: "INTEGER", nullable: false),
+                    At = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_tier_changes", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_tier_changes_accounts_MarketplaceId_AccountId",
+                        columns: x => new { x.MarketplaceId, x.AccountId },
+                        principalTable: "accounts",
+                        principalColumns: new[] { "MarketplaceId", "AccountId" },
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateIndex(
@@ -220,7 +230,8 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
             migrationBuilder.CreateIndex(
                 name: "IX_stated_purposes_MarketplaceId_AccountId",
                 table: "stated_purposes",
-                columns: new[] { "MarketplaceId", "AccountId" });
+                columns: new[] { "MarketplaceId", "AccountId" },
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "IX_tier_changes_MarketplaceId_AccountId",
@@ -251,9 +262,6 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                 name: "account_keys");
 
             migrationBuilder.DropTable(
-                name: "accounts");
-
-            migrationBuilder.DropTable(
                 name: "audit_events");
 
             migrationBuilder.DropTable(
@@ -276,6 +284,9 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
             migrationBuilder.DropTable(
                 name: "verifications");
+
+            migrationBuilder.DropTable(
+                name: "accounts");
         }
     }
 }

@@ -1,0 +1,105 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Oversight.Common.V1;
+using Oversight.Contracts;
+using Oversight.Testing;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Oversight.IntegrationTests.Flow;
+
+/// <summary>The durable outbox and idempotent consumers, through a real RabbitMQ.</summary>
+public sealed class DeliveryTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Outbox_WhenTheBrokerIsDownAtCommit_PublishesAfterItReturns_AndTheUsageCountsExactlyOnce()
+    {
+        // A broker of this test's own: it is stopped and started again.
+        await using var broker = await RabbitMqServerInstance.StartNewAsync();
+        await using var deployment = await Deployment.StartAsync(broker.AmqpUri);
+        var flow = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await flow.RegisterAndCreateAsync();
+        var lease = await flow.AuthorizeAsync("lease-1", count: 1, seconds: 3600);
+        Assert.Equal(Verdict.Allow, lease.Verdict);
+
+        await broker.StopAsync();
+        var receipt = await flow.AttestAsync("lease-1", count: 1, seconds: 3600, flopUnits: 1_000_000);
+        Assert.Equal(Attestation.V1.Outcome.Accepted, receipt.Outcome);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)));
+
+        await broker.StartAsync();
+        await flow.WaitForUsageAsync(1_000_000);
+        await WaitUntilAsync(async () => await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)) == 0);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await flow.WaitForUsageAsync(1_000_000);
+    }
+
+    [Fact]
+    public async Task UsageAttested_RedeliveredThroughRabbitMq_IsCountedOnce()
+    {
+        await using var deployment = await Deployment.StartAsync();
+        var consumed = 0;
+        var bus = deployment.Enforcement.Services.GetRequiredService<IBus>();
+        using var _ = bus.ConnectConsumeMessageObserver(new CountingObserver<UsageAttested>(() => Interlocked.Increment(ref consumed)));
+        var flow = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await flow.RegisterAndCreateAsync();
+        await flow.AttestAsync("lease-unreserved", count: 2, seconds: 1800, flopUnits: 700_000);
+        await flow.WaitForUsageAsync(700_000);
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref consumed) == 1));
+
+        // As if the publisher had crashed between publishing and marking the row: the same
+        // message, with the same MessageId, goes through the broker a second time.
+        await ExecuteAsync(deployment.AttestationDatabase, "UPDATE outbox_messages SET \"PublishedAt\" = NULL");
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref consumed) == 2));
+
+        await flow.WaitForUsageAsync(700_000);
+    }
+
+    private static async Task<long> UnpublishedAsync(string database, string type)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM outbox_messages WHERE \"PublishedAt\" IS NULL AND \"MessageType\" LIKE @type", connection);
+        command.Parameters.AddWithValue("type", "%." + type);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task ExecuteAsync(string database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"condition not met within {seconds} s");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private sealed class CountingObserver<T>(Action onConsumed) : IConsumeMessageObserver<T>
+        where T : class
+    {
+        public Task PreConsume(ConsumeContext<T> context) => Task.CompletedTask;
+
+        public Task PostConsume(ConsumeContext<T> context)
+        {
+            onConsumed();
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault(ConsumeContext<T> context, Exception exception) => Task.CompletedTask;
+    }
+}
