@@ -1,7 +1,7 @@
+using System.Security.Cryptography;
 using Grpc.Core;
 using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
-using System.Security.Cryptography;
 
 namespace Oversight.Attestation.Tests;
 

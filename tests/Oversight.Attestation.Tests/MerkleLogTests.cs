@@ -24,5 +24,5 @@ public sealed class MerkleLogTests
 
     [Fact]
     public void Append_WithAFrontierOfTheWrongSize_Refuses() =>
-        Assert.Throws<InvalidOperationException>(() => MerkleLog.Append(new byte[32], 2, new byte[32]));
+        Assert.Throws<InvalidOperationException>(() => MerkleLog.Append(new byte[32], 3, new byte[32]));
 }

@@ -246,7 +246,8 @@ public sealed class SubmitAttestationTests
             server.Client.SubmitAttestationAsync(request, server.AuthFor(provider)).ResponseAsync));
 
         Assert.Single(receipts.Select(r => r.Receipt).Distinct());
-        Assert.Equal(1, (await server.SnapshotAsync()).LedgerRows);
+        var snapshot = await server.SnapshotAsync();
+        Assert.Equal((1, 1L, 1, 0), (snapshot.LedgerRows, snapshot.TreeSize, snapshot.OutboxRows, snapshot.ReviewRows));
     }
 
     internal static async Task<UsageAttested> PublishedEventAsync(AttestationServer server)

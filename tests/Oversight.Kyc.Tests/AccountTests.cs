@@ -1,4 +1,5 @@
 using Grpc.Core;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Oversight.Common.V1;
@@ -221,7 +222,7 @@ public class AccountTests(KycHostFixture fixture) : IClassFixture<KycHostFixture
         await Client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "t" }, op);
         var crossedAt = DateTimeOffset.UtcNow.AddSeconds(-5);
         var crossing = new ThresholdCrossed(marketplace, "t", "REQUIRE_STATED_PURPOSE", false, 0, 1, "stated_purpose", "STATED_PURPOSE", "30d", "FLOP_UNITS", 100, 0, 100, 1, crossedAt);
-        var bus = fixture.Host.Services.GetRequiredService<MassTransit.IPublishEndpoint>();
+        var bus = fixture.Host.Services.GetRequiredService<IBus>();
         var messageId = Guid.NewGuid();
 
         await bus.Publish(crossing, c => c.MessageId = messageId);

@@ -23,6 +23,14 @@ public sealed class EmbeddedFlowTests(ITestOutputHelper output)
             key.CreateToken("oversight", role, marketplace, provider, $"test-{role}", TimeSpan.FromHours(1), DateTimeOffset.UtcNow));
         var flow = new MissionFlow(target, "demo", Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
 
-        await flow.RunAsync();
+        try
+        {
+            await flow.RunAsync();
+        }
+        finally
+        {
+            output.WriteLine("--- the embedded program's output ---");
+            output.WriteLine(host.Output);
+        }
     }
 }

@@ -211,7 +211,9 @@ public sealed class AttestationIngest(
 
     private async Task CheckSequenceUnusedAsync(SubmitAttestationRequest request, byte[] canonical, CancellationToken cancellationToken)
     {
-        if (await FindSequenceHolderAsync(request.Attestation, cancellationToken) is { } holder)
+        // A holder with this very id is this attestation stored by a parallel call since we
+        // looked: the check under the lock answers it idempotently.
+        if (await FindSequenceHolderAsync(request.Attestation, cancellationToken) is { } holder && holder.AttestationId != request.Attestation.AttestationId)
         {
             throw await SequenceReusedAsync(request, canonical, holder, cancellationToken);
         }
@@ -287,7 +289,9 @@ public sealed class AttestationIngest(
 
             var state = await db.LogState.SingleAsync(s => s.Id == 1, cancellationToken);
             var provider = await db.Providers.SingleAsync(p => p.MarketplaceId == a.MarketplaceId && p.ProviderId == a.ProviderId, cancellationToken);
+            // PostgreSQL keeps microseconds: a receipt read back later must equal this one.
             var now = clock.GetUtcNow();
+            now = now.AddTicks(-(now.Ticks % 10));
 
             // Gaps are reported, not refused; a sequence below the highest seen (parallel
             // ingest reorders) is fine as long as it was never used.

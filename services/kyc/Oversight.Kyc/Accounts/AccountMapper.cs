@@ -17,6 +17,7 @@ public static class AccountMapper
             AccountId = record.AccountId,
             Tier = ToTier(policyOf(record.PolicyVersion), record.TierLevel, record.TierId),
             Suspended = record.Suspended,
+            Sequence = record.Sequence,
             CreatedAt = Timestamp.FromDateTimeOffset(record.CreatedAt),
             ClusterRoot = record.ClusterRoot,
             PurposeCategory = EnumNames.ParseCategory(record.PurposeCategory),
