@@ -88,7 +88,18 @@ public sealed class AttestationServer : IAsyncDisposable
             await db.ReviewItems.CountAsync());
     });
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        try
+        {
+            Directory.Delete(Host.DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A SQLite file still held by a pooled connection: the temp folder is cleaned up later anyway.
+        }
+    }
 }
 
 public sealed record StoreSnapshot(int LedgerRows, long TreeSize, string RootHex, int OutboxRows, int ReviewRows);

@@ -46,7 +46,7 @@ public static class HostingExtensions
             health.Services.Map("", result => result.Tags.Contains(HealthTags.Ready)));
 
         builder.Services.AddOpenTelemetry()
-            .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddMeter(TelemetryPrefix + "*").AddOtlpExporterWhenConfigured(configuration))
+            .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddMeter(TelemetryPrefix + "*").AddPrometheusExporter().AddOtlpExporterWhenConfigured(configuration))
             .WithTracing(tracing => tracing.AddAspNetCoreInstrumentation().AddSource(TelemetryPrefix + "*", "MassTransit").AddOtlpExporterWhenConfigured(configuration));
         return builder;
     }
@@ -68,6 +68,7 @@ public static class HostingExtensions
 
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) }).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         return app;
     }
 

@@ -34,6 +34,8 @@ public sealed class EmbeddedDefaultTests
         using var http = new HttpClient();
         Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/live")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/ready")).StatusCode);
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{host.HealthPort}/metrics");
+        Assert.Contains("# TYPE", metrics);
 
         foreach (var database in new[] { "kyc.db", "attestation.db", "enforcement.db" })
         {
