@@ -28,7 +28,8 @@ public class IdentityVerificationTests(KycHostFixture fixture) : IClassFixture<K
     }
 
     private static VerificationPayload.Document Result(string sessionRef, string eventId, string status, DateTimeOffset occurredAt, string? documentNumber = null) =>
-        new(eventId, sessionRef, status, "substantial", occurredAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture), documentNumber);
+        // Provider event ids are unique per provider, across sessions: prefix them with the session.
+        new($"{sessionRef}-{eventId}", sessionRef, status, "substantial", occurredAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture), documentNumber);
 
     private Task<GetAccountResponse> GetAsync(string marketplace) =>
         Client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "v" }, fixture.Auth("service", null)).ResponseAsync;
@@ -125,6 +126,20 @@ public class IdentityVerificationTests(KycHostFixture fixture) : IClassFixture<K
         Assert.False(older.Applied);
         Assert.Equal(VerificationStatus.Failed, older.Status);
         Assert.Equal("anonymous", (await GetAsync(marketplace)).Account.Tier.Id);
+    }
+
+    [Fact]
+    public async Task SubmitVerificationResult_AnOlderApprovalAfterANewerFailure_Applies_SoArrivalOrderDoesNotMatter()
+    {
+        var (marketplace, sessionRef) = await SessionAsync();
+        var now = DateTimeOffset.UtcNow;
+
+        await Client.SubmitVerificationResultAsync(fixture.Signed(Result(sessionRef, "evt-2", "failed", now.AddMinutes(-1))));
+        var olderApproval = await Client.SubmitVerificationResultAsync(fixture.Signed(Result(sessionRef, "evt-1", "approved", now.AddMinutes(-2))));
+
+        // In time order the approval would have come first and stuck; delivery order must not change that.
+        Assert.True(olderApproval.Applied);
+        Assert.Equal("identity_verified", (await GetAsync(marketplace)).Account.Tier.Id);
     }
 
     [Fact]

@@ -87,7 +87,8 @@ public class VerificationIngestProperties(KycHostFixture fixture) : IClassFixtur
         var appliedIds = new List<string>();
         foreach (var result in delivery.Arrivals.Select(i => delivery.Results[i]))
         {
-            var document = new VerificationPayload.Document(result.EventId, session.SessionRef, result.Status.ToString().ToLowerInvariant(), null,
+            // Provider event ids are unique per provider, across sessions.
+            var document = new VerificationPayload.Document($"{session.SessionRef}-{result.EventId}", session.SessionRef, result.Status.ToString().ToLowerInvariant(), null,
                 result.OccurredAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), null);
             var response = await client.SubmitVerificationResultAsync(fixture.Signed(document));
             if (response.Applied)
@@ -101,7 +102,7 @@ public class VerificationIngestProperties(KycHostFixture fixture) : IClassFixtur
         await using var db = fixture.NewDbContext();
         var record = db.Verifications.Single(v => v.SessionRef == session.SessionRef);
         var anyApproved = delivery.Results.Any(r => r.Status == VerificationOutcome.Approved);
-        return record.LastEventId == expected.EventId
+        return record.LastEventId == $"{session.SessionRef}-{expected.EventId}"
             && record.Status == expected.Status.ToString().ToUpperInvariant()
             && account.Tier.Id == (anyApproved ? "identity_verified" : "anonymous")
             && appliedIds.Count == appliedIds.Distinct().Count();

@@ -5,13 +5,18 @@ public sealed record AppliedEvent(VerificationOutcome Status, DateTimeOffset Occ
 
 /// <summary>
 /// The ingest rule for provider results, safe against duplicates and any arrival order
-/// (REFERENCE.md, KYC lessons):
+/// (REFERENCE.md, KYC lessons: verdicts only escalate; out-of-order and duplicate callbacks
+/// never downgrade an approved user):
 /// <list type="bullet">
 /// <item>results are totally ordered by (occurred_at, status precedence pending &lt; failed &lt;
-/// approved, event_id): a result applies only if it comes after the one applied last, so an
-/// older result never overrides a newer one and ties never depend on arrival order;</item>
-/// <item>an approval is never downgraded: once approved, only a later approval applies
-/// (a re-verification); pending and failed results are recorded as seen and change nothing.</item>
+/// approved, event_id), so ties never depend on arrival order;</item>
+/// <item>an approval is never downgraded: once approved, only a later approval applies (a
+/// re-verification); pending and failed results are then recorded as seen and change nothing;</item>
+/// <item>otherwise a result applies only if it comes after the one applied last: an older
+/// pending or failed never overrides a newer result. The one exception is an approval, which
+/// overrides a pending or failed even when it is older: had the results arrived in time order,
+/// the approval would have stuck and the later non-approval would have been ignored, so the
+/// outcome must not depend on the order the network delivered them in.</item>
 /// </list>
 /// Duplicates (same provider and event id) are refused before this rule by the
 /// provider-events table. The final state after any order of a set of results is therefore:
@@ -26,14 +31,16 @@ public static class VerificationIngest
             return true;
         }
 
-        if (last.Status == VerificationOutcome.Approved && incoming.Status != VerificationOutcome.Approved)
+        var lastApproved = last.Status == VerificationOutcome.Approved;
+        var incomingApproved = incoming.Status == VerificationOutcome.Approved;
+        if (lastApproved != incomingApproved)
         {
-            return false;
+            // Approved beats anything else, whatever the times.
+            return incomingApproved;
         }
 
         return Compare(incoming.OccurredAt, incoming.Status, incoming.EventId, last.OccurredAt, last.Status, last.EventId) > 0;
     }
-
     public static int Compare(DateTimeOffset atA, VerificationOutcome statusA, string idA, DateTimeOffset atB, VerificationOutcome statusB, string idB)
     {
         var byTime = atA.CompareTo(atB);
