@@ -47,6 +47,14 @@ cd "$ROOT"
 if [ -z "${HOME:-}" ]; then HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"; export HOME; fi
 
 STATE="$ROOT/.test-servers"
+
+# One run at a time per checkout: a second run waits here instead of killing the first
+# one's servers as "leftovers".
+exec 9>"$ROOT/.test-servers.lock"
+if ! flock -n 9; then
+  echo "[run.sh] another tests/run.sh is running in this checkout; waiting for it" >&2
+  flock 9
+fi
 RESULTS="$ROOT/TestResults"
 
 # Ports can be moved (e.g. two checkouts on one machine) with OVERSIGHT_TEST_PORT_*.
