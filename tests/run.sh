@@ -49,11 +49,11 @@ if [ -z "${HOME:-}" ]; then HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"; ex
 STATE="$ROOT/.test-servers"
 
 # One run at a time per checkout: a second run waits here instead of killing the first
-# one's servers as "leftovers".
-exec 9>"$ROOT/.test-servers.lock"
-if ! flock -n 9; then
-  echo "[run.sh] another tests/run.sh is running in this checkout; waiting for it" >&2
-  flock 9
+# one's servers as "leftovers". flock -o keeps the lock in flock itself, so that no server
+# started below inherits it.
+if [ -z "${OVERSIGHT_TEST_RUN_LOCKED:-}" ]; then
+  export OVERSIGHT_TEST_RUN_LOCKED=1
+  exec flock -o "$ROOT/.test-servers.lock" bash "${BASH_SOURCE[0]}" "$@"
 fi
 RESULTS="$ROOT/TestResults"
 
