@@ -44,7 +44,7 @@ public static partial class VerificationPayload
     {
         if (payload.IsEmpty)
         {
-            throw new VerificationPayloadException("payload is empty; expected the provider's JSON result document.");
+            throw new VerificationPayloadException("empty; expected the provider's JSON result document.");
         }
 
         Document? document;
@@ -55,12 +55,12 @@ public static partial class VerificationPayload
         catch (JsonException)
         {
             // The exception's own message is not echoed: it may quote the input.
-            throw new VerificationPayloadException("payload is not a JSON object with string members event_id, session_ref, status, occurred_at.");
+            throw new VerificationPayloadException("not a JSON object with string members event_id, session_ref, status, occurred_at.");
         }
 
         if (document is null)
         {
-            throw new VerificationPayloadException("payload is JSON null; expected an object.");
+            throw new VerificationPayloadException("JSON null; expected an object.");
         }
 
         var problems = new List<string>();
@@ -105,7 +105,7 @@ public static partial class VerificationPayload
 
         if (problems.Count > 0)
         {
-            throw new VerificationPayloadException("payload: " + string.Join("; ", problems) + ".");
+            throw new VerificationPayloadException(string.Join("; ", problems) + ".");
         }
 
         return new VerificationResult(

@@ -8,27 +8,24 @@ using Oversight.Contracts;
 
 namespace Oversight.Hosting.Outbox;
 
-/// <summary>Wakes the outbox publisher as soon as a transaction with events commits.</summary>
+/// <summary>
+/// Wakes the outbox publishers as soon as a transaction with events commits. One signal is
+/// shared by every service of a host (the all-in-one host has three outboxes): a
+/// notification wakes them all, and each finds whether its own table has rows.
+/// </summary>
 public sealed class OutboxSignal
 {
-    private readonly SemaphoreSlim _signal = new(0, 1);
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public void Notify()
+    public void Notify() => Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>Returns when notified or after <paramref name="timeout"/>, whichever comes first.</summary>
+    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (_signal.CurrentCount == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Already signalled by a concurrent commit: one wake-up serves both.
-            }
-        }
+        var next = Volatile.Read(ref _next).Task;
+        await Task.WhenAny(next, Task.Delay(timeout, cancellationToken));
+        cancellationToken.ThrowIfCancellationRequested();
     }
-
-    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
 }
 
 /// <summary>
