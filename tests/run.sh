@@ -56,6 +56,8 @@ if [ -z "${OVERSIGHT_TEST_RUN_LOCKED:-}" ]; then
   exec flock -o "$ROOT/.test-servers.lock" bash "${BASH_SOURCE[0]}" "$@"
 fi
 RESULTS="$ROOT/TestResults"
+# Results of an earlier run must never be counted as this run's.
+rm -rf "$RESULTS"
 
 # Ports can be moved (e.g. two checkouts on one machine) with OVERSIGHT_TEST_PORT_*.
 REDIS_PORT="${OVERSIGHT_TEST_PORT_REDIS:-16379}"

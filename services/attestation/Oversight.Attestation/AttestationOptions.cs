@@ -28,4 +28,36 @@ public sealed class AttestationOptions
 
     /// <summary>Rows read per database round trip while exporting.</summary>
     public int ExportPageSize { get; set; } = 500;
+
+    /// <summary>
+    /// PKCS#8 PEM of the ECDSA P-256 private key that signs checkpoints. Required outside
+    /// Development; in Development a key is made once and kept in the data folder.
+    /// </summary>
+    public string? CheckpointSigningKey { get; set; }
+
+    /// <summary>
+    /// The log's identity: the first line of every checkpoint and the key name of its signature
+    /// line, a schema-less URL such as <c>oversight.example.org/attestation-log</c>. Required
+    /// outside Development.
+    /// </summary>
+    public string? CheckpointOrigin { get; set; }
+
+    /// <summary>Most attestations one streaming call verifies and stores together (one transaction).</summary>
+    public int StreamBatchSize { get; set; } = 200;
+
+    /// <summary>Signature checks run at once while a batch is verified (default: the processor count).</summary>
+    public int VerificationParallelism { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// At start the log's state is always checked against the ledger in O(log n) (size, and the
+    /// frontier against the stored subtrees and leaves) and rebuilt when they differ. Full also
+    /// recomputes every leaf hash and the root from the ledger's bytes: O(n).
+    /// </summary>
+    public LogStartupCheck LogStartupCheck { get; set; } = LogStartupCheck.Quick;
+}
+
+public enum LogStartupCheck
+{
+    Quick,
+    Full,
 }

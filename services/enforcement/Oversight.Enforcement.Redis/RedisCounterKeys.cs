@@ -12,6 +12,8 @@ namespace Oversight.Enforcement.Redis;
 /// <item><c>ovs:{tag}:h</c> hash: lease id → <c>account|flopUnits|gpuSeconds|expiresAt</c>.</item>
 /// <item><c>ovs:{tag}:m</c> sorted set: counted attestation ids, score = mark expiry (Unix s).</item>
 /// <item><c>ovs:{tag}:k</c> set: every usage key ever written, so a reset finds them all without SCAN.</item>
+/// <item><c>ovs:{tag}:r</c> string: the rebuild lease (one replica rebuilds a tag at a time); not
+/// in the registry, so a reset leaves it alone; expires by itself if its holder dies.</item>
 /// <item><c>ovs:{tag}:u:&lt;window&gt;:&lt;f|g&gt;:&lt;subject&gt;</c> hash: bucket index → amount
 /// (lifetime windows: one field <c>t</c>). The subject comes last because account ids may contain
 /// ':' and window ids may not, so two (window, subject) pairs never share a key.</item>
@@ -26,6 +28,8 @@ public static class RedisCounterKeys
     public static RedisKey Marks(string tag) => Prefix(tag) + "m";
 
     public static RedisKey Registry(string tag) => Prefix(tag) + "k";
+
+    public static RedisKey RebuildLease(string tag) => Prefix(tag) + "r";
 
     public static RedisKey Usage(string tag, string windowId, Metric metric, string subject) =>
         string.Concat(Prefix(tag), "u:", windowId, metric == Metric.FlopUnits ? ":f:" : ":g:", subject);

@@ -41,13 +41,18 @@ public static class EnforcementExtensions
         {
             // The embedded default: counters in memory, rebuilt from the ledger after a restart.
             services.AddSingleton<ICounterStore, InMemoryCounterStore>();
+            services.AddSingleton<IRebuildLease, InProcessRebuildLease>();
         }
         else
         {
-            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options.RedisConfiguration));
+            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisOptions(options.RedisConfiguration)));
             services.AddSingleton<ICounterStore>(sp => new RedisCounterStore(sp.GetRequiredService<IConnectionMultiplexer>()));
+            services.AddSingleton<IRebuildLease, RedisRebuildLease>();
             services.AddHealthChecks().AddCheck<RedisHealthCheck>("enforcement-redis", tags: [HealthTags.Ready]);
         }
+
+        services.AddSingleton<CountersUnavailableInterceptor>();
+        services.AddGrpc().AddServiceOptions<ThresholdEnforcementService>(grpc => grpc.Interceptors.Add<CountersUnavailableInterceptor>());
 
         services.AddSingleton(AcceleratorCatalogue.Default);
         services.AddSingleton<FlopEstimator>();
@@ -77,6 +82,19 @@ public static class EnforcementExtensions
     {
         app.MapGrpcService<ThresholdEnforcementService>();
         return app;
+    }
+
+    /// <summary>
+    /// The host starts, and keeps reconnecting, while Redis is down (AbortOnConnectFail off); a
+    /// command issued while it is down fails at once instead of waiting in a backlog (FailFast),
+    /// so Authorize fails closed quickly and a consumer's retry starts at once.
+    /// </summary>
+    public static ConfigurationOptions RedisOptions(string configuration)
+    {
+        var redis = ConfigurationOptions.Parse(configuration);
+        redis.AbortOnConnectFail = false;
+        redis.BacklogPolicy = BacklogPolicy.FailFast;
+        return redis;
     }
 
     private static string Or(string? value, string fallback) => string.IsNullOrWhiteSpace(value) ? fallback : value;

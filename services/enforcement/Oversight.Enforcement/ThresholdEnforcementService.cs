@@ -17,7 +17,6 @@ using Oversight.Policy.Admission;
 using Oversight.Policy.Counters;
 using Oversight.Policy.Decisions;
 using Oversight.Policy.Documents;
-using StackExchange.Redis;
 using CoreMetric = Oversight.Policy.Metric;
 using CorePrecision = Oversight.Policy.PrecisionClass;
 using CoreVerdict = Oversight.Policy.Verdict;
@@ -71,12 +70,13 @@ public sealed class ThresholdEnforcementService(
             request.Precision == Common.V1.PrecisionClass.Unspecified ? CorePrecision.Bf16 : (CorePrecision)request.Precision,
             request.HasFlopUnits ? request.FlopUnits : null,
             request.CheckOnly);
+        RequestAmounts requested;
         try
         {
-            var amounts = engine.Amounts(effective, lease);
-            if (amounts.FlopUnits > MaxFlopUnits)
+            requested = engine.Amounts(effective, lease);
+            if (requested.FlopUnits > MaxFlopUnits)
             {
-                throw Validation.Invalid("duration_seconds", $"The request amounts to {amounts.FlopUnits} FLOP units, above the {MaxFlopUnits} any request may ask for.");
+                throw Validation.Invalid("duration_seconds", $"The request amounts to {requested.FlopUnits} FLOP units, above the {MaxFlopUnits} any request may ask for.");
             }
         }
         catch (OverflowException)
@@ -102,21 +102,26 @@ public sealed class ThresholdEnforcementService(
                 }
             }
         }
-        catch (Exception e) when (e is RedisException or RedisTimeoutException or RedisConnectionException)
+        catch (Exception e) when (CountersUnavailableException.Matches(e))
         {
             if (effective.Document.FailMode == Oversight.Policy.FailMode.Open)
             {
                 logger.LogWarning(e, "Counters unavailable; policy {Version} fails open: lease {Lease} allowed without a reservation", policy.Version, request.LeaseId);
+                metrics.Verdicts.Add(1, new KeyValuePair<string, object?>("verdict", "ALLOW"), new KeyValuePair<string, object?>("fail_open", true));
+                metrics.AuthorizeDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return new AuthorizeResponse
                 {
                     Verdict = Common.V1.Verdict.Allow,
+                    CurrentTier = ToTier(effective, account.TierLevel),
                     PolicyVersion = policy.Version,
+                    RequestedFlopUnits = requested.FlopUnits,
+                    RequestedGpuSeconds = requested.GpuSeconds,
                     Message = "Counters are unavailable and the policy fails open: allowed without a reservation; usage is still counted when attested.",
                 };
             }
 
             logger.LogError(e, "Counters unavailable: failing closed for lease {Lease}", request.LeaseId);
-            throw new RpcException(new Status(StatusCode.Unavailable, "Usage counters are unavailable; enforcement fails closed. Retry later."));
+            throw new RpcException(new Status(StatusCode.Unavailable, CountersUnavailableException.MessageFor(e)));
         }
 
         var decision = outcome.Decision!;
@@ -232,9 +237,19 @@ public sealed class ThresholdEnforcementService(
     {
         Caller.From(context).RequireRole(Roles.Admin);
         new Validation()
-            .CheckId(request.MarketplaceId, "marketplace_id")
-            .CheckId(request.AccountId, "account_id")
+            .CheckId(request.MarketplaceId, "marketplace_id", required: false)
+            .CheckId(request.AccountId, "account_id", required: false)
+            .Check(string.IsNullOrEmpty(request.AccountId) || !string.IsNullOrEmpty(request.MarketplaceId), "marketplace_id",
+                "marketplace_id is required when account_id is given.")
             .ThrowIfInvalid();
+        if (string.IsNullOrEmpty(request.AccountId))
+        {
+            // One marketplace, or (empty) every marketplace: every tag known here or in the ledger.
+            var (tags, total) = await rebuilder.RebuildAllAsync(
+                string.IsNullOrEmpty(request.MarketplaceId) ? null : request.MarketplaceId, context.CancellationToken);
+            return new RebuildCountersResponse { TagsRebuilt = tags, AttestationsApplied = total };
+        }
+
         var account = await KnownAccountAsync(request.MarketplaceId, request.AccountId, context.CancellationToken);
         var applied = await rebuilder.RebuildAsync(account.MarketplaceId, account.ClusterRoot, onlyIfMissing: false, context.CancellationToken);
         return new RebuildCountersResponse { TagsRebuilt = 1, AttestationsApplied = applied };

@@ -195,7 +195,7 @@ public sealed partial class KycTieringService(
     /// </summary>
     private async Task<T> WithConflictRetryAsync<T>(Func<Task<T>> operation)
     {
-        const int attempts = 4;
+        const int attempts = 5;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -205,6 +205,8 @@ public sealed partial class KycTieringService(
             catch (DbUpdateException) when (attempt < attempts)
             {
                 db.ChangeTracker.Clear();
+                // A little jitter so that a burst of calls on one account does not collide again in lockstep.
+                await Task.Delay(Random.Shared.Next(5, 20 * attempt));
             }
             catch (DbUpdateConcurrencyException)
             {

@@ -10,6 +10,7 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
     public DbSet<ProviderKeyRecord> ProviderKeys => Set<ProviderKeyRecord>();
     public DbSet<LedgerEntry> Ledger => Set<LedgerEntry>();
     public DbSet<LogStateRecord> LogState => Set<LogStateRecord>();
+    public DbSet<LogNodeRecord> LogNodes => Set<LogNodeRecord>();
     public DbSet<ReviewItemRecord> ReviewItems => Set<ReviewItemRecord>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
     public DbSet<ProcessedMessage> ProcessedMessages => Set<ProcessedMessage>();
@@ -34,6 +35,8 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
             ledger.Property(e => e.Position).ValueGeneratedNever();
             ledger.HasIndex(e => e.AttestationId).IsUnique();
             ledger.HasIndex(e => e.LeafIndex).IsUnique();
+            // Inclusion proofs by leaf hash.
+            ledger.HasIndex(e => e.LeafHash);
             ledger.HasIndex(e => new { e.MarketplaceId, e.ProviderId, e.Sequence }).IsUnique();
             ledger.HasIndex(e => new { e.MarketplaceId, e.AccountId });
         });
@@ -43,6 +46,12 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
             state.HasKey(s => s.Id);
             state.Property(s => s.Id).ValueGeneratedNever();
             state.HasData(new LogStateRecord { Id = 1, TreeSize = 0, RootHash = MerkleLog.EmptyRoot, Frontier = [], UpdatedAt = DateTimeOffset.UnixEpoch });
+        });
+        model.Entity<LogNodeRecord>(node =>
+        {
+            node.ToTable("log_nodes");
+            node.HasKey(n => n.Id);
+            node.Property(n => n.Id).ValueGeneratedNever();
         });
         model.Entity<ReviewItemRecord>(review =>
         {

@@ -87,6 +87,25 @@ public sealed class LogStateRecord
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>
+/// The hash of a perfect subtree of the log at level 1 or above (level 0, the leaf hashes, are
+/// in the ledger), written in the same transaction as the leaf that completes it. Proofs read
+/// O(log n) of these rows instead of every leaf; they can always be recomputed from the ledger.
+/// </summary>
+public sealed class LogNodeRecord
+{
+    /// <summary>Index * 64 + level (see NodeRef.Id): one key per node.</summary>
+    public long Id { get; set; }
+
+    /// <summary>The subtree covers 2^Level leaves.</summary>
+    public int Level { get; set; }
+
+    /// <summary>The subtree covers leaves [Index * 2^Level, (Index + 1) * 2^Level).</summary>
+    public long Index { get; set; }
+
+    public byte[] Hash { get; set; } = [];
+}
+
 /// <summary>Rejected conflicts (same id with other bytes, reused sequence) kept for review only.</summary>
 public sealed class ReviewItemRecord
 {

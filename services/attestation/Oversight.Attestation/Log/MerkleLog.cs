@@ -6,7 +6,9 @@ namespace Oversight.Attestation.Log;
 /// RFC 6962/9162 hashing and an O(log n) append for the transparency log.
 /// The log's state is its "frontier": the roots of the perfect subtrees that make up a tree of
 /// n leaves, one per set bit of n, largest (leftmost) first, stored as concatenated 32-byte
-/// hashes. Appending a leaf merges equal-sized subtrees like a binary counter carries.
+/// hashes. Appending a leaf merges equal-sized subtrees like a binary counter carries; every
+/// merge completes one perfect subtree, which the log keeps (table log_nodes) so that proofs
+/// read O(log n) stored hashes instead of recomputing from every leaf.
 /// </summary>
 public static class MerkleLog
 {
@@ -25,15 +27,26 @@ public static class MerkleLog
     public static byte[] NodeHash(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right) => SHA256.HashData([0x01, .. left, .. right]);
 
     /// <summary>The frontier of a tree of <paramref name="treeSize"/> leaves after appending one leaf hash.</summary>
-    public static byte[] Append(byte[] frontier, long treeSize, ReadOnlySpan<byte> leafHash)
+    public static byte[] Append(byte[] frontier, long treeSize, ReadOnlySpan<byte> leafHash) =>
+        Append(frontier, treeSize, leafHash, completed: null);
+
+    /// <summary>
+    /// Appends one leaf hash and adds to <paramref name="completed"/> the perfect subtrees the
+    /// append completes (levels 1 and up; level 0 is the leaf itself). Appending leaf i completes
+    /// one subtree per trailing one bit of i: at level l, the subtree of index i >> l.
+    /// </summary>
+    public static byte[] Append(byte[] frontier, long treeSize, ReadOnlySpan<byte> leafHash, List<TreeNode>? completed)
     {
         var stack = Split(frontier, treeSize);
         var carry = leafHash.ToArray();
+        var level = 0;
         // Each trailing one bit of the old size is a perfect subtree as large as the carry.
         for (var size = treeSize; (size & 1) == 1; size >>= 1)
         {
             carry = NodeHash(stack[^1], carry);
             stack.RemoveAt(stack.Count - 1);
+            level++;
+            completed?.Add(new TreeNode(level, treeSize >> level, carry));
         }
 
         stack.Add(carry);
@@ -59,6 +72,23 @@ public static class MerkleLog
         return root;
     }
 
+    /// <summary>
+    /// The perfect subtrees whose roots form the frontier of a tree of <paramref name="treeSize"/>
+    /// leaves, largest first: one per set bit of the size.
+    /// </summary>
+    public static IEnumerable<NodeRef> FrontierNodes(long treeSize)
+    {
+        var start = 0L;
+        for (var level = 62; level >= 0; level--)
+        {
+            if (((treeSize >> level) & 1) == 1)
+            {
+                yield return new NodeRef(level, start >> level);
+                start += 1L << level;
+            }
+        }
+    }
+
     private static List<byte[]> Split(byte[] frontier, long treeSize)
     {
         var expected = long.PopCount(treeSize);
@@ -69,4 +99,22 @@ public static class MerkleLog
 
         return [.. frontier.Chunk(HashLength)];
     }
+}
+
+/// <summary>
+/// A perfect subtree of the log: level l, index i covers leaves [i * 2^l, (i + 1) * 2^l).
+/// Level 0 is a leaf.
+/// </summary>
+public readonly record struct NodeRef(int Level, long Index)
+{
+    /// <summary>One number per node, the key of table log_nodes: index * 64 + level.</summary>
+    public long Id => (Index << 6) | (uint)Level;
+
+    public static NodeRef FromId(long id) => new((int)(id & 63), id >> 6);
+}
+
+/// <summary>A perfect subtree and its hash.</summary>
+public sealed record TreeNode(int Level, long Index, byte[] Hash)
+{
+    public NodeRef Ref => new(Level, Index);
 }

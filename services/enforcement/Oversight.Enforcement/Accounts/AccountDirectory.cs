@@ -113,6 +113,30 @@ public sealed class AccountDirectory(
         return members;
     }
 
+    /// <summary>Every cluster root (hash tag) enforcement knows, of one marketplace or (null) of all.</summary>
+    public async Task<IReadOnlyList<(string MarketplaceId, string ClusterRoot)>> ClusterRootsAsync(string? marketplaceId, CancellationToken cancellationToken)
+    {
+        var roots = await RootsByAccountAsync(marketplaceId, cancellationToken);
+        return roots.Select(r => (r.Key.MarketplaceId, r.Value)).Distinct().ToList();
+    }
+
+    /// <summary>Each known account's cluster root, of one marketplace or (null) of all.</summary>
+    public async Task<IReadOnlyDictionary<(string MarketplaceId, string AccountId), string>> RootsByAccountAsync(string? marketplaceId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        var query = db.Accounts.AsNoTracking();
+        if (marketplaceId is not null)
+        {
+            query = query.Where(a => a.MarketplaceId == marketplaceId);
+        }
+
+        var rows = await query.Select(a => new { a.MarketplaceId, a.AccountId, a.ClusterRoot }).ToListAsync(cancellationToken);
+        return rows.ToDictionary(
+            r => (r.MarketplaceId, r.AccountId),
+            r => string.IsNullOrEmpty(r.ClusterRoot) ? r.AccountId : r.ClusterRoot);
+    }
+
     private static AccountState ToState(AccountCopyRecord record) => new(
         record.MarketplaceId, record.AccountId, record.TierLevel, record.TierId, record.Suspended,
         string.IsNullOrEmpty(record.ClusterRoot) ? record.AccountId : record.ClusterRoot, record.Sequence);

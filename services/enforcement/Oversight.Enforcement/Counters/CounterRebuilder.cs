@@ -19,6 +19,7 @@ namespace Oversight.Enforcement.Counters;
 /// </summary>
 public sealed class CounterRebuilder(
     ICounterStore store,
+    IRebuildLease leases,
     AdmissionEngine engine,
     PolicyRegistry policies,
     AccountDirectory accounts,
@@ -28,7 +29,10 @@ public sealed class CounterRebuilder(
     EnforcementMetrics metrics,
     ILogger<CounterRebuilder> logger)
 {
+    private static readonly TimeSpan LeasePoll = TimeSpan.FromMilliseconds(50);
+
     // One rebuild per tag at a time in this process; a second caller waits and finds the tag ready.
+    // Across replicas the rebuild lease does the same.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
 
     /// <summary>Rebuilds the tag of a cluster root unless it is (by then) initialised. Returns attestations applied.</summary>
@@ -42,19 +46,68 @@ public sealed class CounterRebuilder(
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (onlyIfMissing && await store.GetEpochAsync(tag, cancellationToken) is not null)
+            while (true)
             {
-                return 0;
-            }
+                if (onlyIfMissing && await store.GetEpochAsync(tag, cancellationToken) is not null)
+                {
+                    return 0;
+                }
 
-            var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, cancellationToken);
-            metrics.Rebuilds.Add(1);
-            return applied;
+                await using var lease = await leases.TryAcquireAsync(tag, cancellationToken);
+                if (lease is null)
+                {
+                    // Another replica is rebuilding this tag: wait for its epoch (or its lease to end).
+                    await Task.Delay(LeasePoll, cancellationToken);
+                    continue;
+                }
+
+                if (onlyIfMissing && await store.GetEpochAsync(tag, cancellationToken) is not null)
+                {
+                    return 0;
+                }
+
+                var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, cancellationToken);
+                metrics.Rebuilds.Add(1);
+                return applied;
+            }
         }
         finally
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Rebuilds every tag of one marketplace, or of every marketplace (null): the cluster roots
+    /// enforcement knows, and every account the ledger has usage for (an account KYC never
+    /// confirmed still has its usage counted under its own tag).
+    /// </summary>
+    public async Task<(long Tags, long Applied)> RebuildAllAsync(string? marketplaceId, CancellationToken cancellationToken)
+    {
+        var tags = new HashSet<(string Marketplace, string Root)>(await accounts.ClusterRootsAsync(marketplaceId, cancellationToken));
+        var known = await accounts.RootsByAccountAsync(marketplaceId, cancellationToken);
+        var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId ?? "" };
+        try
+        {
+            using var call = attestation.ExportAttestations(request, Auth(), cancellationToken: cancellationToken);
+            await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                var key = (entry.Attestation.MarketplaceId, entry.Attestation.AccountId);
+                tags.Add((key.MarketplaceId, known.TryGetValue(key, out var root) ? root : key.AccountId));
+            }
+        }
+        catch (RpcException e)
+        {
+            throw LedgerUnavailable(e);
+        }
+
+        long applied = 0;
+        foreach (var (marketplace, root) in tags.OrderBy(t => t.Marketplace, StringComparer.Ordinal).ThenBy(t => t.Root, StringComparer.Ordinal))
+        {
+            applied += await RebuildAsync(marketplace, root, onlyIfMissing: false, cancellationToken);
+        }
+
+        return (tags.Count, applied);
     }
 
     private async Task<long> RebuildLockedAsync(string marketplaceId, string clusterRoot, string tag, CancellationToken cancellationToken)
@@ -67,30 +120,40 @@ public sealed class CounterRebuilder(
         await store.ResetTagAsync(tag, cancellationToken);
         var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
         request.AccountIds.AddRange(members);
-        using var call = attestation.ExportAttestations(
-            request,
-            new Metadata { { "Authorization", $"Bearer {tokens.Current()}" } },
-            cancellationToken: cancellationToken);
-
         long applied = 0;
-        var now = clock.GetUtcNow().ToUnixTimeSeconds();
-        await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
+        try
         {
-            var usage = Settlement.ToUsage(entry.Attestation);
-            var recordedAt = entry.Receipt.RecordedAt?.ToDateTimeOffset().ToUnixTimeSeconds() ?? usage.IntervalEndUnixSeconds;
-            // Marks of events still within the retention are restored, so that events still
-            // queued on the bus are recognised as counted.
-            var remaining = recordedAt + retention - now;
-            var result = await engine.SettleAsync(policy, account with { AccountId = entry.Attestation.AccountId }, usage, now,
-                remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
-            if (result.Status == SettleStatus.Applied)
+            using var call = attestation.ExportAttestations(request, Auth(), cancellationToken: cancellationToken);
+            var now = clock.GetUtcNow().ToUnixTimeSeconds();
+            await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
-                applied++;
+                var usage = Settlement.ToUsage(entry.Attestation);
+                var recordedAt = entry.Receipt.RecordedAt?.ToDateTimeOffset().ToUnixTimeSeconds() ?? usage.IntervalEndUnixSeconds;
+                // Marks of events still within the retention are restored, so that events still
+                // queued on the bus are recognised as counted.
+                var remaining = recordedAt + retention - now;
+                var result = await engine.SettleAsync(policy, account with { AccountId = entry.Attestation.AccountId }, usage, now,
+                    remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
+                if (result.Status == SettleStatus.Applied)
+                {
+                    applied++;
+                }
             }
+        }
+        catch (RpcException e)
+        {
+            // The tag stays without an epoch: admission on it keeps failing closed, and the next
+            // request or event tries the rebuild again.
+            throw LedgerUnavailable(e);
         }
 
         await store.InitializeTagAsync(tag, $"{clock.GetUtcNow().ToUnixTimeMilliseconds()}-{Guid.NewGuid():N}", cancellationToken);
         logger.LogInformation("Rebuilt counters of {Tag} from the ledger: {Applied} attestations", tag, applied);
         return applied;
     }
+
+    private Metadata Auth() => new() { { "Authorization", $"Bearer {tokens.Current()}" } };
+
+    private static CountersUnavailableException LedgerUnavailable(RpcException e) => new(
+        $"The counters must be rebuilt from the attestation ledger, and the ledger could not be read ({e.StatusCode}); enforcement fails closed. Retry later.", e);
 }

@@ -1,5 +1,6 @@
 using Oversight.Attestation.V1;
 using Oversight.Contracts;
+using Oversight.Policy.Accelerators;
 using Oversight.Policy.Admission;
 
 namespace Oversight.Enforcement.Counters;
@@ -17,14 +18,16 @@ public static class Settlement
 
     public static UsageRecord ToUsage(UsageAttestation attestation)
     {
-        var start = attestation.IntervalStart.ToDateTimeOffset().ToUnixTimeSeconds();
-        var end = attestation.IntervalEnd.ToDateTimeOffset().ToUnixTimeSeconds();
+        var start = attestation.IntervalStart.ToDateTimeOffset();
+        var end = attestation.IntervalEnd.ToDateTimeOffset();
         return new UsageRecord(
             attestation.AttestationId,
             string.IsNullOrEmpty(attestation.LeaseId) ? null : attestation.LeaseId,
             attestation.FlopUnits,
-            checked(attestation.AcceleratorCount * (end - start)),
-            end,
+            // Exactly as the attestation service computes UsageAttested.GpuSeconds, so that a
+            // rebuild counts what the live event counted.
+            FlopEstimator.GpuSeconds(attestation.AcceleratorCount, (long)(end - start).TotalSeconds),
+            end.ToUnixTimeSeconds(),
             attestation.Final);
     }
 }

@@ -42,7 +42,11 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
             var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
             var latest = await db.PolicyVersions.OrderByDescending(p => p.Version).FirstOrDefaultAsync(cancellationToken)
                 ?? await SeedDefaultAsync(db, cancellationToken);
-            var policy = current?.Policy.Version == latest.Version ? current.Policy : new PolicyVersion(latest.Version, PolicyLoader.Load(latest.Document));
+            // Never step back: SetAsync may have installed a newer version while this read ran.
+            current = _current;
+            var policy = current is not null && current.Policy.Version >= latest.Version
+                ? current.Policy
+                : new PolicyVersion(latest.Version, PolicyLoader.Load(latest.Document));
             _current = new Loaded(policy, now);
             return policy;
         }
@@ -71,7 +75,19 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
             {
                 await db.SaveChangesAsync(cancellationToken);
                 outbox.Notify();
-                _current = new Loaded(new PolicyVersion(version, parsed), TimeProvider.System.GetUtcNow());
+                await _reload.WaitAsync(CancellationToken.None);
+                try
+                {
+                    if (_current is not { } loaded || loaded.Policy.Version < version)
+                    {
+                        _current = new Loaded(new PolicyVersion(version, parsed), TimeProvider.System.GetUtcNow());
+                    }
+                }
+                finally
+                {
+                    _reload.Release();
+                }
+
                 return version;
             }
             catch (DbUpdateException) when (attempt < 5)
