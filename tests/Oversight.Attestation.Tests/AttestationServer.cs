@@ -16,27 +16,40 @@ namespace Oversight.Attestation.Tests;
 /// <summary>One attestation host on a database of its own (PostgreSQL unless asked for SQLite), with helpers.</summary>
 public sealed class AttestationServer : IAsyncDisposable
 {
-    private AttestationServer(ServiceHost host)
+    private readonly bool _keepData;
+
+    private AttestationServer(ServiceHost host, string? connectionString, bool keepData)
     {
         Host = host;
+        ConnectionString = connectionString;
+        _keepData = keepData;
         Client = new WorkloadAttestation.WorkloadAttestationClient(host.Channel);
     }
 
     public ServiceHost Host { get; }
     public WorkloadAttestation.WorkloadAttestationClient Client { get; }
 
-    public static async Task<AttestationServer> StartAsync(bool sqlite = false, IDictionary<string, string?>? settings = null)
+    /// <summary>The PostgreSQL database (null on SQLite, whose file is in the data folder).</summary>
+    public string? ConnectionString { get; }
+
+    /// <param name="sqlite">SQLite in the data folder instead of a new PostgreSQL database.</param>
+    /// <param name="settings">Configuration on top of the defaults.</param>
+    /// <param name="restartOf">Start on the database and data folder of this (stopped) server: a restart.</param>
+    /// <param name="keepData">Keep the data folder (and so a SQLite database) when disposed, for a restart.</param>
+    public static async Task<AttestationServer> StartAsync(bool sqlite = false, IDictionary<string, string?>? settings = null, AttestationServer? restartOf = null, bool keepData = false)
     {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "oversight-attestation-tests", Guid.NewGuid().ToString("N"));
+        var dataDirectory = restartOf?.Host.DataDirectory ?? Path.Combine(Path.GetTempPath(), "oversight-attestation-tests", Guid.NewGuid().ToString("N"));
         var all = new Dictionary<string, string?>();
+        string? connectionString = null;
         if (sqlite)
         {
             all["Oversight:Attestation:Database:Provider"] = "Sqlite";
         }
         else
         {
+            connectionString = restartOf?.ConnectionString ?? await TestServers.CreatePostgresDatabaseAsync("attestation");
             all["Oversight:Attestation:Database:Provider"] = "Postgres";
-            all["Oversight:Attestation:Database:ConnectionString"] = await TestServers.CreatePostgresDatabaseAsync("attestation");
+            all["Oversight:Attestation:Database:ConnectionString"] = connectionString;
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -45,7 +58,7 @@ public sealed class AttestationServer : IAsyncDisposable
         }
 
         var host = await ServiceHost.StartAsync(all, b => b.AddAttestation(), a => a.MapAttestation(), dataDirectory);
-        return new AttestationServer(host);
+        return new AttestationServer(host, connectionString, keepData);
     }
 
     public Metadata Operator(string marketplace) => Host.Auth(Roles.Operator, marketplace);
@@ -70,6 +83,37 @@ public sealed class AttestationServer : IAsyncDisposable
     public async Task<Receipt> SubmitAsync(TestProvider provider, UsageAttestation attestation, ECDsa? key = null, string? keyId = null) =>
         (await Client.SubmitAttestationAsync(provider.Sign(attestation, key, keyId), AuthFor(provider))).Receipt;
 
+    /// <summary>Sends every request on one StreamAttestations call and returns the receipts in order.</summary>
+    public async Task<List<Receipt>> StreamAsync(TestProvider provider, IEnumerable<SubmitAttestationRequest> requests, Metadata? auth = null)
+    {
+        using var call = Client.StreamAttestations(auth ?? AuthFor(provider));
+        var reading = Task.Run(async () =>
+        {
+            var receipts = new List<Receipt>();
+            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                receipts.Add(call.ResponseStream.Current.Receipt);
+            }
+
+            return receipts;
+        });
+        try
+        {
+            foreach (var request in requests)
+            {
+                await call.RequestStream.WriteAsync(request);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception) when (!reading.IsCompletedSuccessfully)
+        {
+            // The server ended the call early: its status is the answer, thrown by the reader.
+        }
+
+        return await reading;
+    }
+
     public async Task<T> WithDbAsync<T>(Func<AttestationDbContext, Task<T>> read)
     {
         await using var scope = Host.Services.CreateAsyncScope();
@@ -91,6 +135,11 @@ public sealed class AttestationServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
+        if (_keepData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(Host.DataDirectory, recursive: true);

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Oversight.Attestation.Data;
 using Oversight.Attestation.Ingest;
+using Oversight.Attestation.Log;
 using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Hosting;
@@ -23,6 +25,9 @@ namespace Oversight.Attestation;
 public sealed class WorkloadAttestationService(
     AttestationDbContext db,
     AttestationIngest ingest,
+    AttestationStream stream,
+    LogStore log,
+    CheckpointSigner checkpoints,
     AcceleratorCatalogue catalogue,
     TimeProvider clock,
     IOptions<AttestationOptions> options) : WorkloadAttestation.WorkloadAttestationBase
@@ -30,6 +35,8 @@ public sealed class WorkloadAttestationService(
     private const int MaxInventoryEntries = 64;
     private const int MaxExportAccountIds = 1000;
     private const int MaxReasonLength = 512;
+    private const int DefaultReviewPageSize = 50;
+    private const int MaxReviewPageSize = 1000;
     private static readonly TimeSpan MaxRotationOverlap = TimeSpan.FromDays(365);
 
     // ---- Provider registry -------------------------------------------------------------
@@ -206,6 +213,17 @@ public sealed class WorkloadAttestationService(
         return new SubmitAttestationResponse { Receipt = await ingest.SubmitAsync(request, context.CancellationToken) };
     }
 
+    /// <summary>
+    /// Many attestations on one call, one receipt per request in request order. Unlike the unary
+    /// RPC, a refused item does not fail the call: it is answered with an OUTCOME_REJECTED receipt
+    /// whose reason_codes carry the reason the unary RPC would give (see docs/attestation.md).
+    /// </summary>
+    public override async Task StreamAttestations(IAsyncStreamReader<SubmitAttestationRequest> requestStream, IServerStreamWriter<SubmitAttestationResponse> responseStream, ServerCallContext context)
+    {
+        var caller = Caller.From(context).RequireRole(Roles.Provider);
+        await stream.RunAsync(caller, requestStream, responseStream, context.CancellationToken);
+    }
+
     public override async Task<GetAttestationResponse> GetAttestation(GetAttestationRequest request, ServerCallContext context)
     {
         var caller = Caller.From(context).RequireRole(Roles.Provider, Roles.Auditor, Roles.Operator, Roles.Service);
@@ -282,6 +300,144 @@ public sealed class WorkloadAttestationService(
             after = page[^1].Position;
             remaining -= page.Count;
         }
+    }
+
+    public override async Task<ListReviewItemsResponse> ListReviewItems(ListReviewItemsRequest request, ServerCallContext context)
+    {
+        var caller = Caller.From(context).RequireRole(Roles.Auditor, Roles.Compliance);
+        var after = 0L;
+        new Validation()
+            .CheckId(request.MarketplaceId, "marketplace_id")
+            .Check(request.PageSize is >= 0 and <= MaxReviewPageSize, "page_size", $"page_size must be 0-{MaxReviewPageSize} (0 means {DefaultReviewPageSize}).")
+            .Check(request.PageToken.Length == 0 || (long.TryParse(request.PageToken, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out after) && after > 0),
+                "page_token", "page_token must be empty or a next_page_token from an earlier answer.")
+            .ThrowIfInvalid();
+        caller.RequireMarketplace(request.MarketplaceId);
+
+        var pageSize = request.PageSize > 0 ? request.PageSize : DefaultReviewPageSize;
+        var rows = await db.ReviewItems.AsNoTracking()
+            .Where(r => r.MarketplaceId == request.MarketplaceId && r.Id > after)
+            .OrderBy(r => r.Id)
+            .Take(pageSize + 1)
+            .ToListAsync(context.CancellationToken);
+        var response = new ListReviewItemsResponse();
+        response.Items.AddRange(rows.Take(pageSize).Select(r => new ReviewItem
+        {
+            Id = r.Id,
+            AttestationId = r.AttestationId,
+            ProviderId = r.ProviderId,
+            ReasonCode = r.ReasonCode,
+            RecordedAt = Timestamp.FromDateTimeOffset(r.RecordedAt),
+        }));
+        if (rows.Count > pageSize)
+        {
+            // The token is the last id returned: opaque to clients, stable under inserts.
+            response.NextPageToken = rows[pageSize - 1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return response;
+    }
+
+    // ---- Transparency log --------------------------------------------------------------
+
+    /// <summary>The latest signed checkpoint. Public: anyone may audit the log.</summary>
+    [AllowAnonymous]
+    public override async Task<GetCheckpointResponse> GetCheckpoint(GetCheckpointRequest request, ServerCallContext context)
+    {
+        var state = await log.ReadStateAsync(context.CancellationToken);
+        return new GetCheckpointResponse
+        {
+            Note = checkpoints.Sign(state.TreeSize, state.RootHash),
+            TreeSize = state.TreeSize,
+            RootHash = ByteString.CopyFrom(state.RootHash),
+            Origin = checkpoints.Origin,
+        };
+    }
+
+    /// <summary>The checkpoint-signing public key. Public.</summary>
+    [AllowAnonymous]
+    public override Task<GetLogPublicKeyResponse> GetLogPublicKey(GetLogPublicKeyRequest request, ServerCallContext context) =>
+        Task.FromResult(new GetLogPublicKeyResponse
+        {
+            PublicKeyPem = checkpoints.PublicKeyPem,
+            KeyName = checkpoints.KeyName,
+            KeyHash = checkpoints.KeyHash.ToString("x8", System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+    /// <summary>Any authenticated caller: a leaf hash reveals nothing of the attestation behind it.</summary>
+    public override async Task<GetInclusionProofResponse> GetInclusionProof(GetInclusionProofRequest request, ServerCallContext context)
+    {
+        Caller.From(context);
+        byte[]? leafHash = null;
+        var v = new Validation().Check(request.TreeSize >= 0, "tree_size", "tree_size must not be negative (0 means the latest checkpoint).");
+        switch (request.LeafCase)
+        {
+            case GetInclusionProofRequest.LeafOneofCase.LeafIndex:
+                v.Check(request.LeafIndex >= 0, "leaf_index", "leaf_index must not be negative.");
+                break;
+            case GetInclusionProofRequest.LeafOneofCase.LeafHash:
+                leafHash = request.LeafHash.Length == 2 * MerkleLog.HashLength && request.LeafHash.All(char.IsAsciiHexDigit) ? Convert.FromHexString(request.LeafHash) : null;
+                v.Check(leafHash is not null, "leaf_hash", "leaf_hash must be 64 hex characters (a receipt's leaf_hash).");
+                break;
+            default:
+                v.Add("leaf", "Give leaf_index or leaf_hash.");
+                break;
+        }
+
+        v.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        var state = await log.ReadStateAsync(ct);
+        var treeSize = request.TreeSize == 0 ? state.TreeSize : request.TreeSize;
+        if (treeSize > state.TreeSize)
+        {
+            throw new RpcException(new Status(StatusCode.OutOfRange, $"tree_size {treeSize} is beyond the log's current size {state.TreeSize}."));
+        }
+
+        long leafIndex;
+        if (leafHash is not null)
+        {
+            leafIndex = await db.Ledger.AsNoTracking().Where(e => e.LeafHash == leafHash).OrderBy(e => e.LeafIndex).Select(e => (long?)e.LeafIndex).FirstOrDefaultAsync(ct)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"leaf_hash {request.LeafHash.ToLowerInvariant()} is not in the log."));
+        }
+        else
+        {
+            leafIndex = request.LeafIndex;
+            if (leafIndex >= state.TreeSize)
+            {
+                throw new RpcException(new Status(StatusCode.OutOfRange, $"leaf_index {leafIndex} is not in the log yet (its size is {state.TreeSize})."));
+            }
+
+            leafHash = await db.Ledger.AsNoTracking().Where(e => e.LeafIndex == leafIndex).Select(e => e.LeafHash).SingleAsync(ct);
+        }
+
+        if (leafIndex >= treeSize)
+        {
+            throw Validation.Invalid("tree_size", $"tree_size {treeSize} does not contain leaf {leafIndex}: it must be above the leaf index.");
+        }
+
+        var response = new GetInclusionProofResponse { LeafIndex = leafIndex, TreeSize = treeSize, LeafHash = ByteString.CopyFrom(leafHash) };
+        response.Hashes.AddRange((await log.InclusionProofAsync(leafIndex, treeSize, ct)).Select(ByteString.CopyFrom));
+        return response;
+    }
+
+    /// <summary>Any authenticated caller. Both sizes are explicit; first may be 0 or equal to second (an empty proof).</summary>
+    public override async Task<GetConsistencyProofResponse> GetConsistencyProof(GetConsistencyProofRequest request, ServerCallContext context)
+    {
+        Caller.From(context);
+        new Validation()
+            .Check(request.FirstTreeSize >= 0, "first_tree_size", "first_tree_size must not be negative.")
+            .Check(request.SecondTreeSize >= request.FirstTreeSize, "second_tree_size", "second_tree_size must not be below first_tree_size.")
+            .ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        var state = await log.ReadStateAsync(ct);
+        if (request.SecondTreeSize > state.TreeSize)
+        {
+            throw new RpcException(new Status(StatusCode.OutOfRange, $"second_tree_size {request.SecondTreeSize} is beyond the log's current size {state.TreeSize}."));
+        }
+
+        var response = new GetConsistencyProofResponse();
+        response.Hashes.AddRange((await log.ConsistencyProofAsync(request.FirstTreeSize, request.SecondTreeSize, ct)).Select(ByteString.CopyFrom));
+        return response;
     }
 
     // ---- Helpers ------------------------------------------------------------------------

@@ -132,6 +132,8 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                     b.HasIndex("AttestationId")
                         .IsUnique();
 
+                    b.HasIndex("LeafHash");
+
                     b.HasIndex("LeafIndex")
                         .IsUnique();
 
@@ -141,6 +143,26 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                         .IsUnique();
 
                     b.ToTable("ledger", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Attestation.Data.LogNodeRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("bigint");
+
+                    b.Property<byte[]>("Hash")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<long>("Index")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Level")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("log_nodes", (string)null);
                 });
 
             modelBuilder.Entity("Oversight.Attestation.Data.LogStateRecord", b =>

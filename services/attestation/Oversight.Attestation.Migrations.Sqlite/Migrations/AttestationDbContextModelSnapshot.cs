@@ -127,6 +127,8 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                     b.HasIndex("AttestationId")
                         .IsUnique();
 
+                    b.HasIndex("LeafHash");
+
                     b.HasIndex("LeafIndex")
                         .IsUnique();
 
@@ -136,6 +138,26 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                         .IsUnique();
 
                     b.ToTable("ledger", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Attestation.Data.LogNodeRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<byte[]>("Hash")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<long>("Index")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Level")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("log_nodes", (string)null);
                 });
 
             modelBuilder.Entity("Oversight.Attestation.Data.LogStateRecord", b =>

@@ -8,8 +8,12 @@ public static class ReasonCodes
 {
     public const string Domain = "attestation.oversight";
 
-    // Refusals (the RPC fails; nothing is stored, logged or counted).
+    // Refusals (the RPC fails; nothing is stored, logged or counted). On the stream they are
+    // REJECTED receipts carrying the same codes.
+    /// <summary>A field violation (INVALID_ARGUMENT with google.rpc.BadRequest): the stream's code for it.</summary>
     public const string Malformed = "MALFORMED";
+    /// <summary>The attestation names another provider or marketplace than the caller's token.</summary>
+    public const string PermissionDenied = "PERMISSION_DENIED";
     public const string ProviderUnknown = "PROVIDER_UNKNOWN";
     public const string KeyUnknown = "KEY_UNKNOWN";
     public const string SignatureInvalid = "SIGNATURE_INVALID";

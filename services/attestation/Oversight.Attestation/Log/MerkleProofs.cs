@@ -140,5 +140,5 @@ public static class MerkleProofs
     }
 
     // The largest power of two strictly below n (n >= 2).
-    private static long LargestPowerOfTwoBelow(long n) => 1L << (63 - long.LeadingZeroCount(n - 1));
+    private static long LargestPowerOfTwoBelow(long n) => 1L << (int)(63 - long.LeadingZeroCount(n - 1));
 }
