@@ -29,7 +29,9 @@ public sealed class LogRecoveryTests
         await using var second = await AttestationServer.StartAsync(sqlite, restartOf: first);
 
         var after = await second.WithDbAsync(db => db.LogState.AsNoTracking().SingleAsync());
-        Assert.Equal((11L, before.RootHash, before.Frontier), (after.TreeSize, after.RootHash, after.Frontier));
+        Assert.Equal(11L, after.TreeSize);
+        Assert.Equal(before.RootHash, after.RootHash);
+        Assert.Equal(before.Frontier, after.Frontier);
         Assert.Equal(11 - long.PopCount(11), await second.WithDbAsync(db => db.LogNodes.CountAsync()));
         // The same checkpoint key (kept in the data folder), the same tree.
         var key = await second.Client.GetLogPublicKeyAsync(new GetLogPublicKeyRequest());
@@ -37,7 +39,8 @@ public sealed class LogRecoveryTests
         publicKey.ImportFromPem(key.PublicKeyPem);
         Assert.True(ProofVerifier.TryVerifyCheckpoint(checkpoint.Note, key.KeyName, publicKey, out var old));
         Assert.True(ProofVerifier.TryVerifyCheckpoint((await second.Client.GetCheckpointAsync(new GetCheckpointRequest())).Note, key.KeyName, publicKey, out var now));
-        Assert.Equal((old!.TreeSize, old.RootHash), (now!.TreeSize, now.RootHash));
+        Assert.Equal(old!.TreeSize, now!.TreeSize);
+        Assert.Equal(old.RootHash, now.RootHash);
         var next = await second.SubmitAsync(provider, provider.Attestation());
         Assert.Equal(11, next.LeafIndex);
         var proof = await second.Client.GetInclusionProofAsync(new GetInclusionProofRequest { LeafIndex = 3 }, second.Host.Auth("auditor", provider.MarketplaceId));

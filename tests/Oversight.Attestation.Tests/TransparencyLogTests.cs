@@ -22,7 +22,8 @@ public sealed class TransparencyLogTests
         Assert.Equal("localhost/oversight-attestation", key.KeyName);
         Assert.Equal(ProofVerifier.KeyHash(publicKey.ExportSubjectPublicKeyInfo()).ToString("x8"), key.KeyHash);
         Assert.True(ProofVerifier.TryVerifyCheckpoint(empty.Note, key.KeyName, publicKey, out var emptyCheckpoint));
-        Assert.Equal((0L, SHA256.HashData([])), (emptyCheckpoint!.TreeSize, emptyCheckpoint.RootHash));
+        Assert.Equal(0L, emptyCheckpoint!.TreeSize);
+        Assert.Equal(SHA256.HashData([]), emptyCheckpoint.RootHash);
 
         var first = await server.StreamAsync(provider, Enumerable.Range(0, 13).Select(_ => provider.Sign(provider.Attestation())).ToList());
         var at13 = await server.Client.GetCheckpointAsync(new GetCheckpointRequest());

@@ -1,16 +1,29 @@
+using Microsoft.Extensions.DependencyInjection;
 using Oversight.Common.V1;
+using Oversight.Enforcement.Redis;
 using Oversight.Enforcement.Tests.Infrastructure;
 using Oversight.Enforcement.V1;
+using Oversight.Policy.Counters;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace Oversight.Enforcement.Tests;
 
-/// <summary>Two enforcement replicas on the same Redis, database, KYC and attestation.</summary>
+/// <summary>
+/// Two enforcement replicas on the same Redis, database, KYC and attestation. The second one
+/// resets a tag a second late when it rebuilds it, which makes the race between two replicas
+/// initialising the same tag certain rather than rare.
+/// </summary>
 public sealed class TwoReplicasFixture : IAsyncLifetime
 {
     public EnforcementDeployment Deployment { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Deployment = await EnforcementDeployment.StartAsync(new DeploymentOptions { EnforcementHosts = 2 });
+    public async Task InitializeAsync()
+    {
+        Deployment = await EnforcementDeployment.StartAsync();
+        await Deployment.StartEnforcementHostAsync(services => services.AddSingleton<ICounterStore>(sp =>
+            new SlowResetCounterStore(new RedisCounterStore(sp.GetRequiredService<IConnectionMultiplexer>()), TimeSpan.FromSeconds(1))));
+    }
 
     public async Task DisposeAsync() => await Deployment.DisposeAsync();
 }
@@ -51,8 +64,9 @@ public sealed class ConcurrencyTests(TwoReplicasFixture fixture, ITestOutputHelp
     {
         var market = Deployment.NewMarketplace();
         await SetBudgetAsync(market);
-        // Both replicas confirm the account with KYC and race to initialise its tag: one
-        // rebuilds it (the rebuild lease), the other waits, and no hold is lost to a late reset.
+        // Both replicas confirm the account with KYC and race to initialise its tag. Without the
+        // rebuild lease the second replica's late reset would wipe the holds the first one had
+        // admitted meanwhile (about twice the budget admitted); with it one rebuilds, the other waits.
         var account = await market.CreateAccountAsync();
 
         var verdicts = await BurstAsync(market, account);

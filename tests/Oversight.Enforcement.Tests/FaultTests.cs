@@ -163,10 +163,56 @@ internal sealed class Outage
         var usage = await Market.UsageAsync(Account);
         Assert.Equal((4_000_000L, 0L), (TestMarketplace.Window(usage, "24h").Usage, TestMarketplace.Window(usage, "24h").Held));
         Assert.Equal(4 * 3_600, TestMarketplace.Window(usage, "24h", Metric.GpuSeconds).Usage);
-        Assert.Equal(Verdict.Allow, (await Market.AuthorizeAsync(Market.Request(Account, 1_000))).Verdict);
+        Assert.Equal(Verdict.Allow, (await Market.AuthorizeAsync(Market.Request(Account, 1_000, checkOnly: true))).Verdict);
 
         var errorQueues = await ErrorQueues.AssertEmptyAsync(_deployment, await TestServers.GetRabbitMqUriAsync());
         _output.WriteLine("error queues: " + string.Join(", ", errorQueues.Select(q => $"{q.Key}={q.Value}")));
         _output.WriteLine($"consume attempts that ended in a fault notification (retried or cancelled by the kill switch, never dead-lettered): {_probe.Faulted}");
+    }
+}
+
+public sealed class UnreachableDependencyTests
+{
+    [Fact]
+    public async Task AnEnforcementHostStartedWhileRedisIsDown_FailsClosed_AndServesOnceRedisIsUp()
+    {
+        // A private Redis that is not running yet.
+        await using var redis = new RedisServerInstance();
+        await using var deployment = await EnforcementDeployment.StartAsync(new DeploymentOptions { EnforcementRedis = redis.Configuration });
+        var market = deployment.NewMarketplace();
+        var account = await market.CreateAccountAsync();
+
+        var e = await RpcAssert.FailsAsync(StatusCode.Unavailable, () => deployment.EnforcementClient().AuthorizeAsync(market.Request(account, 1_000), market.Operator));
+        Assert.Contains("fails closed", e.Status.Detail, StringComparison.Ordinal);
+
+        await redis.StartAsync();
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                return (await market.AuthorizeAsync(market.Request(account, 1_000))).Verdict == Verdict.Allow;
+            }
+            catch (RpcException r) when (r.StatusCode == StatusCode.Unavailable)
+            {
+                return false; // still connecting
+            }
+        }, "Authorize to answer once Redis is up");
+    }
+
+    [Fact]
+    public async Task ATagThatMustBeRebuiltWhileTheLedgerCannotBeRead_FailsClosedWithAClearMessage()
+    {
+        await using var deployment = await EnforcementDeployment.StartAsync();
+        var market = deployment.NewMarketplace();
+        var account = await market.CreateAccountAsync();
+
+        // The attestation service goes away: the account's tag, never used, cannot be built.
+        await deployment.Attestation.DisposeAsync();
+        var e = await RpcAssert.FailsAsync(StatusCode.Unavailable, () => deployment.EnforcementClient().AuthorizeAsync(market.Request(account, 1_000), market.Operator));
+        Assert.Contains("attestation ledger", e.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("fails closed", e.Status.Detail, StringComparison.Ordinal);
+        await RpcAssert.FailsAsync(StatusCode.Unavailable, () => deployment.EnforcementClient().GetUsageAsync(
+            new GetUsageRequest { MarketplaceId = market.Id, AccountId = account }, market.Operator));
+        Assert.Empty(await Stores.TagKeysAsync(deployment.EnforcementRedis, market.Id, account));
     }
 }

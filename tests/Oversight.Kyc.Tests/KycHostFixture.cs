@@ -37,10 +37,15 @@ public class KycHostFixture : IAsyncLifetime
 
     public KycTiering.KycTieringClient Client => new(Host.Channel);
 
+    /// <summary>The settings the host started with (its secrets included): another host on the same database starts from them.</summary>
+    public IReadOnlyDictionary<string, string?> HostSettings { get; private set; } = new Dictionary<string, string?>();
+
     public virtual async Task InitializeAsync()
     {
+        await BeforeHostStartsAsync();
         ConnectionString = await TestServers.CreatePostgresDatabaseAsync("kyc");
-        Host = await StartHostAsync(Settings());
+        HostSettings = Settings();
+        Host = await StartHostAsync(new Dictionary<string, string?>(HostSettings));
     }
 
     public virtual async Task DisposeAsync()
@@ -74,6 +79,17 @@ public class KycHostFixture : IAsyncLifetime
         ["Oversight:Kyc:IdentityProviders:simulated:Secrets:1:Secret"] = Secret2,
     };
 
+    /// <summary>Runs before the database and host are made (e.g. a broker of the fixture's own).</summary>
+    protected virtual Task BeforeHostStartsAsync() => Task.CompletedTask;
+
+    /// <summary>Consumers that record the host's events on its bus; a fixture scanning queues turns them off.</summary>
+    protected virtual bool RecordEvents => true;
+
+    /// <summary>Last changes to the host's services (e.g. its log providers).</summary>
+    protected virtual void OverrideServices(IServiceCollection services)
+    {
+    }
+
     public Task<ServiceHost> StartHostAsync(IDictionary<string, string?> settings) =>
         ServiceHost.StartAsync(
             settings,
@@ -81,16 +97,24 @@ public class KycHostFixture : IAsyncLifetime
             {
                 builder.AddKyc();
                 builder.Services.AddSingleton(Events);
+                if (!RecordEvents)
+                {
+                    return;
+                }
+
                 builder.Services.AddBusRegistration(bus =>
                 {
                     bus.AddConsumer<RecordAccountCreated>();
                     bus.AddConsumer<RecordAccountTierChanged>();
                     bus.AddConsumer<RecordAccountSuspended>();
                     bus.AddConsumer<RecordAccountReinstated>();
+                    bus.AddConsumer<RecordAccountsLinked>();
+                    bus.AddConsumer<RecordAccountErased>();
                 });
             },
             map: app => app.MapKyc(),
-            DataDirectory);
+            DataDirectory,
+            OverrideServices);
 
     public Metadata Auth(string role, string? marketplace) => Host.Auth(role, marketplace);
 
@@ -143,6 +167,17 @@ public class KycHostFixture : IAsyncLifetime
         }
 
         return tables;
+    }
+
+    /// <summary>Outbox rows of one message type of one marketplace, deserialised, oldest first.</summary>
+    public async Task<List<T>> OutboxEventsOfMarketplaceAsync<T>(string marketplaceId)
+    {
+        await using var db = NewDbContext();
+        var rows = await db.Set<OutboxMessage>().AsNoTracking().Where(m => m.MessageType == typeof(T).FullName).OrderBy(m => m.Sequence).ToListAsync();
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        return rows.Select(r => JsonSerializer.Deserialize<T>(r.Payload, options)!)
+            .Where(e => e!.GetType().GetProperty("MarketplaceId")?.GetValue(e) as string == marketplaceId)
+            .ToList();
     }
 
     /// <summary>Outbox rows of one message type for one account, deserialised.</summary>
@@ -228,6 +263,24 @@ public sealed class RecordAccountTierChanged(EventRecorder recorder) : IConsumer
 public sealed class RecordAccountSuspended(EventRecorder recorder) : IConsumer<AccountSuspended>
 {
     public Task Consume(ConsumeContext<AccountSuspended> context)
+    {
+        recorder.Received.Enqueue((context.MessageId, context.Message));
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class RecordAccountsLinked(EventRecorder recorder) : IConsumer<AccountsLinked>
+{
+    public Task Consume(ConsumeContext<AccountsLinked> context)
+    {
+        recorder.Received.Enqueue((context.MessageId, context.Message));
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class RecordAccountErased(EventRecorder recorder) : IConsumer<AccountErased>
+{
+    public Task Consume(ConsumeContext<AccountErased> context)
     {
         recorder.Received.Enqueue((context.MessageId, context.Message));
         return Task.CompletedTask;

@@ -386,6 +386,14 @@ public sealed class WorkloadAttestationService(
 
         v.ThrowIfInvalid();
         var ct = context.CancellationToken;
+        // A leaf found by hash is looked up before the state is read: the state then includes it.
+        long? byHash = null;
+        if (leafHash is not null)
+        {
+            byHash = await db.Ledger.AsNoTracking().Where(e => e.LeafHash == leafHash).OrderBy(e => e.LeafIndex).Select(e => (long?)e.LeafIndex).FirstOrDefaultAsync(ct)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"leaf_hash {request.LeafHash.ToLowerInvariant()} is not in the log."));
+        }
+
         var state = await log.ReadStateAsync(ct);
         var treeSize = request.TreeSize == 0 ? state.TreeSize : request.TreeSize;
         if (treeSize > state.TreeSize)
@@ -393,15 +401,9 @@ public sealed class WorkloadAttestationService(
             throw new RpcException(new Status(StatusCode.OutOfRange, $"tree_size {treeSize} is beyond the log's current size {state.TreeSize}."));
         }
 
-        long leafIndex;
-        if (leafHash is not null)
+        var leafIndex = byHash ?? request.LeafIndex;
+        if (leafHash is null)
         {
-            leafIndex = await db.Ledger.AsNoTracking().Where(e => e.LeafHash == leafHash).OrderBy(e => e.LeafIndex).Select(e => (long?)e.LeafIndex).FirstOrDefaultAsync(ct)
-                ?? throw new RpcException(new Status(StatusCode.NotFound, $"leaf_hash {request.LeafHash.ToLowerInvariant()} is not in the log."));
-        }
-        else
-        {
-            leafIndex = request.LeafIndex;
             if (leafIndex >= state.TreeSize)
             {
                 throw new RpcException(new Status(StatusCode.OutOfRange, $"leaf_index {leafIndex} is not in the log yet (its size is {state.TreeSize})."));

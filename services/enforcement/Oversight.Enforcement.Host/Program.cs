@@ -1,6 +1,6 @@
+using Oversight.Enforcement;
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
-using Oversight.Enforcement;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddOversightDefaults();

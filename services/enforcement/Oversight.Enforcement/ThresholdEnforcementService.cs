@@ -60,8 +60,7 @@ public sealed class ThresholdEnforcementService(
             .ThrowIfInvalid();
         caller.RequireMarketplace(request.MarketplaceId);
 
-        var policy = await policies.CurrentAsync(context.CancellationToken);
-        var effective = policy.Document.Resolve(request.MarketplaceId);
+        var (policy, effective) = await policies.ResolveAsync(request.MarketplaceId, context.CancellationToken);
         var lease = new LeaseRequest(
             request.LeaseId,
             request.AcceleratorModel,
@@ -160,8 +159,7 @@ public sealed class ThresholdEnforcementService(
         new Validation().CheckId(request.MarketplaceId, "marketplace_id").CheckId(request.AccountId, "account_id").ThrowIfInvalid();
         caller.RequireMarketplace(request.MarketplaceId);
         var account = await KnownAccountAsync(request.MarketplaceId, request.AccountId, context.CancellationToken);
-        var policy = await policies.CurrentAsync(context.CancellationToken);
-        var effective = policy.Document.Resolve(request.MarketplaceId);
+        var (policy, effective) = await policies.ResolveAsync(request.MarketplaceId, context.CancellationToken);
         var standing = new AccountStanding(account.TierLevel, account.Suspended, account.ClusterRoot != account.AccountId);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var read = await engine.ReadAsync(effective, Reference(account), standing, now, context.CancellationToken);
@@ -228,7 +226,10 @@ public sealed class ThresholdEnforcementService(
         var response = new ListPolicyVersionsResponse();
         response.Versions.AddRange(versions.Select(v => new PolicyVersionInfo
         {
-            Version = v.Version, CreatedAt = Timestamp.FromDateTimeOffset(v.CreatedAt), Comment = v.Comment, Actor = v.Actor,
+            Version = v.Version,
+            CreatedAt = Timestamp.FromDateTimeOffset(v.CreatedAt),
+            Comment = v.Comment,
+            Actor = v.Actor,
         }));
         return response;
     }

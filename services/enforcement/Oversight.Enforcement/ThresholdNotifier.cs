@@ -51,7 +51,12 @@ public sealed class ThresholdNotifier(IServiceScopeFactory scopes, OutboxSignal 
         var now = clock.GetUtcNow();
         db.ThresholdNotices.Add(new ThresholdNoticeRecord
         {
-            MarketplaceId = account.MarketplaceId, AccountId = account.AccountId, TierLevel = account.TierLevel, Kind = kind, PolicyVersion = policyVersion, At = now,
+            MarketplaceId = account.MarketplaceId,
+            AccountId = account.AccountId,
+            TierLevel = account.TierLevel,
+            Kind = kind,
+            PolicyVersion = policyVersion,
+            At = now,
         });
         db.AddEvent(new ThresholdCrossed(
             account.MarketplaceId,

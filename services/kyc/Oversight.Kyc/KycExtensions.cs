@@ -15,6 +15,7 @@ using Oversight.Kyc.Consumers;
 using Oversight.Kyc.Data;
 using Oversight.Kyc.Purposes;
 using Oversight.Kyc.Secrets;
+using Oversight.Kyc.Tokens;
 using Oversight.Kyc.Verification;
 
 namespace Oversight.Kyc;
@@ -23,7 +24,7 @@ public static class KycExtensions
 {
     public const string ServiceName = "Kyc";
 
-    /// <summary>Adds the KYC tiering service: its database, secrets, cache, identity providers, outbox and consumers.</summary>
+    /// <summary>Adds the KYC tiering service: its database, secrets, tier-token keys, cache, identity providers, outbox, expiry sweep and consumers.</summary>
     public static WebApplicationBuilder AddKyc(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -49,6 +50,20 @@ public static class KycExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<KycSecretsOptions>, KycSecretsValidator>();
 
+        services.AddOptions<TierTokenOptions>()
+            .BindConfiguration(TierTokenOptions.Section)
+            .PostConfigure(tokens =>
+            {
+                if (isDevelopment && tokens.SigningKeys.Count == 0)
+                {
+                    tokens.SigningKeys.Add(DevelopmentTierTokenKey.LoadOrCreate(hosting.DataDirectory));
+                }
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TierTokenOptions>, TierTokenOptionsValidator>();
+        services.AddSingleton<TierTokenKeys>();
+
         AddIdentityProviders(builder, isDevelopment, developmentSecrets);
         AddAccountCache(services, configuration);
 
@@ -56,6 +71,9 @@ public static class KycExtensions
         services.AddSingleton<KycCrypto>();
         services.AddSingleton<AccountCache>();
         services.AddOutboxPublisher<KycDbContext>();
+        // One instance, so that tests and tools can run a sweep at once (SweepAsync).
+        services.AddSingleton<VerificationExpiryService>();
+        services.AddHostedService(provider => provider.GetRequiredService<VerificationExpiryService>());
         services.AddBusRegistration(bus =>
         {
             bus.AddConsumer<KycPolicyChangedConsumer>();

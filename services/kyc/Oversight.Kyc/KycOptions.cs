@@ -40,6 +40,10 @@ public sealed class KycOptions
         [Required]
         public string IdentityProvider { get; set; } = "simulated";
 
+        /// <summary>The provider StartOrganisationVerification uses ("Oversight:Kyc:Verification:OrganisationProvider").</summary>
+        [Required]
+        public string OrganisationProvider { get; set; } = "simulated";
+
         /// <summary>
         /// A callback's timestamp must be within this many seconds of the server's clock
         /// ("Oversight:Kyc:Verification:ReplayWindowSeconds"). Replays inside the window are
@@ -48,8 +52,18 @@ public sealed class KycOptions
         [Range(1, 86400)]
         public int ReplayWindowSeconds { get; set; } = 300;
 
-        /// <summary>How long an identity verification grants its tier ("Oversight:Kyc:Verification:ValidityDays").</summary>
+        /// <summary>
+        /// How long an approved identity or organisation verification grants its tier, counted
+        /// from the provider's occurred_at ("Oversight:Kyc:Verification:ValidityDays").
+        /// </summary>
         [Range(1, 3650)]
         public int ValidityDays { get; set; } = 365;
+
+        /// <summary>
+        /// How often the expiry sweep looks for tiers whose verification has run out
+        /// ("Oversight:Kyc:Verification:ExpiryCheckSeconds"), by the host's clock.
+        /// </summary>
+        [Range(1, 86400)]
+        public int ExpiryCheckSeconds { get; set; } = 60;
     }
 }

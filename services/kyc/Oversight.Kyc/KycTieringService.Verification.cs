@@ -6,6 +6,7 @@ using Oversight.Hosting;
 using Oversight.Hosting.Auth;
 using Oversight.Kyc.Accounts;
 using Oversight.Kyc.Data;
+using Oversight.Kyc.Links;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
 using PolicyRequirement = Oversight.Policy.RequirementKind;
@@ -14,38 +15,54 @@ namespace Oversight.Kyc;
 
 public sealed partial class KycTieringService
 {
-    private const string IdentityKind = "IDENTITY";
+    public override Task<StartIdentityVerificationResponse> StartIdentityVerification(StartIdentityVerificationRequest request, ServerCallContext context) =>
+        StartVerificationAsync(request.MarketplaceId, request.AccountId, VerificationType.Identity, context,
+            session => new StartIdentityVerificationResponse { SessionRef = session.SessionRef, Provider = session.Provider, RedirectUrl = session.RedirectUrl });
 
-    public override async Task<StartIdentityVerificationResponse> StartIdentityVerification(StartIdentityVerificationRequest request, ServerCallContext context)
+    /// <summary>
+    /// Organisation verification, a step of its own (issue 4, item 4): the provider's result comes
+    /// back through the same callback with kind "organisation", a registry identifier (kept only
+    /// as a blind index) and an attested number of beneficial owners; approval gives the highest
+    /// rung whose requirement is ORGANISATION.
+    /// </summary>
+    public override Task<StartOrganisationVerificationResponse> StartOrganisationVerification(StartOrganisationVerificationRequest request, ServerCallContext context) =>
+        StartVerificationAsync(request.MarketplaceId, request.AccountId, VerificationType.Organisation, context,
+            session => new StartOrganisationVerificationResponse { SessionRef = session.SessionRef, Provider = session.Provider, RedirectUrl = session.RedirectUrl });
+
+    private async Task<T> StartVerificationAsync<T>(string marketplaceId, string accountId, VerificationType kind, ServerCallContext context,
+        Func<(string SessionRef, string Provider, string RedirectUrl), T> respond)
     {
         var caller = Caller.From(context).RequireRole(Roles.Operator);
-        CheckAccountIds(request.MarketplaceId, request.AccountId).ThrowIfInvalid();
-        caller.RequireMarketplace(request.MarketplaceId);
+        CheckAccountIds(marketplaceId, accountId).ThrowIfInvalid();
+        caller.RequireMarketplace(marketplaceId);
 
-        var (marketplaceId, accountId, ct) = (request.MarketplaceId, request.AccountId, context.CancellationToken);
+        var ct = context.CancellationToken;
         var account = await FindAccountAsync(marketplaceId, accountId, ct);
         RefuseErased(account);
-        var providerName = options.Value.Verification.IdentityProvider;
+        var (providerName, setting) = kind == VerificationType.Organisation
+            ? (options.Value.Verification.OrganisationProvider, "OrganisationProvider")
+            : (options.Value.Verification.IdentityProvider, "IdentityProvider");
         var provider = identityProviders.FirstOrDefault(p => p.Name == providerName)
             ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"Identity provider '{providerName}' (Oversight:Kyc:Verification:IdentityProvider) is not enabled on this host."));
+                $"Verification provider '{providerName}' (Oversight:Kyc:Verification:{setting}) is not enabled on this host."));
 
-        var session = await provider.StartSessionAsync(new VerificationSubject(marketplaceId, accountId), ct);
+        var session = await provider.StartSessionAsync(new VerificationSubject(marketplaceId, accountId, kind), ct);
         var now = clock.GetUtcNow();
+        var kindName = Qualifications.KindName(kind);
         db.Verifications.Add(new VerificationRecord
         {
             MarketplaceId = marketplaceId,
             AccountId = accountId,
-            Kind = IdentityKind,
+            Kind = kindName,
             Provider = provider.Name,
             SessionRef = session.SessionRef,
             Status = StatusName(VerificationOutcome.Pending),
             CreatedAt = now,
         });
-        AccountChanges.Audit(db, AuditActions.VerificationStarted, marketplaceId, accountId, caller.Actor, $"identity session at {provider.Name}", account.PolicyVersion, now);
+        AccountChanges.Audit(db, AuditActions.VerificationStarted, marketplaceId, accountId, caller.Actor, $"{kindName.ToLowerInvariant()} session at {provider.Name}", account.PolicyVersion, now);
         await db.SaveChangesAsync(ct);
-        logger.LogInformation("Identity verification {SessionRef} started for {MarketplaceId}/{AccountId} at {Provider}", session.SessionRef, marketplaceId, accountId, provider.Name);
-        return new StartIdentityVerificationResponse { SessionRef = session.SessionRef, Provider = provider.Name, RedirectUrl = session.RedirectUrl };
+        logger.LogInformation("{Kind} verification {SessionRef} started for {MarketplaceId}/{AccountId} at {Provider}", kindName, session.SessionRef, marketplaceId, accountId, provider.Name);
+        return respond((session.SessionRef, provider.Name, session.RedirectUrl));
     }
 
     /// <summary>
@@ -102,8 +119,13 @@ public sealed partial class KycTieringService
     {
         var verification = await db.Verifications.FirstOrDefaultAsync(v => v.SessionRef == result.SessionRef && v.Provider == provider.Name, ct)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"session_ref in payload is not a session of provider '{provider.Name}'."));
-        var account = await FindAccountAsync(verification.MarketplaceId, verification.AccountId, ct);
+        var kindName = Qualifications.KindName(result.Kind);
+        if (verification.Kind != kindName)
+        {
+            throw Validation.Invalid("payload", $"kind {kindName.ToLowerInvariant()} does not match the session, which verifies {verification.Kind.ToLowerInvariant()}.");
+        }
 
+        var account = await FindAccountAsync(verification.MarketplaceId, verification.AccountId, ct);
         if (await db.ProviderEvents.AnyAsync(e => e.Provider == provider.Name && e.EventId == result.EventId, ct))
         {
             return await ResultResponseAsync(verification, account, applied: false, ct);
@@ -113,7 +135,9 @@ public sealed partial class KycTieringService
         var last = verification.LastEventAt is { } lastAt
             ? new AppliedEvent(ParseStatus(verification.Status), lastAt, verification.LastEventId ?? "")
             : null;
-        var applied = VerificationIngest.ShouldApply(last, result);
+        // An erased account takes no new result: a late approval must not bring a blind index back.
+        var applied = account.ErasedAt is null && VerificationIngest.ShouldApply(last, result);
+        IReadOnlyList<string> relinked = [];
         if (applied)
         {
             verification.Status = StatusName(result.Status);
@@ -122,44 +146,96 @@ public sealed partial class KycTieringService
             verification.LastEventId = result.EventId;
             if (result.Status == VerificationOutcome.Approved)
             {
-                ApplyApproval(verification, account, result, now);
-                var (version, policy) = await policies.CurrentAsync(db, account.MarketplaceId, ct);
-                var rung = verification.Kind == IdentityKind ? AccountChanges.LowestRungWith(policy, PolicyRequirement.Identity) : null;
-                if (rung is { } identityRung && AccountChanges.LevelOn(policy, account) < identityRung)
-                {
-                    AccountChanges.ChangeTier(db, account, policy, version, identityRung, "identity verified", "provider:" + provider.Name, now);
-                }
-
-                var current = await policies.ResolveAsync(db, account.PolicyVersion, account.MarketplaceId, ct);
-                if (current.Tier(account.TierLevel).Requirement == PolicyRequirement.Identity)
-                {
-                    account.TierExpiresAt = verification.ExpiresAt;
-                }
+                relinked = await ApplyApprovalAsync(verification, account, result, provider.Name, now, ct);
             }
         }
 
-        // Every authenticated, new result is audited, applied or not; the document number never is.
+        // Every authenticated, new result is audited, applied or not; the document number and registry id never are.
+        var ignored = account.ErasedAt is not null ? " ignored (account erased)" : applied ? "" : " ignored (older, or would downgrade)";
         AccountChanges.Audit(db, AuditActions.VerificationResult, account.MarketplaceId, account.AccountId, "provider:" + provider.Name,
-            $"{verification.Kind.ToLowerInvariant()} result {StatusName(result.Status).ToLowerInvariant()} event {result.EventId}" + (applied ? "" : " ignored (older, or would downgrade)"),
+            $"{verification.Kind.ToLowerInvariant()} result {StatusName(result.Status).ToLowerInvariant()} event {result.EventId}{ignored}",
             account.PolicyVersion, now);
-        await CommitAsync(account.MarketplaceId, account.AccountId, ct);
+        await db.SaveChangesAsync(ct);
+        outboxSignal.Notify();
+        await cache.InvalidateManyAsync(account.MarketplaceId, relinked.Append(account.AccountId));
         return await ResultResponseAsync(verification, account, applied, ct);
     }
 
-    private void ApplyApproval(VerificationRecord verification, AccountRecord account, VerificationResult result, DateTimeOffset now)
+    /// <summary>
+    /// An applied approval: verified-at, expiry, the blind index (document number or registry
+    /// id), the beneficial-owner count; the account moves up to the rung the verification gives
+    /// (unless the approval is already past its validity), and other accounts of the marketplace
+    /// with the same blind index are linked to it. Returns the accounts of a cluster the approval changed.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> ApplyApprovalAsync(VerificationRecord verification, AccountRecord account, VerificationResult result, string providerName, DateTimeOffset now, CancellationToken ct)
     {
         verification.VerifiedAt = result.OccurredAt;
         verification.ExpiresAt = result.OccurredAt.AddDays(options.Value.Verification.ValidityDays);
-        if (result.DocumentNumber is { } documentNumber)
+        var organisation = result.Kind == VerificationType.Organisation;
+        // Only the keyed hash is kept (for sybil links); the number goes no further than these lines.
+        if (!organisation && result.DocumentNumber is { } documentNumber)
         {
-            // Only the keyed hash is kept (for sybil links); the number goes no further than this line.
             (verification.BlindIndex, verification.BlindIndexKeyVersion) = crypto.BlindIndex(documentNumber);
         }
+        else if (organisation && result.RegistryId is { } registryId)
+        {
+            (verification.BlindIndex, verification.BlindIndexKeyVersion) = crypto.RegistryBlindIndex(registryId);
+        }
 
+        if (organisation)
+        {
+            verification.BeneficialOwnerCount = result.BeneficialOwnerCount;
+        }
+
+        var (version, policy) = await policies.CurrentAsync(db, account.MarketplaceId, ct);
         if (verification.ExpiresAt <= now)
         {
-            logger.LogWarning("Approval {EventId} for {MarketplaceId}/{AccountId} is already past its validity", result.EventId, account.MarketplaceId, account.AccountId);
+            logger.LogWarning("Approval {EventId} for {MarketplaceId}/{AccountId} is already past its validity; the tier does not change", result.EventId, account.MarketplaceId, account.AccountId);
         }
+        else
+        {
+            var rung = organisation
+                ? AccountChanges.HighestRungWith(policy, PolicyRequirement.Organisation)
+                : AccountChanges.LowestRungWith(policy, PolicyRequirement.Identity);
+            if (rung is { } target && AccountChanges.LevelOn(policy, account) < target)
+            {
+                AccountChanges.ChangeTier(db, account, policy, version, target, organisation ? "organisation verified" : "identity verified", "provider:" + providerName, now);
+            }
+        }
+
+        var qualifications = await Qualifications.LoadAsync(db, account, now, ct);
+        var current = await policies.ResolveAsync(db, account.PolicyVersion, account.MarketplaceId, ct);
+        account.TierExpiresAt = qualifications.ExpiryFor(current.Tier(account.TierLevel).Requirement);
+
+        return verification.BlindIndex is { } index
+            ? await LinkSameBlindIndexAsync(verification, account, index, organisation ? LinkBasis.OrganisationRegistry : LinkBasis.IdentityDocument, now, ct)
+            : [];
+    }
+
+    /// <summary>Links the account with every other account of its marketplace whose approved verification of the same kind has the same blind index.</summary>
+    private async Task<IReadOnlyList<string>> LinkSameBlindIndexAsync(VerificationRecord verification, AccountRecord account, string index, string basis, DateTimeOffset now, CancellationToken ct)
+    {
+        var keyVersion = verification.BlindIndexKeyVersion;
+        var matches = await db.Verifications.AsNoTracking()
+            .Where(v => v.MarketplaceId == account.MarketplaceId && v.Kind == verification.Kind && v.BlindIndex == index &&
+                        v.BlindIndexKeyVersion == keyVersion && v.AccountId != account.AccountId)
+            .Select(v => v.AccountId)
+            .Distinct()
+            .ToListAsync(ct);
+        if (matches.Count == 0)
+        {
+            return [];
+        }
+
+        var others = await db.Accounts.Where(a => a.MarketplaceId == account.MarketplaceId && matches.Contains(a.AccountId)).ToListAsync(ct);
+        var reason = basis == LinkBasis.OrganisationRegistry ? "same organisation registry id" : "same identity document";
+        var cluster = await ClusterLinker.LinkAsync(db, account.MarketplaceId, [account, .. others.OrderBy(o => o.AccountId, StringComparer.Ordinal)], basis, reason, "system", now, ct);
+        if (cluster.Changed)
+        {
+            logger.LogInformation("Accounts of {MarketplaceId} linked ({Basis}): cluster {ClusterRoot} of {Count}", account.MarketplaceId, basis, cluster.ClusterRoot, cluster.AccountIds.Count);
+        }
+
+        return cluster.Changed ? cluster.AccountIds : [];
     }
 
     private async Task<SubmitVerificationResultResponse> ResultResponseAsync(VerificationRecord verification, AccountRecord account, bool applied, CancellationToken ct)

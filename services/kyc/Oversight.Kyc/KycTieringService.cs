@@ -10,13 +10,15 @@ using Oversight.Hosting.Outbox;
 using Oversight.Kyc.Accounts;
 using Oversight.Kyc.Data;
 using Oversight.Kyc.Purposes;
+using Oversight.Kyc.Tokens;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
 
 namespace Oversight.Kyc;
 
 /// <summary>
-/// oversight.kyc.v1.KycTiering. Methods not overridden here answer UNIMPLEMENTED.
+/// oversight.kyc.v1.KycTiering, in partial files by topic: accounts and suspension (here),
+/// purposes, verification (identity and organisation), links, tier tokens, erasure, audit log.
 /// Every method checks, in this order: the caller's role (PERMISSION_DENIED), the request's
 /// fields (INVALID_ARGUMENT naming the field), the caller's marketplace (PERMISSION_DENIED),
 /// then the account (NOT_FOUND). A change and its outbox event commit in one SaveChanges.
@@ -28,6 +30,7 @@ public sealed partial class KycTieringService(
     AccountCache cache,
     KycCrypto crypto,
     IEnumerable<IIdentityVerificationProvider> identityProviders,
+    TierTokenKeys tokenKeys,
     IOptions<KycOptions> options,
     OutboxSignal outboxSignal,
     TimeProvider clock,

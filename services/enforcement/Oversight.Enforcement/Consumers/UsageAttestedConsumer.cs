@@ -32,7 +32,7 @@ public sealed class UsageAttestedConsumer(
             ?? await accounts.ConfirmAsync(attested.MarketplaceId, attested.AccountId, cancellationToken);
         // Usage of an account KYC does not know still happened: it counts under the account's own tag.
         var reference = new AccountRef(attested.MarketplaceId, attested.AccountId, account?.ClusterRoot ?? attested.AccountId);
-        var policy = (await policies.CurrentAsync(cancellationToken)).Document.Resolve(attested.MarketplaceId);
+        var (_, policy) = await policies.ResolveAsync(attested.MarketplaceId, cancellationToken);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var retention = policy.Document.CountedMarkRetentionSeconds;
 

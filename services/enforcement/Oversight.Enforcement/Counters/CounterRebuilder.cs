@@ -112,7 +112,7 @@ public sealed class CounterRebuilder(
 
     private async Task<long> RebuildLockedAsync(string marketplaceId, string clusterRoot, string tag, CancellationToken cancellationToken)
     {
-        var policy = (await policies.CurrentAsync(cancellationToken)).Document.Resolve(marketplaceId);
+        var (_, policy) = await policies.ResolveAsync(marketplaceId, cancellationToken);
         var retention = policy.Document.CountedMarkRetentionSeconds;
         var members = await accounts.ClusterMembersAsync(marketplaceId, clusterRoot, cancellationToken);
         var account = new AccountRef(marketplaceId, clusterRoot, clusterRoot);

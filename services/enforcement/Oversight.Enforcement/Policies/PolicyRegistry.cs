@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -15,7 +16,9 @@ namespace Oversight.Enforcement.Policies;
 /// </summary>
 public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clock, OutboxSignal outbox, IOptions<EnforcementOptions> options)
 {
+    private const int MaxResolved = 10_000;
     private readonly SemaphoreSlim _reload = new(1, 1);
+    private readonly ConcurrentDictionary<(long Version, string MarketplaceId), EffectivePolicy> _resolved = new();
     private volatile Loaded? _current;
 
     private sealed record Loaded(PolicyVersion Policy, DateTimeOffset CheckedAt);
@@ -56,6 +59,28 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
         }
     }
 
+    /// <summary>
+    /// The current version and the policy in force for one marketplace (its override applied).
+    /// Resolving validates and indexes the document, so each (version, marketplace) is resolved
+    /// once and kept: this is on every Authorize.
+    /// </summary>
+    public async ValueTask<(PolicyVersion Policy, EffectivePolicy Effective)> ResolveAsync(string marketplaceId, CancellationToken cancellationToken)
+    {
+        var policy = await CurrentAsync(cancellationToken);
+        var key = (policy.Version, marketplaceId);
+        if (!_resolved.TryGetValue(key, out var effective))
+        {
+            if (_resolved.Count >= MaxResolved)
+            {
+                _resolved.Clear();
+            }
+
+            effective = _resolved.GetOrAdd(key, k => policy.Document.Resolve(k.MarketplaceId));
+        }
+
+        return (policy, effective);
+    }
+
     /// <summary>Validates and stores a new version; throws <see cref="PolicyValidationException"/> naming the bad field.</summary>
     public async Task<long> SetAsync(string document, string format, string comment, string actor, CancellationToken cancellationToken)
     {
@@ -67,7 +92,12 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
             var version = (await db.PolicyVersions.MaxAsync(p => (long?)p.Version, cancellationToken) ?? 0) + 1;
             var record = new PolicyVersionRecord
             {
-                Version = version, Document = document, Format = format, Comment = comment, Actor = actor, CreatedAt = clock.GetUtcNow(),
+                Version = version,
+                Document = document,
+                Format = format,
+                Comment = comment,
+                Actor = actor,
+                CreatedAt = clock.GetUtcNow(),
             };
             db.PolicyVersions.Add(record);
             db.AddEvent(new PolicyChanged(version, document, format, actor, record.CreatedAt), record.CreatedAt);
@@ -102,7 +132,12 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
     {
         var record = new PolicyVersionRecord
         {
-            Version = 1, Document = DefaultPolicy.Yaml, Format = "YAML", Comment = "default policy", Actor = "system", CreatedAt = clock.GetUtcNow(),
+            Version = 1,
+            Document = DefaultPolicy.Yaml,
+            Format = "YAML",
+            Comment = "default policy",
+            Actor = "system",
+            CreatedAt = clock.GetUtcNow(),
         };
         db.PolicyVersions.Add(record);
         db.AddEvent(new PolicyChanged(1, record.Document, record.Format, record.Actor, record.CreatedAt), record.CreatedAt);

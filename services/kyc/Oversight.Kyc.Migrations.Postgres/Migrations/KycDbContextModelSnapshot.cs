@@ -105,6 +105,57 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.ToTable("account_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Oversight.Kyc.Data.AccountLinkRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("AccountId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Basis")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<long>("ClusterVersion")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("LinkedAccountId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("MarketplaceId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MarketplaceId", "AccountId");
+
+                    b.HasIndex("MarketplaceId", "LinkedAccountId");
+
+                    b.ToTable("account_links", (string)null);
+                });
+
             modelBuilder.Entity("Oversight.Kyc.Data.AccountRecord", b =>
                 {
                     b.Property<string>("MarketplaceId")
@@ -160,6 +211,8 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
 
                     b.HasKey("MarketplaceId", "AccountId");
 
+                    b.HasIndex("TierExpiresAt");
+
                     b.HasIndex("MarketplaceId", "ClusterRoot");
 
                     b.ToTable("accounts", (string)null);
@@ -202,6 +255,21 @@ namespace Oversight.Kyc.Migrations.Postgres.Migrations
                     b.HasIndex("MarketplaceId", "AccountId");
 
                     b.ToTable("audit_events", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.MarketplaceClusterStateRecord", b =>
+                {
+                    b.Property<string>("MarketplaceId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<long>("ClusterVersion")
+                        .IsConcurrencyToken()
+                        .HasColumnType("bigint");
+
+                    b.HasKey("MarketplaceId");
+
+                    b.ToTable("marketplace_cluster_states", (string)null);
                 });
 
             modelBuilder.Entity("Oversight.Kyc.Data.PolicyCopyRecord", b =>

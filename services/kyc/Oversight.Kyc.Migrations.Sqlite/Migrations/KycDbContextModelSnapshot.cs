@@ -98,6 +98,55 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.ToTable("account_keys", (string)null);
                 });
 
+            modelBuilder.Entity("Oversight.Kyc.Data.AccountLinkRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AccountId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Basis")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ClusterVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LinkedAccountId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MarketplaceId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MarketplaceId", "AccountId");
+
+                    b.HasIndex("MarketplaceId", "LinkedAccountId");
+
+                    b.ToTable("account_links", (string)null);
+                });
+
             modelBuilder.Entity("Oversight.Kyc.Data.AccountRecord", b =>
                 {
                     b.Property<string>("MarketplaceId")
@@ -153,6 +202,8 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
 
                     b.HasKey("MarketplaceId", "AccountId");
 
+                    b.HasIndex("TierExpiresAt");
+
                     b.HasIndex("MarketplaceId", "ClusterRoot");
 
                     b.ToTable("accounts", (string)null);
@@ -193,6 +244,21 @@ namespace Oversight.Kyc.Migrations.Sqlite.Migrations
                     b.HasIndex("MarketplaceId", "AccountId");
 
                     b.ToTable("audit_events", (string)null);
+                });
+
+            modelBuilder.Entity("Oversight.Kyc.Data.MarketplaceClusterStateRecord", b =>
+                {
+                    b.Property<string>("MarketplaceId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ClusterVersion")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("MarketplaceId");
+
+                    b.ToTable("marketplace_cluster_states", (string)null);
                 });
 
             modelBuilder.Entity("Oversight.Kyc.Data.PolicyCopyRecord", b =>

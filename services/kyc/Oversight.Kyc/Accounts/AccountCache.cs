@@ -65,5 +65,14 @@ public sealed class AccountCache(
         }
     }
 
+    /// <summary>Invalidates several accounts of one marketplace (a link changes a whole cluster).</summary>
+    public async Task InvalidateManyAsync(string marketplaceId, IEnumerable<string> accountIds)
+    {
+        foreach (var accountId in accountIds.Distinct(StringComparer.Ordinal))
+        {
+            await InvalidateAsync(marketplaceId, accountId);
+        }
+    }
+
     private static string Key(string marketplaceId, string accountId) => $"account:{marketplaceId}:{accountId}";
 }

@@ -34,6 +34,20 @@ public static class AccountChanges
         return null;
     }
 
+    /// <summary>The highest rung that needs <paramref name="requirement"/>, if the ladder has one.</summary>
+    public static int? HighestRungWith(EffectivePolicy policy, RequirementKind requirement)
+    {
+        for (var level = policy.Ladder.Count - 1; level >= 0; level--)
+        {
+            if (policy.Ladder[level].Requirement == requirement)
+            {
+                return level;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Moves the account to <paramref name="toLevel"/>: history, AccountTierChanged (outbox), audit.</summary>
     public static void ChangeTier(
         KycDbContext db, AccountRecord account, EffectivePolicy policy, long policyVersion, int toLevel,
@@ -57,7 +71,8 @@ public static class AccountChanges
         account.TierLevel = toLevel;
         account.TierId = to.Id;
         account.PolicyVersion = policyVersion;
-        if (to.Requirement != RequirementKind.Identity)
+        // Only a verified rung expires; the caller sets when (Qualifications.ExpiryFor).
+        if (to.Requirement is not (RequirementKind.Identity or RequirementKind.Organisation))
         {
             account.TierExpiresAt = null;
         }
@@ -121,4 +136,6 @@ public static class AuditActions
     public const string AccountReinstated = "account.reinstated";
     public const string NextStepSet = "next_step.set";
     public const string PolicyReceived = "policy.received";
+    public const string AccountsLinked = "accounts.linked";
+    public const string AccountErased = "account.erased";
 }

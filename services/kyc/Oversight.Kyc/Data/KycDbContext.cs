@@ -13,6 +13,8 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
     public DbSet<ProviderEventRecord> ProviderEvents => Set<ProviderEventRecord>();
     public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
     public DbSet<PolicyCopyRecord> PolicyCopies => Set<PolicyCopyRecord>();
+    public DbSet<AccountLinkRecord> AccountLinks => Set<AccountLinkRecord>();
+    public DbSet<MarketplaceClusterStateRecord> ClusterStates => Set<MarketplaceClusterStateRecord>();
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
     public DbSet<ProcessedMessage> ProcessedMessages => Set<ProcessedMessage>();
 
@@ -26,6 +28,8 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
             account.Property(a => a.AccountId).HasMaxLength(128);
             account.Property(a => a.ClusterRoot).HasMaxLength(128);
             account.HasIndex(a => new { a.MarketplaceId, a.ClusterRoot });
+            // The expiry sweep looks for tiers whose verification has run out.
+            account.HasIndex(a => a.TierExpiresAt);
             // Every event carries the account's next Sequence: two concurrent changes of one
             // account must not both take the same number, so the second one retries.
             account.Property(a => a.Sequence).IsConcurrencyToken();
@@ -74,6 +78,23 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
             policy.ToTable("policy_copies");
             policy.HasKey(p => p.Version);
             policy.Property(p => p.Version).ValueGeneratedNever();
+        });
+        model.Entity<AccountLinkRecord>(link =>
+        {
+            link.ToTable("account_links");
+            link.Property(l => l.MarketplaceId).HasMaxLength(128);
+            link.Property(l => l.AccountId).HasMaxLength(128);
+            link.Property(l => l.LinkedAccountId).HasMaxLength(128);
+            link.Property(l => l.Basis).HasMaxLength(32);
+            link.HasIndex(l => new { l.MarketplaceId, l.AccountId });
+            link.HasIndex(l => new { l.MarketplaceId, l.LinkedAccountId });
+        });
+        model.Entity<MarketplaceClusterStateRecord>(state =>
+        {
+            state.ToTable("marketplace_cluster_states");
+            state.HasKey(s => s.MarketplaceId);
+            state.Property(s => s.MarketplaceId).HasMaxLength(128);
+            state.Property(s => s.ClusterVersion).IsConcurrencyToken();
         });
         model.AddOutbox();
     }

@@ -114,6 +114,41 @@ public sealed class VerificationRecord
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>
+/// One link between two accounts of a marketplace: an edge of the graph whose connected
+/// components are the clusters (an operator's explicit link, or the same blind index of an
+/// identity document or organisation registry id). Holds pseudonyms only.
+/// </summary>
+public sealed class AccountLinkRecord
+{
+    public long Id { get; set; }
+    public string MarketplaceId { get; set; } = "";
+    public string AccountId { get; set; } = "";
+    public string LinkedAccountId { get; set; } = "";
+
+    /// <summary>IDENTITY_DOCUMENT, ORGANISATION_REGISTRY or OPERATOR (as on AccountsLinked).</summary>
+    public string Basis { get; set; } = "";
+
+    public string Reason { get; set; } = "";
+    public string Actor { get; set; } = "";
+
+    /// <summary>The marketplace's cluster version this link produced (AccountsLinked.ClusterVersion).</summary>
+    public long ClusterVersion { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// The marketplace's counter of cluster changes. Every link change increments it (the
+/// ClusterVersion of its AccountsLinked), and its concurrency token makes two concurrent link
+/// changes of one marketplace retry one after the other, so clusters never interleave.
+/// </summary>
+public sealed class MarketplaceClusterStateRecord
+{
+    public string MarketplaceId { get; set; } = "";
+    public long ClusterVersion { get; set; }
+}
+
 /// <summary>A provider callback already applied (idempotency on the provider's event id).</summary>
 public sealed class ProviderEventRecord
 {

@@ -103,11 +103,22 @@ public sealed class KycCrypto(IOptions<KycSecretsOptions> options)
     /// number with spaces and dashes removed, upper case, so trivially different spellings
     /// of one document match. The number itself is never stored or logged.
     /// </summary>
-    public (string Index, string KeyVersion) BlindIndex(string documentNumber)
-    {
-        var normalized = new string(documentNumber.Where(c => !char.IsWhiteSpace(c) && c != '-').ToArray()).ToUpperInvariant();
-        return (Hmac(Secrets.BlindIndexKey.Bytes, normalized), Secrets.BlindIndexKey.Version!);
-    }
+    public (string Index, string KeyVersion) BlindIndex(string documentNumber) =>
+        (Hmac(Secrets.BlindIndexKey.Bytes, NormalizeIdentifier(documentNumber)), Secrets.BlindIndexKey.Version!);
+
+    /// <summary>
+    /// Blind index of an organisation's registry identifier (hex) and the key version: the same
+    /// key and normalisation as documents, with a domain prefix so that a registry id never
+    /// matches a document number that happens to be spelt alike.
+    /// </summary>
+    public (string Index, string KeyVersion) RegistryBlindIndex(string registryId) =>
+        (Hmac(Secrets.BlindIndexKey.Bytes, RegistryDomain + NormalizeIdentifier(registryId)), Secrets.BlindIndexKey.Version!);
+
+    /// <summary>Upper case, without white space and dashes: "x9 8765-4321" and "X987654321" are one document.</summary>
+    public static string NormalizeIdentifier(string value) =>
+        new string(value.Where(c => !char.IsWhiteSpace(c) && c != '-').ToArray()).ToUpperInvariant();
+
+    private const string RegistryDomain = "organisation_registry|";
 
     private static string Hmac(byte[] key, string value) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(value)));

@@ -1,7 +1,14 @@
 namespace Oversight.Kyc.Verification;
 
+/// <summary>What a verification establishes: a natural person's identity, or an organisation.</summary>
+public enum VerificationType
+{
+    Identity = 1,
+    Organisation = 2,
+}
+
 /// <summary>The account a verification session is opened for: a pseudonym, never personal data.</summary>
-public sealed record VerificationSubject(string MarketplaceId, string AccountId);
+public sealed record VerificationSubject(string MarketplaceId, string AccountId, VerificationType Kind = VerificationType.Identity);
 
 /// <summary>A session at the provider: the reference it echoes in its result, and where the user goes.</summary>
 public sealed record VerificationSession(string SessionRef, string RedirectUrl);
@@ -36,8 +43,10 @@ public enum VerificationOutcome
 }
 
 /// <summary>
-/// A provider's result, typed. <see cref="DocumentNumber"/> is personal data: it is used only
-/// to compute a blind index and is then dropped; never store, log or echo it.
+/// A provider's result, typed. <see cref="DocumentNumber"/> and <see cref="RegistryId"/> are
+/// identifying data: each is used only to compute a blind index and is then dropped; never
+/// store, log or echo them. <see cref="BeneficialOwnerCount"/> is the provider's attested
+/// number of beneficial owners of an organisation (organisation results only).
 /// </summary>
 public sealed record VerificationResult(
     string EventId,
@@ -45,11 +54,14 @@ public sealed record VerificationResult(
     VerificationOutcome Status,
     string? AssuranceLevel,
     DateTimeOffset OccurredAt,
-    string? DocumentNumber)
+    string? DocumentNumber,
+    VerificationType Kind = VerificationType.Identity,
+    string? RegistryId = null,
+    int? BeneficialOwnerCount = null)
 {
     // Keeps the document number out of any log line or exception that prints the record.
     public override string ToString() =>
-        $"VerificationResult {{ EventId = {EventId}, SessionRef = {SessionRef}, Status = {Status}, AssuranceLevel = {AssuranceLevel}, OccurredAt = {OccurredAt:O} }}";
+        $"VerificationResult {{ EventId = {EventId}, SessionRef = {SessionRef}, Kind = {Kind}, Status = {Status}, AssuranceLevel = {AssuranceLevel}, OccurredAt = {OccurredAt:O} }}";
 }
 
 public sealed class VerificationPayloadException(string message) : Exception(message);

@@ -1,0 +1,77 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Oversight.Kyc.Migrations.Postgres.Migrations
+{
+    /// <inheritdoc />
+    public partial class AccountLinksAndExpiry : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "account_links",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    MarketplaceId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    AccountId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    LinkedAccountId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    Basis = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    Reason = table.Column<string>(type: "text", nullable: false),
+                    Actor = table.Column<string>(type: "text", nullable: false),
+                    ClusterVersion = table.Column<long>(type: "bigint", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_account_links", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "marketplace_cluster_states",
+                columns: table => new
+                {
+                    MarketplaceId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    ClusterVersion = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_marketplace_cluster_states", x => x.MarketplaceId);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_accounts_TierExpiresAt",
+                table: "accounts",
+                column: "TierExpiresAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_account_links_MarketplaceId_AccountId",
+                table: "account_links",
+                columns: new[] { "MarketplaceId", "AccountId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_account_links_MarketplaceId_LinkedAccountId",
+                table: "account_links",
+                columns: new[] { "MarketplaceId", "LinkedAccountId" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "account_links");
+
+            migrationBuilder.DropTable(
+                name: "marketplace_cluster_states");
+
+            migrationBuilder.DropIndex(
+                name: "IX_accounts_TierExpiresAt",
+                table: "accounts");
+        }
+    }
+}
