@@ -68,6 +68,10 @@ public sealed class ExportAttestationsTests
         Assert.Equal(request.Attestation, exported.Attestation);
         Assert.True(AttestationSignature.Verify(exported.Attestation, request.Signature.Span, provider.Key));
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData([0x00, .. AttestationCanonicalForm.Encode(exported.Attestation), .. request.Signature.Span])), exported.Receipt.LeafHash);
+        // The export carries what an auditor needs to recompute the leaf hash on its own.
+        Assert.Equal(request.KeyId, exported.KeyId);
+        Assert.Equal(request.Signature, exported.Signature);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData([0x00, .. AttestationCanonicalForm.Encode(exported.Attestation), .. exported.Signature.Span])), exported.Receipt.LeafHash);
     }
 
     [Fact]

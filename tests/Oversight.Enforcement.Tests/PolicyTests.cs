@@ -145,6 +145,37 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
         Assert.Equal(1, expired.Total);
         Assert.Equal(0, TestMarketplace.Window(await market.UsageAsync(account), "24h").Held);
     }
+
+    [Fact]
+    public async Task AnEventOlderThanTheMarkRetention_IsCountedByARebuildOfItsTag_SoItsRedeliveryStillCountsOnce()
+    {
+        var market = Deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        using var probe = new UsageProbe(Deployment.Enforcement);
+        using var rebuilds = new CounterWatch(Deployment.Enforcement.Services, "oversight.enforcement.rebuilds");
+        await Client.SetPolicyAsync(new SetPolicyRequest
+        {
+            Document = TestPolicies.DefaultWith(market.Id, "counted_mark_retention_seconds: 60"),
+            Format = PolicyFormat.Yaml,
+        }, Deployment.Admin);
+        // Enforcement's clock runs two minutes ahead of the attestation service's: every event
+        // arrives older than the 60 s for which "counted" marks are kept.
+        var clock = new SimulationClock.SimulationClockClient(Deployment.Enforcement.Channel);
+        var now = (await clock.GetClockAsync(new GetClockRequest(), Deployment.Admin)).Now.ToDateTimeOffset();
+        var ahead = DateTimeOffset.UtcNow.AddSeconds(120);
+        await clock.SetClockAsync(new SetClockRequest { Now = Timestamp.FromDateTimeOffset(ahead > now ? ahead : now) }, Deployment.Admin);
+
+        var attestation = await market.AttestAsync(account, "unreserved", 1_000_000, final: true);
+        await probe.WaitUntilConsumedAsync([attestation]);
+        await market.WaitForUsageAsync(account, 1_000_000);
+        Assert.Equal(1, rebuilds.Total);
+
+        // Its mark would have expired: a redelivery rebuilds the tag again rather than count it live.
+        await Stores.RepublishAsync(Deployment.AttestationDatabase, attestation);
+        await probe.WaitUntilConsumedAsync([attestation], times: 2);
+        Assert.Equal(2, rebuilds.Total);
+        Assert.Equal(1_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Usage);
+    }
 }
 
 /// <summary>Sums one counter of the host's "Oversight.Enforcement" meter, recorded in this process.</summary>

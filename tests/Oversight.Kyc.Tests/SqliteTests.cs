@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Oversight.Hosting.Auth;
+using Oversight.Hosting.Clock;
+using Oversight.Kyc.Accounts;
 using Oversight.Kyc.Secrets;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
@@ -36,5 +39,37 @@ public class SqliteTests
         Assert.Equal("identity_verified", read.Tier.Id);
         Assert.Equal(["created", "purpose stated", "identity verified"], read.History.Select(h => h.Reason));
         Assert.True(File.Exists(Path.Combine(data, "kyc.db")));
+    }
+
+    [Fact]
+    public async Task EmbeddedDefault_OnSqlite_ExpiresLinksIssuesTokensAndErases()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "oversight-kyc-tests", Guid.NewGuid().ToString("N"));
+        var settings = new Dictionary<string, string?> { ["Oversight:Simulation:Enabled"] = "true" };
+        await using var host = await ServiceHost.StartAsync(settings, b => b.AddKyc(), a => a.MapKyc(), data);
+        var client = new KycTiering.KycTieringClient(host.Channel);
+        var marketplace = TestServers.UniqueId("mkt");
+        var op = host.Auth(Roles.Operator, marketplace);
+        var clock = host.Services.GetRequiredService<SimulatedTimeProvider>();
+        var now = Results.Seconds(clock.GetUtcNow());
+        await client.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = marketplace, AccountId = "s1" }, op);
+        await client.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = marketplace, AccountId = "s2" }, op);
+        var session = await client.StartIdentityVerificationAsync(new StartIdentityVerificationRequest { MarketplaceId = marketplace, AccountId = "s1" }, op);
+        var secrets = DevelopmentSecrets.LoadOrCreate(data);
+        var signed = SimulatedIdentityProvider.CreateSignedResult(secrets.SimulatedSecretId, secrets.SimulatedSecret,
+            Results.Identity(session.SessionRef, "e", "approved", now.AddDays(-365).AddSeconds(5)), now);
+        Assert.Equal("identity_verified", (await client.SubmitVerificationResultAsync(KycHostFixture.ToRequest(signed))).Tier.Id);
+
+        var linked = await client.LinkAccountsAsync(new LinkAccountsRequest { MarketplaceId = marketplace, AccountIds = { "s2", "s1" }, Reason = "r" }, op);
+        var token = await client.IssueTierTokenAsync(new IssueTierTokenRequest { MarketplaceId = marketplace, AccountId = "s1", Audience = "p" }, op);
+        Assert.True(clock.TrySet(now.AddSeconds(6)));
+        await host.Services.GetRequiredService<VerificationExpiryService>().SweepAsync(CancellationToken.None);
+        await client.EraseAccountAsync(new EraseAccountRequest { MarketplaceId = marketplace, AccountId = "s2", Reason = "r" }, host.Auth(Roles.Compliance, marketplace));
+
+        Assert.Equal("s1", linked.ClusterRoot);
+        Assert.StartsWith("dev-", token.KeyId, StringComparison.Ordinal);
+        var s1 = (await client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "s1" }, op)).Account;
+        Assert.Equal(("anonymous", "verification expired"), (s1.Tier.Id, s1.History.Last().Reason));
+        Assert.True((await client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "s2" }, op)).Account.Erased);
     }
 }

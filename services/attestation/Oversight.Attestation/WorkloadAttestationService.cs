@@ -239,7 +239,13 @@ public sealed class WorkloadAttestationService(
             throw new RpcException(new Status(StatusCode.NotFound, $"attestation_id '{request.AttestationId}' is not in the ledger."));
         }
 
-        return new GetAttestationResponse { Attestation = AttestationMapping.ToAttestation(entry!), Receipt = AttestationMapping.ToReceipt(entry!) };
+        return new GetAttestationResponse
+        {
+            Attestation = AttestationMapping.ToAttestation(entry!),
+            Receipt = AttestationMapping.ToReceipt(entry!),
+            KeyId = entry!.KeyId,
+            Signature = Google.Protobuf.ByteString.CopyFrom(entry.Signature),
+        };
     }
 
     public override async Task ExportAttestations(ExportAttestationsRequest request, IServerStreamWriter<ExportAttestationsResponse> responseStream, ServerCallContext context)
@@ -289,6 +295,8 @@ public sealed class WorkloadAttestationService(
                     Position = entry.Position,
                     Attestation = AttestationMapping.ToAttestation(entry),
                     Receipt = AttestationMapping.ToReceipt(entry),
+                    KeyId = entry.KeyId,
+                    Signature = Google.Protobuf.ByteString.CopyFrom(entry.Signature),
                 }, ct);
             }
 

@@ -78,7 +78,7 @@ public sealed partial class KycTieringService
                 ? sequence
                 : null;
         }
-        catch (FormatException)
+        catch (Exception exception) when (exception is FormatException or ArgumentException)
         {
             return null;
         }

@@ -146,7 +146,15 @@ public sealed partial class KycTieringService
             verification.LastEventId = result.EventId;
             if (result.Status == VerificationOutcome.Approved)
             {
+                var sequence = account.Sequence;
                 relinked = await ApplyApprovalAsync(verification, account, result, provider.Name, now, ct);
+                if (account.Sequence == sequence)
+                {
+                    // No tier move: the sequence still moves, so that an erasure committed since the
+                    // account was read makes this commit retry (and then refuse) instead of storing
+                    // a blind index for an erased account.
+                    AccountChanges.NextSequence(account);
+                }
             }
         }
 

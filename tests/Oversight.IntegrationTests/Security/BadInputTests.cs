@@ -154,14 +154,19 @@ public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper out
         var headers = c.Headers is not null ? c.Headers(fixture, tenant) : fixture.HeadersFor(valid, tenant);
         var invoker = fixture.InvokerFor(valid);
 
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         await fixture.WaitUntilQuietAsync();
+        var quiet = watch.ElapsedMilliseconds;
         var received = fixture.Bus.Received;
         var clockBefore = valid.OnClockHost ? await ClockAsync() : null;
         var before = await fixture.SnapshotAsync(tenant.Marketplace);
+        var snapshot = watch.ElapsedMilliseconds - quiet;
         var outcome = await RpcCall.InvokeAsync(invoker, valid.Method, [request], headers);
+        var call = watch.ElapsedMilliseconds - quiet - snapshot;
         var after = await fixture.SnapshotAsync(tenant.Marketplace);
         var clockAfter = valid.OnClockHost ? await ClockAsync() : null;
         output.WriteLine($"{id}: {outcome}");
+        output.WriteLine($"  quiet after {quiet} ms, snapshot {snapshot} ms, call {call} ms, {before.Length} characters of state");
         if (outcome.BadRequest is { } badRequest)
         {
             output.WriteLine("  violations: " + string.Join("; ", badRequest.FieldViolations.Select(v => $"{v.Field}: {v.Description}")));

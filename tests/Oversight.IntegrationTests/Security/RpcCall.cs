@@ -33,7 +33,18 @@ public sealed record RpcOutcome(StatusCode Code, string Message, IReadOnlyList<I
         return text;
     }
 
-    public override string ToString() => Code == StatusCode.OK ? $"OK ({Responses.Count} responses)" : $"{Code}: {Message}";
+    public override string ToString()
+    {
+        if (Code != StatusCode.OK)
+        {
+            return $"{Code}: {Message}";
+        }
+
+        // A stream of receipts shows what each says: a refused item is a REJECTED receipt, not a failed call.
+        var receipts = Responses.OfType<Oversight.Attestation.V1.SubmitAttestationResponse>()
+            .Select(r => $"{r.Receipt.Outcome} [{string.Join(", ", r.Receipt.ReasonCodes)}]").ToList();
+        return receipts.Count > 0 ? $"OK: {string.Join("; ", receipts)}" : $"OK ({Responses.Count} responses)";
+    }
 }
 
 /// <summary>
