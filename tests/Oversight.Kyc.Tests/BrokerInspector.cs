@@ -42,13 +42,13 @@ public sealed class BrokerInspector(RabbitMqServerInstance broker)
         (await CtlJsonAsync("list_bindings", "source_name", "destination_name"))
             .Select(b => (b.GetProperty("source_name").GetString()!, b.GetProperty("destination_name").GetString()!)).ToList();
 
-    /// <summary>Every message of every queue on the node, as text: "queue: headers body".</summary>
-    public async Task<IReadOnlyList<string>> MessagesAsync()
+    /// <summary>Every message of every queue on the node (or of the queues given), as text: "queue: headers body".</summary>
+    public async Task<IReadOnlyList<string>> MessagesAsync(IReadOnlyList<string>? queues = null)
     {
         var messages = new List<string>();
         var factory = new ConnectionFactory { Uri = broker.AmqpUri };
         await using var connection = await factory.CreateConnectionAsync();
-        foreach (var queue in await QueuesAsync())
+        foreach (var queue in queues ?? await QueuesAsync())
         {
             await using var channel = await connection.CreateChannelAsync();
             while (await channel.BasicGetAsync(queue, autoAck: false) is { } message)

@@ -1,3 +1,4 @@
+using Google.Rpc;
 using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Oversight.Contracts;
@@ -145,7 +146,10 @@ public class LinkTests(KycHostFixture fixture) : IClassFixture<KycHostFixture>
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, "r", "a"), op), "account_ids: account_ids must name at least two");
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, "r", "a", "a"), op), "at least two different accounts");
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, "r"), op), "account_ids");
-        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, "r", "a", "not valid"), op), "account_ids[1]");
+        var malformed = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, "", "a", "not valid"), op), "account_ids[1]");
+        // The field violations travel as google.rpc.BadRequest, one per field.
+        var violations = malformed.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations.Select(v => v.Field);
+        Assert.Equal(["account_ids[1]", "reason"], violations);
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Client.LinkAccountsAsync(Link(marketplace, " ", "a", "b"), op), "reason");
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument,
             () => Client.LinkAccountsAsync(Link(marketplace, "r", Enumerable.Range(0, 101).Select(i => $"x{i}").ToArray()), op), "at most 100");

@@ -82,8 +82,8 @@ public sealed class PrivacyFixture : KycHostFixture
         await OutboxDrainedAsync();
         var rows = await DumpRowsAsync();
         var logs = Logs.Entries.ToList();
-        var messages = await Inspector.MessagesAsync();
         var queues = await Inspector.QueuesAsync();
+        var messages = await Inspector.MessagesAsync(queues);
         var cache = await CachedAccountsAsync(marketplace);
         var findings = scan.Find("database", rows)
             .Concat(scan.Find("log", logs))
@@ -151,7 +151,7 @@ public class PrivacyScanTests(PrivacyFixture fixture) : IClassFixture<PrivacyFix
         Assert.Empty(findings);
         Assert.True(rows > 0 && logEntries > 0, $"{rows} rows, {logEntries} log entries read");
         Assert.Contains(fixture.TapQueue, queues);
-        var tapped = (await fixture.Inspector.MessagesAsync()).Where(m => m.Contains(marketplace, StringComparison.Ordinal)).ToList();
+        var tapped = (await fixture.Inspector.MessagesAsync([fixture.TapQueue])).Where(m => m.Contains(marketplace, StringComparison.Ordinal)).ToList();
         Assert.Contains(tapped, m => m.Contains("AccountErased", StringComparison.Ordinal));
         Assert.Contains(tapped, m => m.Contains("AccountTierChanged", StringComparison.Ordinal));
         Assert.True(messages >= tapped.Count);

@@ -71,11 +71,6 @@ public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper out
             "$\"document.{e.Field}\" with an empty PolicyValidationException.Field); expected 'document'.",
         ["ThresholdEnforcement.SetPolicy/document=the default policy as JSON"] = PolicyFormatIgnored,
         ["ThresholdEnforcement.SetPolicy/document=the default policy as JSON :state"] = PolicyFormatIgnored,
-        ["SimulationClock.SetClock/now=backwards"] =
-            "services/shared/Oversight.Hosting/Clock/SimulationClockService.cs, SetClock: FAILED_PRECONDITION 'The clock never moves backwards: " +
-            "it is already ...' does not name the field 'now'.",
-        ["SimulationClock.SetClock/now=after 9999"] = ClockTimestampUnchecked,
-        ["SimulationClock.SetClock/now=negative nanos"] = ClockTimestampUnchecked,
     };
 
     private const string UnknownAccountMessage =
@@ -85,10 +80,6 @@ public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper out
     private const string PolicyFormatIgnored =
         "ThresholdEnforcementService.SetPolicy: format POLICY_FORMAT_JSON with a YAML document is accepted (YAML parser used whatever the format): " +
         "a new policy version is stored labelled JSON and PolicyChanged is published; expected INVALID_ARGUMENT naming 'document' (or 'format').";
-
-    private const string ClockTimestampUnchecked =
-        "SimulationClockService.SetClock: a 'now' outside Timestamp's range (seconds after 9999-12-31, or nanos outside 0..999,999,999) " +
-        "throws InvalidOperationException in ToDateTimeOffset and answers UNKNOWN 'Exception was thrown by handler'; expected INVALID_ARGUMENT naming 'now'.";
 
     public static TheoryData<string> Cases => new(BadInputCases.All.Select(c => c.Id));
 

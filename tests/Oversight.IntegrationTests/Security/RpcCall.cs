@@ -86,38 +86,38 @@ public static class RpcCall
                     responses.Add(await invoker.AsyncUnaryCall(grpcMethod, null, options, requests.Single()));
                     break;
                 case MethodType.ServerStreaming:
-                {
-                    using var call = invoker.AsyncServerStreamingCall(grpcMethod, null, options, requests.Single());
-                    while (await call.ResponseStream.MoveNext(CancellationToken.None))
                     {
-                        responses.Add(call.ResponseStream.Current);
-                    }
-
-                    break;
-                }
-
-                case MethodType.ClientStreaming:
-                {
-                    using var call = invoker.AsyncClientStreamingCall(grpcMethod, null, options);
-                    await WriteAllAsync(call.RequestStream, requests);
-                    responses.Add(await call.ResponseAsync);
-                    break;
-                }
-
-                case MethodType.DuplexStreaming:
-                {
-                    using var call = invoker.AsyncDuplexStreamingCall(grpcMethod, null, options);
-                    var reading = Task.Run(async () =>
-                    {
+                        using var call = invoker.AsyncServerStreamingCall(grpcMethod, null, options, requests.Single());
                         while (await call.ResponseStream.MoveNext(CancellationToken.None))
                         {
                             responses.Add(call.ResponseStream.Current);
                         }
-                    });
-                    await WriteAllAsync(call.RequestStream, requests);
-                    await reading;
-                    break;
-                }
+
+                        break;
+                    }
+
+                case MethodType.ClientStreaming:
+                    {
+                        using var call = invoker.AsyncClientStreamingCall(grpcMethod, null, options);
+                        await WriteAllAsync(call.RequestStream, requests);
+                        responses.Add(await call.ResponseAsync);
+                        break;
+                    }
+
+                case MethodType.DuplexStreaming:
+                    {
+                        using var call = invoker.AsyncDuplexStreamingCall(grpcMethod, null, options);
+                        var reading = Task.Run(async () =>
+                        {
+                            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+                            {
+                                responses.Add(call.ResponseStream.Current);
+                            }
+                        });
+                        await WriteAllAsync(call.RequestStream, requests);
+                        await reading;
+                        break;
+                    }
             }
 
             return new RpcOutcome(StatusCode.OK, "", responses, null);

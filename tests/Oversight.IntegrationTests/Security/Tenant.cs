@@ -96,8 +96,13 @@ public sealed class Tenant
 
         var reservation = await target.Enforcement.AuthorizeAsync(new AuthorizeRequest
         {
-            MarketplaceId = marketplace, AccountId = tenant.AccountId, LeaseId = tenant.LeaseId, AcceleratorModel = Model,
-            AcceleratorCount = 1, DurationSeconds = 600, Precision = PrecisionClass.Bf16,
+            MarketplaceId = marketplace,
+            AccountId = tenant.AccountId,
+            LeaseId = tenant.LeaseId,
+            AcceleratorModel = Model,
+            AcceleratorCount = 1,
+            DurationSeconds = 600,
+            Precision = PrecisionClass.Bf16,
         }, operatorToken);
         Assert.NotNull(reservation.Reservation);
 
@@ -119,7 +124,10 @@ public sealed class Tenant
 
         await target.Kyc.StatePurposeAsync(new StatePurposeRequest
         {
-            MarketplaceId = marketplace, AccountId = tenant.AccountId, Category = PurposeCategory.Research, Text = tenant.PurposeText,
+            MarketplaceId = marketplace,
+            AccountId = tenant.AccountId,
+            Category = PurposeCategory.Research,
+            Text = tenant.PurposeText,
         }, operatorToken);
         tenant.SessionRef = (await target.Kyc.StartIdentityVerificationAsync(
             new StartIdentityVerificationRequest { MarketplaceId = marketplace, AccountId = tenant.AccountId }, operatorToken)).SessionRef;

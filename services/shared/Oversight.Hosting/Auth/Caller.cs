@@ -28,6 +28,13 @@ public sealed class Caller
 
     public bool IsService => Role == Roles.Service;
 
+    /// <summary>
+    /// Not bound to one marketplace: the service role, and an admin whose token names no
+    /// marketplace (the deployment's administrator: the policy document and the clock span
+    /// every marketplace). An admin token that names a marketplace is bound to it.
+    /// </summary>
+    public bool IsDeploymentWide => IsService || (Role == Roles.Admin && string.IsNullOrEmpty(Marketplace));
+
     public static Caller From(ServerCallContext context)
     {
         var user = context.GetHttpContext().User;
@@ -54,6 +61,19 @@ public sealed class Caller
             user.FindFirst(OversightClaims.Subject)?.Value ?? "unknown");
     }
 
+    /// <summary>Refuses a caller bound to one marketplace (for what spans every marketplace).</summary>
+    public Caller RequireDeploymentWide()
+    {
+        if (!IsDeploymentWide)
+        {
+            throw new RpcException(new Status(
+                StatusCode.PermissionDenied,
+                $"This method acts on every marketplace: it needs a deployment-wide token (an admin token without a marketplace claim); this one is bound to '{Marketplace}'."));
+        }
+
+        return this;
+    }
+
     /// <summary>Refuses callers whose role is not one of <paramref name="roles"/>.</summary>
     public Caller RequireRole(params string[] roles)
     {
@@ -67,10 +87,10 @@ public sealed class Caller
         return this;
     }
 
-    /// <summary>Refuses a caller that is not bound to <paramref name="marketplaceId"/> (the service role is not bound).</summary>
+    /// <summary>Refuses a caller bound to another marketplace than <paramref name="marketplaceId"/>.</summary>
     public Caller RequireMarketplace(string marketplaceId)
     {
-        if (!IsService && !string.Equals(Marketplace, marketplaceId, StringComparison.Ordinal))
+        if (!IsDeploymentWide && !string.Equals(Marketplace, marketplaceId, StringComparison.Ordinal))
         {
             throw new RpcException(new Status(
                 StatusCode.PermissionDenied,

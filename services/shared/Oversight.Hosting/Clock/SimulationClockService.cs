@@ -12,7 +12,7 @@ public sealed class SimulationClockService(TimeProvider clock) : SimulationClock
 {
     public override Task<SetClockResponse> SetClock(SetClockRequest request, ServerCallContext context)
     {
-        Caller.From(context).RequireRole(Roles.Admin);
+        Caller.From(context).RequireRole(Roles.Admin).RequireDeploymentWide();
         if (clock is not SimulatedTimeProvider simulated)
         {
             throw new RpcException(new Status(
@@ -20,17 +20,20 @@ public sealed class SimulationClockService(TimeProvider clock) : SimulationClock
                 "Simulation mode is off: set Oversight:Simulation:Enabled=true (refused in Production)."));
         }
 
-        if (request.Now is null)
-        {
-            throw Validation.Invalid("now", "now is required.");
-        }
+        // Timestamp's own range (0001-01-01 to 9999-12-31, nanos 0..999,999,999): outside it
+        // the conversion would throw.
+        new Validation()
+            .Check(request.Now is not null, "now", "now is required.")
+            .Check(request.Now is null || (request.Now.Seconds is >= -62_135_596_800 and <= 253_402_300_799 && request.Now.Nanos is >= 0 and <= 999_999_999),
+                "now", "now must be a valid timestamp between 0001-01-01 and 9999-12-31 with nanos in 0..999,999,999.")
+            .ThrowIfInvalid();
 
-        var now = request.Now.ToDateTimeOffset();
+        var now = request.Now!.ToDateTimeOffset();
         if (!simulated.TrySet(now))
         {
             throw new RpcException(new Status(
                 StatusCode.FailedPrecondition,
-                $"The clock never moves backwards: it is already {simulated.GetUtcNow():O}."));
+                $"now: the clock never moves backwards; it is already {simulated.GetUtcNow():O}."));
         }
 
         return Task.FromResult(new SetClockResponse { Now = Timestamp.FromDateTimeOffset(simulated.GetUtcNow()) });
