@@ -64,6 +64,11 @@ try
     enforcement["Oversight:Enforcement:AttestationAddress"] = attestationHost.GrpcAddress;
     await using var enforcementHost = await ServiceHost.StartAsync(Settings.Merge(common, enforcement), b => b.AddEnforcement(), a => a.MapEnforcement(), data);
 
+    foreach (var host in new[] { kycHost, attestationHost, enforcementHost })
+    {
+        await Settings.WaitUntilReadyAsync(host);
+    }
+
     var marketplace = "bench-" + Guid.NewGuid().ToString("N")[..8];
     var token = enforcementHost.Token("operator", marketplace);
     var population = new Population(accountCount);

@@ -57,6 +57,35 @@ internal static class Settings
         return (common, kyc, attestation, enforcement, servers);
     }
 
+    /// <summary>Waits until the host's readiness endpoint answers 200 (database, Redis, bus connected).</summary>
+    public static async Task WaitUntilReadyAsync(ServiceHost host)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/ready");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // not listening yet
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{host.GrpcAddress} is not ready after 120 s.");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
     public static Dictionary<string, string?> Merge(Dictionary<string, string?> common, Dictionary<string, string?> specific) =>
         common.Concat(specific).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value);
 }

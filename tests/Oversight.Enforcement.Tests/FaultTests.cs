@@ -178,7 +178,7 @@ public sealed class UnreachableDependencyTests
     {
         // A private Redis that is not running yet.
         await using var redis = new RedisServerInstance();
-        await using var deployment = await EnforcementDeployment.StartAsync(new DeploymentOptions { EnforcementRedis = redis.Configuration });
+        await using var deployment = await EnforcementDeployment.StartAsync(new DeploymentOptions { EnforcementRedis = redis.Configuration, WaitUntilReady = false });
         var market = deployment.NewMarketplace();
         var account = await market.CreateAccountAsync();
 

@@ -24,7 +24,7 @@ public sealed class UsageProbe : IConsumeMessageObserver<UsageAttested>, IDispos
     {
         var ids = attestationIds.ToArray();
         return Eventually.TrueAsync(() => Task.FromResult(ids.All(id => Consumed(id) >= times)),
-            $"UsageAttested {string.Join(", ", ids)} consumed {times} time(s) (so far: {string.Join(", ", ids.Select(Consumed))})", seconds);
+            () => $"UsageAttested {string.Join(", ", ids)} consumed {times} time(s) (so far: {string.Join(", ", ids.Select(Consumed))})", seconds);
     }
 
     public Task PreConsume(ConsumeContext<UsageAttested> context) => Task.CompletedTask;

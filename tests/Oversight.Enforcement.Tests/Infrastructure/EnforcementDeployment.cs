@@ -22,6 +22,12 @@ public sealed record DeploymentOptions
     /// <summary>Extra settings of every host (e.g. Oversight:Bus:* for a fault test).</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>
+    /// Wait until every host reports ready (database, Redis, bus) before the deployment is handed
+    /// out. Off for a test that starts enforcement while its Redis is down on purpose.
+    /// </summary>
+    public bool WaitUntilReady { get; init; } = true;
+
     /// <summary>Extra settings of the enforcement hosts only (e.g. the simulation clock).</summary>
     public IReadOnlyDictionary<string, string?> EnforcementSettings { get; init; } = new Dictionary<string, string?>();
 }
@@ -117,7 +123,13 @@ public sealed class EnforcementDeployment : IAsyncDisposable
                 b => b.AddAttestation(), a => a.MapAttestation(), dataDirectory);
             for (var i = 0; i < options.EnforcementHosts; i++)
             {
-                await deployment.StartEnforcementHostAsync();
+                await deployment.StartEnforcementHostAsync(waitUntilReady: options.WaitUntilReady);
+            }
+
+            if (options.WaitUntilReady)
+            {
+                await WaitUntilReadyAsync(deployment.Kyc);
+                await WaitUntilReadyAsync(deployment.Attestation);
             }
         }
         catch
@@ -130,7 +142,7 @@ public sealed class EnforcementDeployment : IAsyncDisposable
     }
 
     /// <summary>Starts one more enforcement replica on the same Redis, database and peers.</summary>
-    public async Task<ServiceHost> StartEnforcementHostAsync(Action<IServiceCollection>? overrideServices = null)
+    public async Task<ServiceHost> StartEnforcementHostAsync(Action<IServiceCollection>? overrideServices = null, bool waitUntilReady = true)
     {
         var host = await ServiceHost.StartAsync(
             With(_enforcementSettings, new()
@@ -144,7 +156,42 @@ public sealed class EnforcementDeployment : IAsyncDisposable
             }),
             b => b.AddEnforcement(), a => a.MapEnforcement(), DataDirectory, overrideServices);
         _enforcement.Add(host);
+        if (waitUntilReady)
+        {
+            await WaitUntilReadyAsync(host);
+        }
+
         return host;
+    }
+
+    /// <summary>
+    /// Waits until the host's readiness endpoint answers 200: its database, Redis and bus are
+    /// connected (on a busy machine the first Redis connection can take seconds, and until then
+    /// enforcement rightly answers UNAVAILABLE).
+    /// </summary>
+    public static async Task WaitUntilReadyAsync(ServiceHost host, int seconds = 60)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var last = "no answer";
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                using var response = await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/ready");
+                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException e)
+            {
+                last = e.Message;
+                return false;
+            }
+            catch (TaskCanceledException)
+            {
+                last = "timed out";
+                return false;
+            }
+        }, () => $"{host.GrpcAddress} to be ready (last: {last})", seconds);
     }
 
     /// <summary>The queue of a consumer in this deployment, named as the hosts name it (BusExtensions).</summary>

@@ -6,14 +6,17 @@ namespace Oversight.Enforcement.Tests.Infrastructure;
 /// <summary>Waits for what crosses the bus asynchronously; a condition, never a fixed sleep, decides.</summary>
 public static class Eventually
 {
-    public static async Task TrueAsync(Func<Task<bool>> condition, string what, int seconds = 60)
+    public static Task TrueAsync(Func<Task<bool>> condition, string what, int seconds = 60) => TrueAsync(condition, () => what, seconds);
+
+    /// <param name="what">Describes what was awaited, evaluated when the wait fails (it may report the last value seen).</param>
+    public static async Task TrueAsync(Func<Task<bool>> condition, Func<string> what, int seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new Xunit.Sdk.XunitException($"Timed out after {seconds} s waiting for {what}.");
+                throw new Xunit.Sdk.XunitException($"Timed out after {seconds} s waiting for {what()}.");
             }
 
             await Task.Delay(100);

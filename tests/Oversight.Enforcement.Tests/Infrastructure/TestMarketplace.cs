@@ -166,7 +166,7 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
             var counted = Window(last, "24h").Usage;
             Assert.True(counted <= expected, $"enforcement counted {counted} > {expected} units: something was counted twice");
             return counted == expected;
-        }, $"{expected} units counted for {accountId} (last seen: {(last is null ? "none" : Window(last, "24h").Usage)})", seconds);
+        }, () => $"{expected} units counted for {accountId} (last seen: {(last is null ? "none" : Window(last, "24h").Usage)})", seconds);
         return last!;
     }
 }

@@ -44,7 +44,10 @@ public sealed class BadInputFixture : SecurityFixture
         valid.OnClockHost ? ClockHost.Channel.CreateCallInvoker() : HostsOf(valid.Method.Service)[0].Invoker;
 
     public Metadata? HeadersFor(ValidRequest valid, Tenant tenant) =>
-        valid.Role is { } role ? As(role, tenant.Marketplace, role == Roles.Provider ? tenant.ProviderId : null) : null;
+        valid.Role is { } role ? As(role, SpansEveryMarketplace(valid) ? null : tenant.Marketplace, role == Roles.Provider ? tenant.ProviderId : null) : null;
+
+    /// <summary>The policy and the clock span every marketplace: they take a deployment-wide admin token (no marketplace claim).</summary>
+    private static bool SpansEveryMarketplace(ValidRequest valid) => valid.Method.Name is "SetClock" or "SetPolicy";
 }
 
 /// <summary>
