@@ -16,8 +16,9 @@ internal sealed class Population
     public const long RequestUnits = 100_000;
     public const long DenyUnits = 200_000_000_000_000;
 
-    public Population(int count) =>
-        Accounts = Enumerable.Range(0, count).Select(i => (i % 20) switch
+    /// <param name="allowOnly">Every account has room (the ALLOW path alone), for comparison.</param>
+    public Population(int count, bool allowOnly = false) =>
+        Accounts = Enumerable.Range(0, count).Select(i => (allowOnly ? 0 : i % 20) switch
         {
             < 12 => new BenchAccount($"acct-{i:D6}", "room", 0, RequestUnits),
             < 16 => new BenchAccount($"acct-{i:D6}", "near", 16_500_000, RequestUnits),

@@ -24,13 +24,15 @@ using Oversight.Testing;
 //
 //   dotnet run -c Release --project tests/Oversight.Benchmarks -- authorize [--seconds 20] [--accounts 10000] [--connections 50]
 //
+// --allow-only gives every account room (the ALLOW path alone) instead of the mixed population.
+//
 // Servers: Redis, PostgreSQL and RabbitMQ from OVERSIGHT_TEST_REDIS / _POSTGRES / _RABBITMQ when
 // set (as tests/run.sh exports them); otherwise a private redis-server on a free loopback port,
 // SQLite files in a temporary folder and each host's in-memory bus (nothing here needs events
 // to cross hosts). Loopback only; bounded by --seconds and --max-requests per phase.
 if (args.Length == 0 || args[0] != "authorize")
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project tests/Oversight.Benchmarks -- authorize [--seconds 20] [--accounts 10000] [--connections 50] [--max-requests 5000000] [--warmup 3]");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project tests/Oversight.Benchmarks -- authorize [--seconds 20] [--accounts 10000] [--connections 50] [--max-requests 5000000] [--warmup 3] [--allow-only]");
     return 2;
 }
 
@@ -39,6 +41,7 @@ var accountCount = Option("--accounts", 10_000, 10, 200_000);
 var connections = Option("--connections", 50, 1, 1_000);
 var maxRequests = Option("--max-requests", 5_000_000, 1_000, 100_000_000);
 var warmup = Option("--warmup", 3, 0, 60);
+var mix = args.Contains("--allow-only") ? "allow-only" : "mixed";
 
 var data = Directory.CreateTempSubdirectory("oversight-enforcement-bench-").FullName;
 RedisServerInstance? privateRedis = null;
@@ -71,7 +74,7 @@ try
 
     var marketplace = "bench-" + Guid.NewGuid().ToString("N")[..8];
     var token = enforcementHost.Token("operator", marketplace);
-    var population = new Population(accountCount);
+    var population = new Population(accountCount, allowOnly: mix == "allow-only");
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} (other processes share these cores: compare the two phases, not runs)");
     Console.WriteLine($"servers: {servers}");
     Console.WriteLine($"hosts: KYC {kycHost.GrpcAddress}, attestation {attestationHost.GrpcAddress}, enforcement {enforcementHost.GrpcAddress} (all in this process)");
@@ -134,7 +137,7 @@ try
         });
 
         var clients = channels.Select(c => new ThresholdEnforcement.ThresholdEnforcementClient(c)).ToArray();
-        var authorize = await Load.RunAsync("Authorize (Redis, mixed verdicts)", connections, warmup, seconds, maxRequests, async (worker, n) =>
+        var authorize = await Load.RunAsync($"Authorize (Redis, {mix} verdicts)", connections, warmup, seconds, maxRequests, async (worker, n) =>
         {
             var account = population.Accounts[(int)((((long)worker * 7919) + n) % population.Accounts.Count)];
             var response = await clients[worker].AuthorizeAsync(population.Request(marketplace, account, $"w{worker}-{n}"), operatorAuth);

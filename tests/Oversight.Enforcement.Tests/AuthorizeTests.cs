@@ -104,7 +104,8 @@ public sealed class AuthorizeTests : IAsyncLifetime
 
         var e = await RpcAssert.FailsAsync(StatusCode.NotFound, () => _deployment.EnforcementClient().AuthorizeAsync(market.Request("acct-nobody", 1_000), market.Operator));
 
-        Assert.Contains("acct-nobody", e.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("account_id 'acct-nobody'", e.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains($"marketplace_id '{market.Id}'", e.Status.Detail, StringComparison.Ordinal);
         await RpcAssert.FailsAsync(StatusCode.NotFound, () => _deployment.EnforcementClient().GetUsageAsync(
             new GetUsageRequest { MarketplaceId = market.Id, AccountId = "acct-nobody" }, market.Operator));
         Assert.Equal(before, await Stores.MarketplaceStateAsync(_deployment, market.Id));

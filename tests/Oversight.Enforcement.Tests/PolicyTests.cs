@@ -96,9 +96,43 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
         }
 
         await RpcAssert.InvalidArgumentAsync("document", () => Client.SetPolicyAsync(new SetPolicyRequest { Document = "", Format = PolicyFormat.Yaml }, Deployment.Admin));
+        // A document that does not parse at all is the field "document" itself.
+        await RpcAssert.InvalidArgumentAsync("document", () => Client.SetPolicyAsync(new SetPolicyRequest { Document = "windows: [ {", Format = PolicyFormat.Yaml }, Deployment.Admin));
+        // Labelled JSON, written in YAML: refused rather than stored under the wrong label.
+        await RpcAssert.InvalidArgumentAsync("document", () => Client.SetPolicyAsync(new SetPolicyRequest { Document = DefaultPolicy.Yaml, Format = PolicyFormat.Json }, Deployment.Admin));
         await RpcAssert.InvalidArgumentAsync("format", () => Client.SetPolicyAsync(new SetPolicyRequest { Document = DefaultPolicy.Yaml }, Deployment.Admin));
         Assert.Equal(versions, (await Client.ListPolicyVersionsAsync(new ListPolicyVersionsRequest(), Deployment.Admin)).Versions.Count);
         Assert.Equal(outbox, (await Stores.OutboxAsync(Deployment.EnforcementDatabase, "PolicyChanged")).Count);
+    }
+
+    [Fact]
+    public async Task SetPolicy_InJson_IsStoredAsJson_AndApplies()
+    {
+        var market = Deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        string Tier(string id, string name, string requirement, long limit) =>
+            $$"""{ "id": "{{id}}", "display_name": "{{name}}", "requirement": "{{requirement}}", "limits": { "24h": { "flop_units": {{limit}} } } }""";
+        var document = $$"""
+            {
+              "windows": [ { "id": "24h", "length_seconds": 86400, "bucket_seconds": 3600 }, { "id": "lifetime" } ],
+              "ladder": [
+                {{Tier("anonymous", "Anonymous", "none", 20_000_000)}},
+                {{Tier("stated_purpose", "Stated purpose", "stated_purpose", 2_000_000_000)}},
+                {{Tier("identity_verified", "Identity verified", "identity", 200_000_000_000)}},
+                {{Tier("organisation_verified", "Organisation verified", "organisation", 100_000_000_000_000)}}
+              ],
+              "overrides": { "{{market.Id}}": { "near_limit_fraction": 0.5 } }
+            }
+            """;
+
+        var set = await Client.SetPolicyAsync(new SetPolicyRequest { Document = document, Format = PolicyFormat.Json, Comment = "as JSON" }, Deployment.Admin);
+        var stored = await Client.GetPolicyAsync(new GetPolicyRequest { Version = set.Version }, market.Operator);
+        // 11,000,000 of 20,000,000 is past this marketplace's 50% (the JSON override), not the default 80%.
+        var near = await market.AuthorizeAsync(market.Request(account, 11_000_000, checkOnly: true));
+
+        Assert.Equal((PolicyFormat.Json, document), (stored.Format, stored.Document));
+        Assert.Equal((Verdict.AllowNearLimit, set.Version), (near.Verdict, near.PolicyVersion));
+        Assert.Equal(["24h"], near.Windows.Select(w => w.Window));
     }
 
     [Fact]
@@ -112,6 +146,9 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
         {
             await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.SetPolicyAsync(request, Deployment.Auth(role, role == "service" ? null : market.Id)));
         }
+
+        // The document holds every marketplace's override: an admin bound to one marketplace may not set it.
+        await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.SetPolicyAsync(request, Deployment.Auth("admin", market.Id)));
 
         await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.RebuildCountersAsync(new RebuildCountersRequest { MarketplaceId = market.Id }, market.Operator));
         Assert.Equal(versions, (await Client.ListPolicyVersionsAsync(new ListPolicyVersionsRequest(), market.Operator)).Versions.Count);

@@ -101,6 +101,17 @@ public sealed class RebuildTests : IAsyncLifetime
         Assert.Equal(2_000_000, TestMarketplace.Window(await market.UsageAsync(other), "24h").Held);
         await RpcAssert.InvalidArgumentAsync("marketplace_id", () => _deployment.EnforcementClient().RebuildCountersAsync(
             new RebuildCountersRequest { AccountId = account }, _deployment.Admin));
+
+        // The marketplace's own admin may rebuild it; another marketplace's may not, nor rebuild everything.
+        var own = await _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Auth("admin", market.Id));
+        Assert.Equal(1, own.AttestationsApplied);
+        var stranger = _deployment.Auth("admin", _deployment.NewMarketplace().Id);
+        await RpcAssert.FailsAsync(Grpc.Core.StatusCode.PermissionDenied, () => _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, stranger));
+        await RpcAssert.FailsAsync(Grpc.Core.StatusCode.PermissionDenied, () => _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest(), _deployment.Auth("admin", market.Id)));
+        Assert.Equal(1_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Usage);
     }
 
     /// <summary>

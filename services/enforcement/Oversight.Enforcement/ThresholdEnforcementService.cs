@@ -46,13 +46,15 @@ public sealed class ThresholdEnforcementService(
     {
         var started = Stopwatch.GetTimestamp();
         var caller = Caller.From(context).RequireRole(Roles.Operator);
+        // The list of known models is only built for the error message.
+        var knownModel = string.IsNullOrWhiteSpace(request.AcceleratorModel) || catalogue.TryGet(request.AcceleratorModel, out _);
         new Validation()
             .CheckId(request.MarketplaceId, "marketplace_id")
             .CheckId(request.AccountId, "account_id")
             .CheckId(request.LeaseId, "lease_id")
             .Check(!string.IsNullOrWhiteSpace(request.AcceleratorModel), "accelerator_model", "accelerator_model is required.")
-            .Check(string.IsNullOrWhiteSpace(request.AcceleratorModel) || catalogue.TryGet(request.AcceleratorModel, out _), "accelerator_model",
-                $"Unknown accelerator model '{request.AcceleratorModel}'; known: {string.Join(", ", catalogue.Accelerators.Select(a => a.Model))}.")
+            .Check(knownModel, "accelerator_model",
+                knownModel ? "" : $"Unknown accelerator model '{request.AcceleratorModel}'; known: {string.Join(", ", catalogue.Accelerators.Select(a => a.Model))}.")
             .Check(request.AcceleratorCount is >= 1 and <= MaxAcceleratorCount, "accelerator_count", $"accelerator_count must be between 1 and {MaxAcceleratorCount}.")
             .Check(request.DurationSeconds is >= 1 and <= MaxDurationSeconds, "duration_seconds", $"duration_seconds must be between 1 and {MaxDurationSeconds} (366 days).")
             .Check(!request.HasFlopUnits || request.FlopUnits is >= 1 and <= MaxFlopUnits, "flop_units", $"flop_units, when given, must be between 1 and {MaxFlopUnits}.")
@@ -181,13 +183,27 @@ public sealed class ThresholdEnforcementService(
 
     public override async Task<SetPolicyResponse> SetPolicy(SetPolicyRequest request, ServerCallContext context)
     {
-        var caller = Caller.From(context).RequireRole(Roles.Admin);
+        // The document holds every marketplace's override: only a deployment-wide admin sets it.
+        var caller = Caller.From(context).RequireRole(Roles.Admin).RequireDeploymentWide();
         new Validation()
             .Check(!string.IsNullOrWhiteSpace(request.Document), "document", "document is required.")
             .Check(request.Document.Length <= 1_000_000, "document", "document must be at most 1,000,000 characters.")
             .Check(request.Format is PolicyFormat.Yaml or PolicyFormat.Json, "format", "format must be YAML or JSON.")
             .Check(request.Comment.Length <= 500, "comment", "comment must be at most 500 characters.")
             .ThrowIfInvalid();
+        if (request.Format == PolicyFormat.Json)
+        {
+            // The loader reads YAML, of which JSON is a subset: a document labelled JSON is held to JSON.
+            try
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(request.Document);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                throw Validation.Invalid("document", $"format is JSON but the document is not JSON ({e.Message}); send it as YAML or fix it.");
+            }
+        }
+
         try
         {
             var version = await policies.SetAsync(request.Document, request.Format == PolicyFormat.Json ? "JSON" : "YAML", request.Comment, caller.Actor, context.CancellationToken);
@@ -195,7 +211,8 @@ public sealed class ThresholdEnforcementService(
         }
         catch (PolicyValidationException e)
         {
-            throw Validation.Invalid($"document.{e.Field}", e.Message);
+            // An empty field is the document as a whole (it does not parse).
+            throw Validation.Invalid(string.IsNullOrEmpty(e.Field) ? "document" : $"document.{e.Field}", e.Message);
         }
     }
 
@@ -236,13 +253,15 @@ public sealed class ThresholdEnforcementService(
 
     public override async Task<RebuildCountersResponse> RebuildCounters(RebuildCountersRequest request, ServerCallContext context)
     {
-        Caller.From(context).RequireRole(Roles.Admin);
+        var caller = Caller.From(context).RequireRole(Roles.Admin);
         new Validation()
             .CheckId(request.MarketplaceId, "marketplace_id", required: false)
             .CheckId(request.AccountId, "account_id", required: false)
             .Check(string.IsNullOrEmpty(request.AccountId) || !string.IsNullOrEmpty(request.MarketplaceId), "marketplace_id",
                 "marketplace_id is required when account_id is given.")
             .ThrowIfInvalid();
+        // One marketplace: its own admin or a deployment-wide one; every marketplace: deployment-wide only.
+        _ = string.IsNullOrEmpty(request.MarketplaceId) ? caller.RequireDeploymentWide() : caller.RequireMarketplace(request.MarketplaceId);
         if (string.IsNullOrEmpty(request.AccountId))
         {
             // One marketplace, or (empty) every marketplace: every tag known here or in the ledger.
@@ -287,7 +306,7 @@ public sealed class ThresholdEnforcementService(
         try
         {
             return await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken)
-                ?? throw new RpcException(new Status(StatusCode.NotFound, $"Account '{accountId}' does not exist in marketplace '{marketplaceId}'."));
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"account_id '{accountId}' does not exist in marketplace_id '{marketplaceId}'."));
         }
         catch (RpcException e) when (e.StatusCode != StatusCode.NotFound)
         {

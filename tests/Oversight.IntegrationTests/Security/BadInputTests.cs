@@ -65,24 +65,7 @@ public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper out
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> KnownGaps = new Dictionary<string, string>
     {
-        ["ThresholdEnforcement.Authorize/account_id=unknown"] = UnknownAccountMessage,
-        ["ThresholdEnforcement.ReleaseReservation/account_id=unknown"] = UnknownAccountMessage,
-        ["ThresholdEnforcement.GetUsage/account_id=unknown"] = UnknownAccountMessage,
-        ["ThresholdEnforcement.RebuildCounters/account_id=unknown"] = UnknownAccountMessage,
-        ["ThresholdEnforcement.SetPolicy/document=not YAML"] =
-            "ThresholdEnforcementService.SetPolicy: a document that does not parse gets the violation field 'document.' (trailing dot: " +
-            "$\"document.{e.Field}\" with an empty PolicyValidationException.Field); expected 'document'.",
-        ["ThresholdEnforcement.SetPolicy/document=the default policy as JSON"] = PolicyFormatIgnored,
-        ["ThresholdEnforcement.SetPolicy/document=the default policy as JSON :state"] = PolicyFormatIgnored,
     };
-
-    private const string UnknownAccountMessage =
-        "services/enforcement/Oversight.Enforcement/ThresholdEnforcementService.cs, KnownAccountAsync: NOT_FOUND 'Account 'x' does not exist in " +
-        "marketplace 'm'.' names neither account_id nor marketplace_id (KYC says \"account_id 'x' does not exist in marketplace_id 'm'\").";
-
-    private const string PolicyFormatIgnored =
-        "ThresholdEnforcementService.SetPolicy: format POLICY_FORMAT_JSON with a YAML document is accepted (YAML parser used whatever the format): " +
-        "a new policy version is stored labelled JSON and PolicyChanged is published; expected INVALID_ARGUMENT naming 'document' (or 'format').";
 
     public static TheoryData<string> Cases => new(BadInputCases.All.Select(c => c.Id));
 

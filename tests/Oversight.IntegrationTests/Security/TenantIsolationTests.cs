@@ -38,10 +38,6 @@ public sealed class TenantIsolationTests(IsolationFixture fixture, ITestOutputHe
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> KnownGaps = new Dictionary<string, string>
     {
-        ["ThresholdEnforcement.RebuildCounters/other-marketplace/admin"] =
-            "services/enforcement/Oversight.Enforcement/ThresholdEnforcementService.cs, RebuildCounters: never calls Caller.RequireMarketplace, " +
-            "so an admin token of marketplace B rebuilds marketplace A's counters (OK, with A's tags_rebuilt/attestations_applied); " +
-            "an empty marketplace_id rebuilds every marketplace. Expected PERMISSION_DENIED for another marketplace's marketplace_id.",
     };
 
     private static readonly string[] StreamRefusals = ["PERMISSION_DENIED", "PROVIDER_UNKNOWN"];

@@ -24,6 +24,10 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
     {
         var amounts = Amounts(policy, lease);
         var windows = CounterWindows(policy);
+        // The store checks shared tiers against the tag's cluster subject ("*"), which for an
+        // account alone in its tag equals its own figures: the rule must read the same figures,
+        // also for a cluster's root (whose own id is the tag's).
+        standing = standing with { Linked = true };
         var subjects = Subjects(account);
 
         // A suspended account is denied without holding anything, and a check-only call or
@@ -92,7 +96,7 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
             return (result.Status, null, result.Snapshot);
         }
 
-        var decision = VerdictRule.Decide(policy, standing with { Suspended = false }, ToUsageSnapshot(result.Snapshot), new RequestAmounts(0, 0));
+        var decision = VerdictRule.Decide(policy, standing with { Suspended = false, Linked = true }, ToUsageSnapshot(result.Snapshot), new RequestAmounts(0, 0));
         return (result.Status, decision, result.Snapshot);
     }
 
