@@ -22,10 +22,19 @@ public sealed class MissionFlow(FlowTarget target, string marketplace, string id
 {
     public const string Provider = "prov-1";
     private const string Model = "H100-SXM";
-    private readonly ECDsa _providerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-    private long _sequence;
+    private ECDsa _providerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private static long _sequence;
 
-    public string AccountId { get; } = "acct-" + Guid.NewGuid().ToString("N")[..12];
+    public string AccountId { get; private set; } = "acct-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Another account of the same marketplace, attested by the same provider host.</summary>
+    public async Task<MissionFlow> AnotherAccountAsync()
+    {
+        var other = new MissionFlow(target, marketplace, identitySecretId, identitySecret, log) { _providerKey = _providerKey };
+        var created = await target.Kyc.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = marketplace, AccountId = other.AccountId }, Operator);
+        log($"   CreateAccount {other.AccountId} -> tier {created.Account.Tier.Id}");
+        return other;
+    }
 
     private Metadata Operator => target.As("operator", marketplace);
     private Metadata ProviderHost => target.As("provider", marketplace, Provider);

@@ -96,6 +96,43 @@ public sealed class AccountDirectory(
         }
     }
 
+    /// <summary>
+    /// Moves the members of a cluster to its root, unless this account already holds a newer
+    /// cluster version (events may arrive late or twice). Returns the former roots whose tags
+    /// lost members; an empty list when nothing changed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ApplyClusterAsync(
+        string marketplaceId, string clusterRoot, IReadOnlyCollection<string> members, long clusterVersion, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+        var records = await db.Accounts
+            .Where(a => a.MarketplaceId == marketplaceId && members.Contains(a.AccountId))
+            .ToListAsync(cancellationToken);
+        var formerRoots = new HashSet<string>(StringComparer.Ordinal);
+        var changed = false;
+        foreach (var record in records.Where(r => clusterVersion > r.ClusterVersion))
+        {
+            var former = string.IsNullOrEmpty(record.ClusterRoot) ? record.AccountId : record.ClusterRoot;
+            if (former != clusterRoot)
+            {
+                formerRoots.Add(former);
+            }
+
+            record.ClusterRoot = clusterRoot;
+            record.ClusterVersion = clusterVersion;
+            record.UpdatedAt = clock.GetUtcNow();
+            changed = true;
+        }
+
+        if (changed)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return changed ? [.. formerRoots] : [];
+    }
+
     /// <summary>The accounts whose counters live under a cluster root's tag (the root itself included).</summary>
     public async Task<IReadOnlyList<string>> ClusterMembersAsync(string marketplaceId, string clusterRoot, CancellationToken cancellationToken)
     {

@@ -2,6 +2,7 @@ using MassTransit;
 using Oversight.Contracts;
 using Oversight.Enforcement.Accounts;
 using Oversight.Enforcement.Counters;
+using Oversight.Policy.Counters;
 
 namespace Oversight.Enforcement.Consumers;
 
@@ -10,7 +11,7 @@ namespace Oversight.Enforcement.Consumers;
 /// Each event carries the account's sequence; an older or repeated one changes nothing, so
 /// redelivery and reordering are harmless.
 /// </summary>
-public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder) :
+public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder, ICounterStore store) :
     IConsumer<AccountCreated>,
     IConsumer<AccountTierChanged>,
     IConsumer<AccountSuspended>,
@@ -43,16 +44,25 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
         var m = context.Message;
         foreach (var accountId in m.ClusterAccountIds)
         {
-            var known = await accounts.FindAsync(m.MarketplaceId, accountId, context.CancellationToken)
+            // Make every member known here first (KYC's answer already names the new root).
+            _ = await accounts.FindAsync(m.MarketplaceId, accountId, context.CancellationToken)
                 ?? await accounts.ConfirmAsync(m.MarketplaceId, accountId, context.CancellationToken);
-            if (known is not null && known.ClusterRoot != m.ClusterRoot)
-            {
-                await accounts.ApplyAsync(known with { ClusterRoot = m.ClusterRoot }, context.CancellationToken, (_, _) => true);
-            }
         }
 
-        // The cluster's counters are rebuilt from the ledger under the root's hash tag.
+        // An older cluster version than the one stored (a late or repeated event) changes nothing.
+        var formerRoots = await accounts.ApplyClusterAsync(m.MarketplaceId, m.ClusterRoot, [.. m.ClusterAccountIds], m.ClusterVersion, context.CancellationToken);
+        if (formerRoots.Count == 0 && await store.GetEpochAsync(CounterTag.For(m.MarketplaceId, m.ClusterRoot), context.CancellationToken) is not null)
+        {
+            return;
+        }
+
+        // The cluster's counters are rebuilt from the ledger under the root's hash tag; the
+        // tags its members left are cleared (their usage now lives under the root's).
         await rebuilder.RebuildAsync(m.MarketplaceId, m.ClusterRoot, onlyIfMissing: false, context.CancellationToken);
+        foreach (var former in formerRoots)
+        {
+            await store.ResetTagAsync(CounterTag.For(m.MarketplaceId, former), context.CancellationToken);
+        }
     }
 
     private async Task SetSuspendedAsync(string marketplaceId, string accountId, bool suspended, long sequence, CancellationToken cancellationToken)

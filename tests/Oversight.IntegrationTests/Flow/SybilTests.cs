@@ -1,0 +1,50 @@
+using Oversight.Common.V1;
+using Oversight.Kyc.V1;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Oversight.IntegrationTests.Flow;
+
+/// <summary>Sybil-linked budgets (issue 6 item 6) across KYC, attestation and enforcement.</summary>
+public sealed class SybilTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task LinkedAccounts_ShareTheAnonymousBudgetOfTheirCluster()
+    {
+        await using var deployment = await Deployment.StartAsync();
+        var root = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await root.RegisterAndCreateAsync(); // the oldest account becomes the cluster's root
+        var other = await root.AnotherAccountAsync();
+        await root.AttestAsync("lease-root", count: 2, seconds: 3600, flopUnits: 4_000_000);
+        await other.AttestAsync("lease-other", count: 8, seconds: 3600, flopUnits: 15_000_000);
+        await root.WaitForUsageAsync(4_000_000);
+        await other.WaitForUsageAsync(15_000_000);
+
+        // Alone, each account is well inside its own anonymous 24-hour budget of 20,000,000 units.
+        Assert.Equal(Verdict.Allow, (await root.AuthorizeAsync("lease-before", count: 1, seconds: 3600)).Verdict);
+
+        var linked = await deployment.Target.Kyc.LinkAccountsAsync(new LinkAccountsRequest
+        {
+            MarketplaceId = deployment.Marketplace, AccountIds = { root.AccountId, other.AccountId }, Reason = "same payment instrument",
+        }, deployment.Target.As("operator", deployment.Marketplace));
+        Assert.Equal(root.AccountId, linked.ClusterRoot);
+        output.WriteLine($"LinkAccounts {root.AccountId}, {other.AccountId} -> cluster root {linked.ClusterRoot}");
+
+        // Enforcement moves both accounts to the root's counters, rebuilt from the ledger:
+        // the anonymous budget is now the cluster's, 19,000,000 used of 20,000,000.
+        await root.WaitForUsageAsync(19_000_000);
+        await other.WaitForUsageAsync(19_000_000);
+
+        foreach (var account in new[] { root, other })
+        {
+            var refused = await account.AuthorizeAsync($"lease-after-{account.AccountId}", count: 1, seconds: 3600);
+            Assert.Equal(Verdict.RequireStatedPurpose, refused.Verdict);
+            Assert.True(refused.DecidingWindow.SharedByCluster);
+            Assert.Equal(19_000_000, refused.DecidingWindow.Usage);
+        }
+
+        // A new attestation of either member counts once, in the cluster's budget.
+        await other.AttestAsync("lease-more", count: 1, seconds: 1800, flopUnits: 500_000);
+        await root.WaitForUsageAsync(19_500_000);
+    }
+}
