@@ -61,6 +61,20 @@ public sealed class AdmissionEngineTests
     }
 
     [Fact]
+    public async Task Authorize_SameLeaseAfterOtherUsageFilledTheWindow_StillAnswersWithItsReservation()
+    {
+        var account = await NewAccountAsync();
+        var first = await _engine.AuthorizeAsync(Policy, account, new AccountStanding(0), H100Hours("lease-1", 2), Now);
+        await _engine.SettleAsync(Policy, account, new UsageRecord("att-other", null, 19_000_000, 3600, Now, Final: true), Now, 30 * 86400);
+
+        var again = await _engine.AuthorizeAsync(Policy, account, new AccountStanding(0), H100Hours("lease-1", 2), Now + 10);
+
+        Assert.Equal(AdmissionStatus.Replayed, again.Status);
+        Assert.Equal(Verdict.AllowNearLimit, again.Decision!.Verdict);
+        Assert.Equal(first.Hold, again.Hold);
+    }
+
+    [Fact]
     public async Task Authorize_WhenAnonymousBudgetWouldBeExceeded_RequiresStatedPurposeAndHoldsNothing()
     {
         var account = await NewAccountAsync();

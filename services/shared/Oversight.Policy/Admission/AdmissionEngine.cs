@@ -52,6 +52,17 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         {
             // The snapshot already includes this lease's hold: judge nothing more on top of it.
             var replayed = VerdictRule.Decide(policy, standing, snapshot, new RequestAmounts(0, 0));
+            if (!standing.Suspended && replayed.Verdict is not (Verdict.Allow or Verdict.AllowNearLimit))
+            {
+                // Usage settled since may have filled the window, but this lease was admitted and
+                // still holds its reservation: the same lease gets the same answer.
+                replayed = replayed with
+                {
+                    Verdict = Verdict.AllowNearLimit,
+                    Message = $"lease {lease.LeaseId} already holds its reservation; {replayed.Message}",
+                };
+            }
+
             return new AdmissionOutcome(AdmissionStatus.Replayed, replayed, amounts, result.Hold, result.ExpiredHoldsPruned);
         }
 
