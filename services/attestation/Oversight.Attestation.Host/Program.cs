@@ -1,6 +1,6 @@
+using Oversight.Attestation;
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
-using Oversight.Attestation;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddOversightDefaults();

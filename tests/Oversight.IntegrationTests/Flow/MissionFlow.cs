@@ -93,7 +93,10 @@ public sealed class MissionFlow(FlowTarget target, string marketplace, string id
         // f. A stated purpose, and at once the same lease is allowed, up to the next budget.
         var purpose = await target.Kyc.StatePurposeAsync(new StatePurposeRequest
         {
-            MarketplaceId = marketplace, AccountId = AccountId, Category = PurposeCategory.Research, Text = "Fine-tuning a protein language model for a thesis.",
+            MarketplaceId = marketplace,
+            AccountId = AccountId,
+            Category = PurposeCategory.Research,
+            Text = "Fine-tuning a protein language model for a thesis.",
         }, Operator);
         Assert.Equal("stated_purpose", purpose.Account.Tier.Id);
         log($"f. StatePurpose (RESEARCH) -> tier {purpose.Account.Tier.Id}");
@@ -135,8 +138,13 @@ public sealed class MissionFlow(FlowTarget target, string marketplace, string id
     {
         var request = new AuthorizeRequest
         {
-            MarketplaceId = marketplace, AccountId = AccountId, LeaseId = lease, AcceleratorModel = Model,
-            AcceleratorCount = count, DurationSeconds = seconds, Precision = Common.V1.PrecisionClass.Bf16,
+            MarketplaceId = marketplace,
+            AccountId = AccountId,
+            LeaseId = lease,
+            AcceleratorModel = Model,
+            AcceleratorCount = count,
+            DurationSeconds = seconds,
+            Precision = Common.V1.PrecisionClass.Bf16,
         };
         if (flopUnits is { } units)
         {

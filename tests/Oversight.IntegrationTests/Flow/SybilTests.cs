@@ -25,7 +25,9 @@ public sealed class SybilTests(ITestOutputHelper output)
 
         var linked = await deployment.Target.Kyc.LinkAccountsAsync(new LinkAccountsRequest
         {
-            MarketplaceId = deployment.Marketplace, AccountIds = { root.AccountId, other.AccountId }, Reason = "same payment instrument",
+            MarketplaceId = deployment.Marketplace,
+            AccountIds = { root.AccountId, other.AccountId },
+            Reason = "same payment instrument",
         }, deployment.Target.As("operator", deployment.Marketplace));
         Assert.Equal(root.AccountId, linked.ClusterRoot);
         output.WriteLine($"LinkAccounts {root.AccountId}, {other.AccountId} -> cluster root {linked.ClusterRoot}");
