@@ -1,5 +1,5 @@
-using Oversight.Policy;
 using Oversight.Enforcement.Redis;
+using Oversight.Policy;
 using Oversight.Policy.Counters;
 using Oversight.Testing;
 using StackExchange.Redis;
