@@ -413,6 +413,12 @@ else
     ERL_EPMD_ADDRESS ERL_EPMD_PORT
 fi
 
+# ---------------------------------------------------------------- deployment tools
+# docker-compose (offline `config`), helm and the Kubernetes schema validator for
+# tests/Oversight.Deployment.Tests; quick when already present.
+log "installing deployment test tools (deploy/ci/install-tools.sh)"
+bash "$ROOT/deploy/ci/install-tools.sh"
+
 # ---------------------------------------------------------------- dotnet test
 SOLUTION="${OVERSIGHT_TEST_SOLUTION:-Oversight.sln}"
 [ -f "$SOLUTION" ] || { [ -f Oversight.slnx ] && SOLUTION=Oversight.slnx; }
