@@ -23,7 +23,7 @@ internal static class StartupBanner
         Console.WriteLine($"  health (HTTP/1.1):       port {hosting.HealthPort}: /healthz/live, /healthz/ready");
         Console.WriteLine($"  data folder:             {Path.GetFullPath(hosting.DataDirectory)}");
         Console.WriteLine($"  environment:             {app.Environment.EnvironmentName}");
-        Console.WriteLine("  a token for calls:       dotnet run --project services/host/Oversight.AllInOne -- token --role operator --marketplace demo");
+        Console.WriteLine("  a token for calls:       dotnet run --project services/host/Oversight.AllInOne --no-launch-profile -- token --role operator --marketplace demo");
         Console.WriteLine();
     }
 }
