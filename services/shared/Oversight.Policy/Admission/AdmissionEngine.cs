@@ -15,7 +15,13 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
 {
     /// <summary>The amounts a lease is judged on: its own FLOP estimate or count x peak x duration x utilisation.</summary>
     /// <exception cref="UnknownAcceleratorException">The model is not in the catalogue.</exception>
-    public RequestAmounts Amounts(EffectivePolicy policy, LeaseRequest lease) => new(
+    public RequestAmounts Amounts(EffectivePolicy policy, LeaseRequest lease) => AmountsOf(estimator, policy, lease);
+
+    /// <summary>
+    /// The same amounts without an engine: what a lease would be judged on and, in the replay,
+    /// what its provider attests (the replay runs every job at the policy's assumed utilisation).
+    /// </summary>
+    public static RequestAmounts AmountsOf(FlopEstimator estimator, EffectivePolicy policy, LeaseRequest lease) => new(
         lease.FlopUnits ?? estimator.EstimateUnits(lease.AcceleratorModel, lease.Precision, lease.AcceleratorCount, lease.DurationSeconds, policy.Document.Utilisation),
         FlopEstimator.GpuSeconds(lease.AcceleratorCount, lease.DurationSeconds));
 

@@ -1,0 +1,54 @@
+using Oversight.Policy;
+using Oversight.Replay.Traces;
+
+namespace Oversight.Replay.Simulation;
+
+/// <summary>
+/// Where the replay's decisions are made: in this process (<see cref="InProcessBackend"/>, the
+/// policy core on the in-memory counter store) or by a running deployment over gRPC (live mode).
+/// The simulator, which plays the users, is the same for both, so the two modes can be compared
+/// verdict by verdict. Calls come in time order; <c>now</c> is virtual time (Unix seconds).
+/// </summary>
+public interface IReplayBackend
+{
+    /// <summary>Makes the pseudonym known (and linked to its cluster root, for a linked sybil split) before its first request.</summary>
+    ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken);
+
+    /// <summary>Asks for admission of one job as a lease.</summary>
+    ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken);
+
+    /// <summary>The provider attests usage of an admitted lease over an interval ending at <paramref name="now"/>.</summary>
+    ValueTask AttestAsync(SimulatedAccount account, string leaseId, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
+
+    /// <summary>The user completed a step-up: the pseudonym now holds the tier at <paramref name="tierLevel"/>.</summary>
+    ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken);
+}
+
+/// <summary>A verdict and what it was judged on.</summary>
+/// <param name="RequiredTierLevel">For REQUIRE_*, the tier the account must reach.</param>
+public readonly record struct AuthorizeAnswer(Verdict Verdict, int? RequiredTierLevel, long FlopUnits, long GpuSeconds);
+
+/// <summary>One pseudonymous account of the replay.</summary>
+/// <param name="clusterRoot">The pseudonym whose cluster this one is linked into; null when unlinked.</param>
+public sealed class SimulatedAccount(int index, SimulatedUser user, string pseudonym, SimulatedAccount? clusterRoot)
+{
+    public int Index { get; } = index;
+
+    /// <summary>The trace account (the person) this pseudonym belongs to.</summary>
+    public SimulatedUser User { get; } = user;
+
+    public string Pseudonym { get; } = pseudonym;
+
+    /// <summary>The root of the pseudonym's cluster of linked accounts; itself when unlinked.</summary>
+    public SimulatedAccount ClusterRoot => clusterRoot ?? this;
+
+    public int TierLevel { get; set; }
+
+    /// <summary>While a step-up is in progress (until this time) the pseudonym's jobs wait.</summary>
+    public long PendingUntil { get; set; } = long.MinValue;
+
+    public bool Opened { get; set; }
+
+    /// <summary>What a backend keeps for this pseudonym (the live mode's account id).</summary>
+    public object? BackendState { get; set; }
+}

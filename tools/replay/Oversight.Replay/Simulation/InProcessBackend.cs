@@ -1,0 +1,64 @@
+using Oversight.Policy;
+using Oversight.Policy.Accelerators;
+using Oversight.Policy.Admission;
+using Oversight.Policy.Counters;
+using Oversight.Policy.Decisions;
+using Oversight.Policy.Documents;
+using Oversight.Replay.Traces;
+
+namespace Oversight.Replay.Simulation;
+
+/// <summary>
+/// Decides in this process with the enforcement service's own entry point: <see cref="AdmissionEngine"/>
+/// on an <see cref="InMemoryCounterStore"/> (the same store the embedded default uses, whose
+/// semantics a conformance suite checks against the Redis store). Settles without exactly-once
+/// marks: the replay has no redelivery (DESIGN.md "Exactly once").
+/// </summary>
+public sealed class InProcessBackend : IReplayBackend
+{
+    private const string Epoch = "replay";
+    private readonly EffectivePolicy _policy;
+    private readonly InMemoryCounterStore _store = new();
+    private readonly AdmissionEngine _engine;
+
+    public InProcessBackend(EffectivePolicy policy)
+    {
+        _policy = policy;
+        _engine = new AdmissionEngine(_store, new FlopEstimator(AcceleratorCatalogue.Default));
+    }
+
+    public ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    {
+        var reference = new AccountRef(_policy.MarketplaceId ?? "replay", account.Pseudonym, account.ClusterRoot.Pseudonym);
+        account.BackendState = reference;
+        if (!reference.Linked)
+        {
+            _store.InitializeTag(reference.Tag, Epoch);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
+    {
+        var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, PrecisionClass.Unspecified, job.FlopUnits, CheckOnly: false);
+        var outcome = await _engine.AuthorizeAsync(_policy, Reference(account), new AccountStanding(account.TierLevel), lease, now, cancellationToken);
+        var decision = outcome.Decision ?? throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
+        return new AuthorizeAnswer(decision.Verdict, decision.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds);
+    }
+
+    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    {
+        var result = await _engine.SettleAsync(_policy, Reference(account), new UsageRecord(attestationId, leaseId, flopUnits, gpuSeconds, now, final), now, markRetentionSeconds: null, cancellationToken);
+        if (result.Status != SettleStatus.Applied)
+        {
+            throw new InvalidOperationException($"attestation {attestationId} was not counted: {result.Status}");
+        }
+    }
+
+    public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>
+        ValueTask.CompletedTask;
+
+    private static AccountRef Reference(SimulatedAccount account) =>
+        account.BackendState as AccountRef ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");
+}

@@ -1,0 +1,326 @@
+using Oversight.Policy;
+using Oversight.Policy.Accelerators;
+using Oversight.Policy.Admission;
+using Oversight.Policy.Decisions;
+using Oversight.Policy.Documents;
+using Oversight.Replay.Traces;
+
+namespace Oversight.Replay.Simulation;
+
+/// <summary>A verdict as it happened in the replay (for verdict logs and the live/in-process comparison).</summary>
+public readonly record struct VerdictEvent(long Time, string Pseudonym, string LeaseId, Verdict Verdict, int TierLevel, int? RequiredTierLevel, long FlopUnits);
+
+/// <summary>
+/// Plays a trace's users in virtual time against a backend. Each job asks for admission at its
+/// start (later if its user is busy stepping up); an admitted job is attested every
+/// <see cref="ReplayOptions.AttestIntervalSeconds"/> and finally at its end. After a REQUIRE_*
+/// verdict the user abandons with the configured probability (seeded) or completes the step-up
+/// after the configured delay, and the job (and any other job of that pseudonym meanwhile) asks
+/// again then. Events at the same second run in a fixed order: completed step-ups, then
+/// attestations, then admissions, each in the order they were scheduled, so a run is deterministic.
+/// Memory grows with accounts and with jobs running at once, not with the length of the trace.
+/// </summary>
+public sealed class ReplaySimulator
+{
+    private enum EventKind
+    {
+        StepUpDone = 0,
+        Attest = 1,
+        Authorize = 2,
+    }
+
+    private readonly record struct EventKey(long Time, EventKind Kind, long Sequence) : IComparable<EventKey>
+    {
+        public int CompareTo(EventKey other)
+        {
+            var byTime = Time.CompareTo(other.Time);
+            if (byTime != 0)
+            {
+                return byTime;
+            }
+
+            var byKind = Kind.CompareTo(other.Kind);
+            return byKind != 0 ? byKind : Sequence.CompareTo(other.Sequence);
+        }
+    }
+
+    /// <summary>A job as the simulator tracks it: its account, its amounts, and how far its attestations have got.</summary>
+    private sealed class RunningJob(TraceJob job, SimulatedAccount account, long index, RequestAmounts amounts)
+    {
+        public TraceJob Job { get; } = job;
+
+        public SimulatedAccount Account { get; } = account;
+
+        public long Index { get; } = index;
+
+        public RequestAmounts Amounts { get; } = amounts;
+
+        public int Attempt { get; set; }
+
+        public string LeaseId { get; set; } = "";
+
+        public long RunStart { get; set; }
+
+        public int TierAtAdmission { get; set; }
+
+        public long AttestedUntil { get; set; }
+
+        public long FlopAttested { get; set; }
+
+        public int Part { get; set; }
+    }
+
+    private readonly ReplayOptions _options;
+    private readonly EffectivePolicy _policy;
+    private readonly IReplayBackend _backend;
+    private readonly FlopEstimator _estimator = new(AcceleratorCatalogue.Default);
+    private readonly PriorityQueue<(EventKind Kind, RunningJob? Job, SimulatedAccount? Account, int Level), EventKey> _queue = new();
+    private readonly Dictionary<string, SimulatedUser> _usersByName = new(StringComparer.Ordinal);
+    private readonly List<SimulatedUser> _users = [];
+    private readonly Random _random;
+    private readonly long[] _verdicts = new long[Enum.GetValues<Verdict>().Length];
+    private readonly ReplayTimeline _timeline;
+    private long _sequence;
+    private long _jobIndex;
+    private long _events;
+    private long _accounts;
+    private long _first = long.MaxValue;
+    private long _last = long.MinValue;
+
+    public ReplaySimulator(ReplayOptions options, IReplayBackend backend, long timelineBucketSeconds)
+    {
+        options.Validate();
+        _options = options;
+        _policy = options.Policy.Resolve(options.Marketplace);
+        _backend = backend;
+        _random = new Random(options.Seed);
+        _timeline = new ReplayTimeline(timelineBucketSeconds, _policy.Ladder.Count);
+    }
+
+    public EffectivePolicy Policy => _policy;
+
+    /// <summary>Called for every verdict, in order.</summary>
+    public Action<VerdictEvent>? OnVerdict { get; init; }
+
+    /// <summary>Called now and then with the number of trace jobs taken so far.</summary>
+    public Action<long>? OnProgress { get; init; }
+
+    /// <summary>Replays jobs sorted by start time (as <see cref="TraceLoad.Jobs"/> are).</summary>
+    public async Task<ReplayResult> RunAsync(IEnumerable<TraceJob> jobs, CancellationToken cancellationToken = default)
+    {
+        using var next = jobs.GetEnumerator();
+        var pending = next.MoveNext() ? next.Current : null;
+        long previousStart = long.MinValue;
+        while (pending is not null || _queue.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Trace jobs join the queue when their start comes, so the queue holds only what is in flight.
+            if (pending is not null && (!_queue.TryPeek(out _, out var head) || pending.Start <= head.Time))
+            {
+                if (pending.Start < previousStart)
+                {
+                    throw new ArgumentException($"jobs must come sorted by start time: {pending.Line} starts before the job before it", nameof(jobs));
+                }
+
+                previousStart = pending.Start;
+                Schedule(pending.Start, EventKind.Authorize, Admit(pending), null, 0);
+                pending = next.MoveNext() ? next.Current : null;
+                if ((_jobIndex & 0x3FFF) == 0)
+                {
+                    OnProgress?.Invoke(_jobIndex);
+                }
+
+                continue;
+            }
+
+            _queue.TryDequeue(out var item, out var key);
+            _events++;
+            switch (item.Kind)
+            {
+                case EventKind.StepUpDone:
+                    await CompleteStepUpAsync(item.Account!, item.Level, key.Time, cancellationToken);
+                    break;
+                case EventKind.Attest:
+                    await AttestAsync(item.Job!, key.Time, cancellationToken);
+                    break;
+                default:
+                    await AuthorizeAsync(item.Job!, key.Time, cancellationToken);
+                    break;
+            }
+        }
+
+        OnProgress?.Invoke(_jobIndex);
+        return new ReplayResult(_policy, _options, _users, _verdicts, _timeline, _jobIndex, _events, _accounts,
+            _first == long.MaxValue ? 0 : _first, _last == long.MinValue ? 0 : _last);
+    }
+
+    private RunningJob Admit(TraceJob job)
+    {
+        if (!_usersByName.TryGetValue(job.Account, out var user))
+        {
+            user = new SimulatedUser(_users.Count, job.Account, _policy.Ladder.Count);
+            _usersByName.Add(job.Account, user);
+            _users.Add(user);
+        }
+
+        // Sybil what-if: the user's jobs go round-robin to its pseudonyms.
+        var slot = (int)(user.Jobs % _options.SybilSplit);
+        while (user.Pseudonyms.Count <= slot)
+        {
+            var name = _options.SybilSplit == 1 ? user.Name : $"{user.Name}~{user.Pseudonyms.Count + 1}";
+            var root = _options.SybilLinked && user.Pseudonyms.Count > 0 ? user.Pseudonyms[0] : null;
+            user.Pseudonyms.Add(new SimulatedAccount((int)_accounts++, user, name, root));
+        }
+
+        var account = user.Pseudonyms[slot];
+        var lease = new LeaseRequest("amounts", job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, PrecisionClass.Unspecified, job.FlopUnits, CheckOnly: false);
+        var amounts = AdmissionEngine.AmountsOf(_estimator, _policy, lease);
+        user.Jobs++;
+        user.FlopRequested += amounts.FlopUnits;
+        if (user.FirstJobAt == long.MinValue)
+        {
+            user.FirstJobAt = job.Start;
+        }
+
+        _first = Math.Min(_first, job.Start);
+        _last = Math.Max(_last, job.End);
+        return new RunningJob(job, account, _jobIndex++, amounts);
+    }
+
+    private async ValueTask AuthorizeAsync(RunningJob run, long now, CancellationToken cancellationToken)
+    {
+        var account = run.Account;
+        var user = account.User;
+        if (user.AbandonedAt is not null)
+        {
+            user.JobsLost++;
+            user.FlopLost += run.Amounts.FlopUnits;
+            return;
+        }
+
+        if (account.PendingUntil > now)
+        {
+            // The user is busy with a step-up: the job waits for it.
+            Schedule(account.PendingUntil, EventKind.Authorize, run, null, 0);
+            return;
+        }
+
+        await OpenAsync(account.ClusterRoot, now, cancellationToken);
+        await OpenAsync(account, now, cancellationToken);
+
+        run.LeaseId = run.Attempt == 0 ? $"job-{run.Index}" : $"job-{run.Index}-{run.Attempt}";
+        run.Attempt++;
+        var answer = await _backend.AuthorizeAsync(account, run.LeaseId, run.Job, now, cancellationToken);
+        _verdicts[(int)answer.Verdict]++;
+        OnVerdict?.Invoke(new VerdictEvent(now, account.Pseudonym, run.LeaseId, answer.Verdict, account.TierLevel, answer.RequiredTierLevel, answer.FlopUnits));
+        switch (answer.Verdict)
+        {
+            case Verdict.Allow or Verdict.AllowNearLimit:
+                run.RunStart = now;
+                run.AttestedUntil = now;
+                run.TierAtAdmission = account.TierLevel;
+                user.JobsRun++;
+                Schedule(NextAttestation(run), EventKind.Attest, run, null, 0);
+                break;
+            case Verdict.RequireStatedPurpose or Verdict.RequireIdentity or Verdict.RequireOrganisation:
+                AskToStepUp(run, answer, now);
+                break;
+            default:
+                user.JobsDenied++;
+                user.FlopDenied += run.Amounts.FlopUnits;
+                user.FirstDeniedAt ??= now;
+                break;
+        }
+    }
+
+    private async ValueTask OpenAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    {
+        if (!account.Opened)
+        {
+            await _backend.OpenAccountAsync(account, now, cancellationToken);
+            account.Opened = true;
+        }
+    }
+
+    private void AskToStepUp(RunningJob run, AuthorizeAnswer answer, long now)
+    {
+        var account = run.Account;
+        var user = account.User;
+        var level = answer.RequiredTierLevel ?? throw new InvalidOperationException($"{answer.Verdict} without a required tier for lease {run.LeaseId}");
+        var requirement = _policy.Tier(level).Requirement;
+        user.FirstStepUpAt ??= now;
+        switch (requirement)
+        {
+            case RequirementKind.StatedPurpose when user.FirstAskedPurposeAt is null:
+                user.FirstAskedPurposeAt = now;
+                _timeline.Asked(now, requirement);
+                break;
+            case RequirementKind.Identity when user.FirstAskedIdentityAt is null:
+                user.FirstAskedIdentityAt = now;
+                _timeline.Asked(now, requirement);
+                break;
+            case RequirementKind.Organisation when user.FirstAskedOrganisationAt is null:
+                user.FirstAskedOrganisationAt = now;
+                _timeline.Asked(now, requirement);
+                break;
+        }
+
+        // The only random choice; drawn in event order, so the same seed gives the same run.
+        var probability = _options.Behaviour.AbandonFor(requirement);
+        if (probability > 0 && _random.NextDouble() < probability)
+        {
+            user.AbandonedAt = now;
+            user.AbandonedAtStep = requirement;
+            user.JobsLost++;
+            user.FlopLost += run.Amounts.FlopUnits;
+            return;
+        }
+
+        account.PendingUntil = now + _options.Behaviour.DelayFor(requirement);
+        Schedule(account.PendingUntil, EventKind.StepUpDone, null, account, level);
+        Schedule(account.PendingUntil, EventKind.Authorize, run, null, 0);
+    }
+
+    private async ValueTask CompleteStepUpAsync(SimulatedAccount account, int level, long now, CancellationToken cancellationToken)
+    {
+        if (level <= account.TierLevel)
+        {
+            return;
+        }
+
+        await _backend.StepUpAsync(account, level, _policy.Tier(level).Requirement, now, cancellationToken);
+        account.TierLevel = level;
+        account.User.HighestTier = Math.Max(account.User.HighestTier, level);
+    }
+
+    private long NextAttestation(RunningJob run) =>
+        Math.Min(run.AttestedUntil + _options.AttestIntervalSeconds, run.RunStart + run.Job.DurationSeconds);
+
+    private async ValueTask AttestAsync(RunningJob run, long now, CancellationToken cancellationToken)
+    {
+        var end = run.RunStart + run.Job.DurationSeconds;
+        var final = now >= end;
+        // Cumulative shares, so the parts add up to the job's FLOP exactly.
+        var flopSoFar = final ? run.Amounts.FlopUnits : (long)((Int128)run.Amounts.FlopUnits * (now - run.RunStart) / run.Job.DurationSeconds);
+        var flop = flopSoFar - run.FlopAttested;
+        var gpuSeconds = (long)run.Job.AcceleratorCount * (now - run.AttestedUntil);
+        var intervalStart = run.AttestedUntil;
+        await _backend.AttestAsync(run.Account, run.LeaseId, $"{run.LeaseId}-a{run.Part}", flop, gpuSeconds, intervalStart, now, final, cancellationToken);
+        run.Part++;
+        run.FlopAttested = flopSoFar;
+        run.AttestedUntil = now;
+
+        var user = run.Account.User;
+        user.FlopRun += flop;
+        user.GpuSecondsRun += gpuSeconds;
+        user.FlopRunByTier[run.TierAtAdmission] += flop;
+        _timeline.Ran(now, run.TierAtAdmission, flop);
+        if (!final)
+        {
+            Schedule(NextAttestation(run), EventKind.Attest, run, null, 0);
+        }
+    }
+
+    private void Schedule(long time, EventKind kind, RunningJob? job, SimulatedAccount? account, int level) =>
+        _queue.Enqueue((kind, job, account, level), new EventKey(time, kind, _sequence++));
+}

@@ -1,0 +1,39 @@
+namespace Oversight.Replay.Traces;
+
+/// <summary>
+/// One job of a usage trace in the canonical form every adapter produces: who ran it, when,
+/// on what. Times are Unix seconds (UTC); <see cref="End"/> &gt; <see cref="Start"/>.
+/// </summary>
+/// <param name="Account">The trace's user, group or account: the pseudonymous account it becomes.</param>
+/// <param name="AcceleratorModel">A model of the accelerator catalogue (e.g. "H100-SXM").</param>
+/// <param name="AcceleratorCount">Accelerators the job held, &gt; 0.</param>
+/// <param name="FlopUnits">The job's FLOP in units of 10^12 when the trace gives it; else the policy's estimate is used.</param>
+/// <param name="WorkloadClass">Free text such as "training" or "inference", reported as given.</param>
+/// <param name="Line">Where the job came from (for messages).</param>
+public sealed record TraceJob(
+    string Account,
+    long Start,
+    long End,
+    string AcceleratorModel,
+    int AcceleratorCount,
+    long? FlopUnits,
+    string? WorkloadClass,
+    TraceLocation Line)
+{
+    public long DurationSeconds => End - Start;
+}
+
+/// <summary>A place in a trace file: 1-based line, and the column when one is at fault.</summary>
+public readonly record struct TraceLocation(string File, long Line, string? Column = null)
+{
+    public override string ToString() => Column is null ? $"{File}:{Line}" : $"{File}:{Line}, column {Column}";
+}
+
+/// <summary>A row that cannot become a job: where it is and why.</summary>
+public sealed class TraceFormatException(TraceLocation location, string reason)
+    : Exception($"{location}: {reason}")
+{
+    public TraceLocation Location { get; } = location;
+
+    public string Reason { get; } = reason;
+}

@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+
+namespace Oversight.Replay.Traces;
+
+/// <summary>A trace file as read: its name, size and SHA-256, so a report says exactly what was replayed.</summary>
+public sealed record TraceFile(string Name, long Bytes, string Sha256)
+{
+    public static TraceFile Describe(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return new TraceFile(Path.GetFileName(path), stream.Length, Convert.ToHexStringLower(SHA256.HashData(stream)));
+    }
+}
+
+/// <summary>
+/// A trace read into canonical jobs, sorted by start time (ties keep file order: public traces
+/// are not always in time order), with what was left out and why, and every value the tool
+/// supplied in place of a missing field.
+/// </summary>
+public sealed class TraceLoad
+{
+    public required string Format { get; init; }
+
+    public required IReadOnlyList<TraceFile> Files { get; init; }
+
+    public required IReadOnlyList<TraceJob> Jobs { get; init; }
+
+    /// <summary>Data rows read (header excluded).</summary>
+    public required long RowsRead { get; init; }
+
+    /// <summary>Well-formed rows that are not GPU usage (no GPUs, never started, zero time), by reason.</summary>
+    public required IReadOnlyDictionary<string, long> RowsFiltered { get; init; }
+
+    /// <summary>Malformed rows skipped with --skip-bad-rows, by reason.</summary>
+    public required IReadOnlyDictionary<string, long> RowsSkipped { get; init; }
+
+    /// <summary>The first malformed rows, with file, line, column and reason.</summary>
+    public required IReadOnlyList<string> BadRowExamples { get; init; }
+
+    /// <summary>Values supplied for fields the trace lacks, as sentences for the report.</summary>
+    public required IReadOnlyList<string> Assumptions { get; init; }
+}
+
+/// <summary>Collects an adapter's jobs, filtered rows and bad rows; throws at the first bad row unless told to skip.</summary>
+public sealed class TraceCollector(TraceReadOptions options)
+{
+    private const int MaxExamples = 20;
+    private readonly List<TraceJob> _jobs = [];
+    private readonly SortedDictionary<string, long> _filtered = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, long> _skipped = new(StringComparer.Ordinal);
+    private readonly List<string> _examples = [];
+    private readonly List<string> _assumptions = [];
+
+    public TraceReadOptions Options { get; } = options;
+
+    public long RowsRead { get; private set; }
+
+    public void Add(TraceJob job)
+    {
+        RowsRead++;
+        _jobs.Add(job);
+    }
+
+    public void Filter(string reason)
+    {
+        RowsRead++;
+        _filtered[reason] = _filtered.GetValueOrDefault(reason) + 1;
+    }
+
+    /// <summary>A malformed row: throws, or with --skip-bad-rows counts it by reason and goes on.</summary>
+    public void Bad(TraceFormatException error)
+    {
+        if (!Options.SkipBadRows)
+        {
+            throw error;
+        }
+
+        RowsRead++;
+        _skipped[error.Reason] = _skipped.GetValueOrDefault(error.Reason) + 1;
+        if (_examples.Count < MaxExamples)
+        {
+            _examples.Add(error.Message);
+        }
+    }
+
+    /// <summary>Records a value the tool supplied for a missing field (once per sentence).</summary>
+    public void Assume(string sentence)
+    {
+        if (!_assumptions.Contains(sentence))
+        {
+            _assumptions.Add(sentence);
+        }
+    }
+
+    public TraceLoad Complete(string format, IReadOnlyList<TraceFile> files)
+    {
+        // A stable sort: equal start times keep the order the trace gave them.
+        var ordered = _jobs.Select((job, index) => (job, index)).OrderBy(x => x.job.Start).ThenBy(x => x.index).Select(x => x.job).ToArray();
+        return new TraceLoad
+        {
+            Format = format,
+            Files = files,
+            Jobs = ordered,
+            RowsRead = RowsRead,
+            RowsFiltered = _filtered,
+            RowsSkipped = _skipped,
+            BadRowExamples = _examples,
+            Assumptions = _assumptions,
+        };
+    }
+}
