@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using Oversight.Policy.Documents;
+using Oversight.Replay.Reports;
+using Oversight.Replay.Simulation;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Cli;
+
+/// <summary>Replays a trace in this process and writes the report folder.</summary>
+public sealed class RunCommand : AsyncCommand<RunSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, RunSettings settings, CancellationToken cancellationToken)
+    {
+        var trace = Console2.Step("Reading the trace", settings.Load);
+        Console2.TraceLoaded(trace);
+        var options = settings.Options();
+        var folder = settings.OutFolder();
+        Directory.CreateDirectory(folder);
+        await using var log = settings.VerdictLog ? new VerdictLog(Path.Combine(folder, "verdicts.csv"), options.Policy.Resolve(options.Marketplace)) : null;
+        var result = await Console2.WithProgressAsync(!settings.NoProgress, "Replaying", trace.Jobs.Count,
+            progress => ReplayRun.InProcessAsync(trace, options, cancellationToken, progress, log is null ? null : log.Write));
+        var files = ReplayReports.WriteRun(folder, result, trace, "in-process");
+        Console2.Done(files.Concat(log is null ? [] : [log.Path]));
+        Console2.Headline(new ReportFacts(result));
+        return 0;
+    }
+}
+
+/// <summary>Replays a trace under a grid of scaled policies or a list of policy files.</summary>
+public sealed class SweepCommand : AsyncCommand<SweepSettings>
+{
+    private static readonly decimal[] DefaultScales = [0.001m, 0.003m, 0.01m, 0.03m, 0.1m, 0.3m, 1m, 3m, 10m];
+
+    public override async Task<int> ExecuteAsync(CommandContext context, SweepSettings settings, CancellationToken cancellationToken)
+    {
+        var trace = Console2.Step("Reading the trace", settings.Load);
+        Console2.TraceLoaded(trace);
+        var options = settings.Options();
+        var policies = settings.Policies is { } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(path => new SweepPolicy(Path.GetFileNameWithoutExtension(path), PolicyLoader.Load(File.ReadAllText(path)), Path.GetFileName(path))).ToArray()
+            : PolicySweep.ScaleGrid(options.Policy, options.PolicySource,
+                settings.Scales is { } scales ? scales.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) : DefaultScales);
+        var points = await Console2.WithProgressAsync(!settings.NoProgress, "Sweeping", policies.Count,
+            progress => PolicySweep.RunAsync(trace, options, policies, settings.Parallel ?? Environment.ProcessorCount, done => progress(done), cancellationToken));
+        Console2.Done(ReplayReports.WriteSweep(settings.OutFolder("-sweep"), points, trace, options));
+        var table = new Table().AddColumns("point", "asked to state a purpose", "compute covered", "asked to verify identity", "compute covered");
+        foreach (var p in points)
+        {
+            table.AddRow(p.Label, Share(p.AskedShare, Policy.RequirementKind.StatedPurpose), Share(p.CoveredShare, Policy.RequirementKind.StatedPurpose),
+                Share(p.AskedShare, Policy.RequirementKind.Identity), Share(p.CoveredShare, Policy.RequirementKind.Identity));
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    private static string Share(IReadOnlyDictionary<Policy.RequirementKind, double> shares, Policy.RequirementKind kind) =>
+        shares.TryGetValue(kind, out var s) ? ReportFacts.Percent(s) : "-";
+}
+
+/// <summary>Runs the abandonment and sybil what-ifs.</summary>
+public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, WhatIfSettings settings, CancellationToken cancellationToken)
+    {
+        var trace = Console2.Step("Reading the trace", settings.Load);
+        Console2.TraceLoaded(trace);
+        var options = settings.Options();
+        var parallel = settings.Parallel ?? Environment.ProcessorCount;
+        var probabilities = SweepSettings.ParseList(settings.Abandon, _ => true)!.Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var splits = SweepSettings.ParseList(settings.Sybil, _ => true)!.Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var abandonment = await Console2.Status("Replaying the abandonment what-if", () => WhatIfs.AbandonmentAsync(trace, options, probabilities, parallel, cancellationToken));
+        var sybil = await Console2.Status("Replaying the sybil what-if", () => WhatIfs.SybilAsync(trace, options, splits, parallel, cancellationToken));
+        Console2.Done(ReplayReports.WriteWhatIf(settings.OutFolder("-what-if"), abandonment, sybil, trace, options));
+        return 0;
+    }
+}
+
+/// <summary>Lists the trace formats.</summary>
+public sealed class FormatsCommand : Command
+{
+    public override int Execute(CommandContext context, CancellationToken cancellationToken)
+    {
+        var table = new Table().AddColumns("--format", "what it reads");
+        foreach (var format in TraceFormats.All)
+        {
+            table.AddRow(format.Name, Markup.Escape(format.Description));
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
+
+/// <summary>verdicts.csv, written as the replay goes (it grows with the trace, so it is not kept in memory).</summary>
+internal sealed class VerdictLog(string path, EffectivePolicy policy) : IAsyncDisposable
+{
+    private readonly StreamWriter _writer = CreateWriter(path);
+
+    public string Path { get; } = path;
+
+    public void Write(VerdictEvent v) =>
+        _writer.Write(string.Create(CultureInfo.InvariantCulture,
+            $"{TraceTime.Format(v.Time)},{AccountsCsv.Field(v.Pseudonym)},{v.LeaseId},{ReportFacts.Snake(v.Verdict)},{policy.Ladder[v.TierLevel].Id},{(v.RequiredTierLevel is { } r ? policy.Ladder[r].Id : "")},{v.FlopUnits}\n"));
+
+    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+
+    private static StreamWriter CreateWriter(string path)
+    {
+        var writer = new StreamWriter(path, append: false, new UTF8Encoding(false));
+        writer.Write("time,account,lease,verdict,tier,required_tier,flop_units\n");
+        return writer;
+    }
+}

@@ -1,0 +1,77 @@
+using Oversight.Replay.Reports;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+
+namespace Oversight.Replay.Cli;
+
+/// <summary>What the tool prints: progress on stderr (only on a terminal), results on stdout.</summary>
+internal static class Console2
+{
+    private static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+
+    public static T Step<T>(string what, Func<T> work)
+    {
+        Err.MarkupLine($"[grey]{Markup.Escape(what)}…[/]");
+        return work();
+    }
+
+    public static void TraceLoaded(TraceLoad trace)
+    {
+        Err.MarkupLine($"[grey]{trace.Format}: {trace.RowsRead:N0} rows, {trace.Jobs.Count:N0} jobs"
+            + (trace.RowsFiltered.Count > 0 ? $", {trace.RowsFiltered.Values.Sum():N0} not GPU usage" : "")
+            + (trace.RowsSkipped.Count > 0 ? $", [yellow]{trace.RowsSkipped.Values.Sum():N0} malformed rows skipped[/]" : "") + "[/]");
+        foreach (var (reason, count) in trace.RowsSkipped)
+        {
+            Err.MarkupLine($"[yellow]  skipped {count:N0}: {Markup.Escape(reason)}[/]");
+        }
+
+        foreach (var assumption in trace.Assumptions)
+        {
+            Err.MarkupLine($"[grey]  assumed: {Markup.Escape(assumption)}[/]");
+        }
+    }
+
+    /// <summary>Runs work with a progress bar over <paramref name="total"/> steps when stderr is a terminal.</summary>
+    public static async Task<T> WithProgressAsync<T>(bool enabled, string what, long total, Func<Action<long>, Task<T>> work)
+    {
+        if (!enabled || Console.IsErrorRedirected || total == 0)
+        {
+            return await work(_ => { });
+        }
+
+        T result = default!;
+        await Err.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(what, maxValue: total);
+                result = await work(done => task.Value = done);
+                task.Value = total;
+            });
+        return result;
+    }
+
+    public static Task<T> Status<T>(string what, Func<Task<T>> work)
+    {
+        Err.MarkupLine($"[grey]{Markup.Escape(what)}…[/]");
+        return work();
+    }
+
+    public static void Done(IEnumerable<string> files)
+    {
+        foreach (var file in files)
+        {
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(file)}[/]");
+        }
+    }
+
+    public static void Headline(ReportFacts facts)
+    {
+        foreach (var kind in ReportFacts.StepUps.Where(k => facts.LevelOf(k) is not null))
+        {
+            AnsiConsole.WriteLine($"{facts.Asked[kind]:N0} of {facts.Users:N0} users ({ReportFacts.Percent(facts.Share(facts.Asked[kind], facts.Users))}) asked to {Charts.Label(kind)}");
+        }
+
+        AnsiConsole.WriteLine($"{ReportFacts.Percent(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))} of compute run anonymously; {facts.UsersDenied:N0} users denied at least once");
+    }
+}

@@ -1,0 +1,49 @@
+using Oversight.Policy.Documents;
+using Oversight.Replay.Cli;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+// oversight-replay: real usage traces through the enforcement policy core (docs/replay.md).
+const string Philly = "../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv";
+const string Lora = "../shared/traces/alibaba-genai-lora/lora_request_trace.csv";
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("oversight-replay");
+    config.AddCommand<RunCommand>("run")
+        .WithDescription("Replay a trace through the policy and write summary.json, accounts.csv and report.html.")
+        .WithExample("run", "--trace", Philly, "--out", "replay-out/philly")
+        .WithExample("run", "--trace", Lora, "--accelerator", "A10", "--policy", "my-policy.yaml", "--abandon-purpose", "0.1");
+    config.AddCommand<SweepCommand>("sweep")
+        .WithDescription("Replay a trace under a grid of scaled thresholds (or several policy files) and plot the trade-off.")
+        .WithExample("sweep", "--trace", Lora, "--scales", "0.001,0.01,0.1,1");
+    config.AddCommand<WhatIfCommand>("what-if")
+        .WithDescription("Abandonment at step-ups and sybil splitting (without and with KYC links).")
+        .WithExample("what-if", "--trace", Philly, "--sybil", "2,4", "--abandon", "0,0.2,0.5");
+    config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
+    config.SetExceptionHandler((exception, _) =>
+    {
+        // Bad input is the user's to fix: one precise line, no stack trace.
+        var message = exception switch
+        {
+            TraceFormatException e => e.Message,
+            PolicyValidationException e => $"policy: {e.Message}",
+            FileNotFoundException e => e.Message,
+            DirectoryNotFoundException e => e.Message,
+            ArgumentException e => e.Message,
+            CommandParseException or CommandRuntimeException => exception.Message,
+            _ => null,
+        };
+        if (message is null)
+        {
+            AnsiConsole.WriteException(exception);
+            return 1;
+        }
+
+        Console.Error.WriteLine($"error: {message}");
+        return 2;
+    });
+});
+return await app.RunAsync(args);

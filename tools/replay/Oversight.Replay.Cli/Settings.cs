@@ -1,0 +1,280 @@
+using System.ComponentModel;
+using System.Globalization;
+using Oversight.Policy.Documents;
+using Oversight.Replay.Simulation;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Cli;
+
+/// <summary>Which trace to read and how to fill the fields it lacks.</summary>
+public class TraceSettings : CommandSettings
+{
+    [CommandOption("-t|--trace <PATH>")]
+    [Description("Trace file to replay (required). Example: ../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv")]
+    public string Trace { get; init; } = "";
+
+    [CommandOption("-f|--format <FORMAT>")]
+    [Description("Trace format: auto (default; by extension and CSV header), csv, jsonl, alibaba-lora, philly-chronus, helios, pai-2020, philly-json. `formats` lists them.")]
+    [DefaultValue("auto")]
+    public string Format { get; init; } = "auto";
+
+    [CommandOption("--task-table <PATH>")]
+    [Description("pai-2020 only: the pai_task_table file that gives each job's GPUs and GPU type.")]
+    public string? TaskTable { get; init; }
+
+    [CommandOption("--accelerator <MODEL>")]
+    [Description("Accelerator model for traces that name none (catalogue names such as H100-SXM, A100, P100-SXM2). Default per format, stated in the report.")]
+    public string? Accelerator { get; init; }
+
+    [CommandOption("--accelerator-count <N>")]
+    [Description("Accelerators per job for traces without a count (alibaba-lora: default 1).")]
+    public int? AcceleratorCount { get; init; }
+
+    [CommandOption("--trace-start <TIME>")]
+    [Description("When relative trace times start (philly-chronus), as Unix seconds or 2017-10-03T00:00:00Z (the default).")]
+    public string? TraceStart { get; init; }
+
+    [CommandOption("--skip-bad-rows")]
+    [Description("Skip malformed rows (counted by reason in the report) instead of stopping at the first one.")]
+    public bool SkipBadRows { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Trace))
+        {
+            return ValidationResult.Error("--trace is required: the trace file to replay");
+        }
+
+        if (TraceStart is not null && !TraceTime.TryParse(TraceStart, out _))
+        {
+            return ValidationResult.Error($"--trace-start '{TraceStart}' is neither Unix seconds nor a date and time");
+        }
+
+        return AcceleratorCount is <= 0 ? ValidationResult.Error("--accelerator-count must be at least 1") : ValidationResult.Success();
+    }
+
+    public TraceLoad Load()
+    {
+        var options = new TraceReadOptions
+        {
+            Accelerator = Accelerator,
+            AcceleratorCount = AcceleratorCount,
+            TraceStart = TraceStart is null ? null : TraceTime.TryParse(TraceStart, out var start) ? start : null,
+            SkipBadRows = SkipBadRows,
+            CompanionFile = TaskTable,
+        };
+        return TraceFormats.Load(Trace, Format, options);
+    }
+}
+
+/// <summary>The policy and how the simulated users behave.</summary>
+public class ReplaySettings : TraceSettings
+{
+    [CommandOption("-p|--policy <PATH>")]
+    [Description("Policy document (YAML or JSON) to replay; default: the built-in default ladder (services/shared/Oversight.Policy/Documents/default-policy.yaml).")]
+    public string? Policy { get; init; }
+
+    [CommandOption("--marketplace <ID>")]
+    [Description("Marketplace whose policy overrides apply.")]
+    [DefaultValue("replay")]
+    public string Marketplace { get; init; } = "replay";
+
+    [CommandOption("-o|--out <FOLDER>")]
+    [Description("Output folder (created; files in it are replaced). Default: replay-out/<trace file name>.")]
+    public string? Out { get; init; }
+
+    [CommandOption("--seed <N>")]
+    [Description("Seed of the only random choice (abandoning at a step-up). Same trace, policy and seed: byte-identical outputs.")]
+    [DefaultValue(1)]
+    public int Seed { get; init; } = 1;
+
+    [CommandOption("--delay-purpose <SECONDS>")]
+    [Description("How long a user takes to state a purpose after being asked.")]
+    [DefaultValue(300L)]
+    public long DelayPurpose { get; init; } = 300;
+
+    [CommandOption("--delay-identity <SECONDS>")]
+    [Description("How long an identity verification takes.")]
+    [DefaultValue(3600L)]
+    public long DelayIdentity { get; init; } = 3600;
+
+    [CommandOption("--delay-organisation <SECONDS>")]
+    [Description("How long an organisation verification takes.")]
+    [DefaultValue(259200L)]
+    public long DelayOrganisation { get; init; } = 259200;
+
+    [CommandOption("--abandon-purpose <P>")]
+    [Description("Probability that a user asked to state a purpose leaves instead (0 to 1).")]
+    [DefaultValue(0.0)]
+    public double AbandonPurpose { get; init; }
+
+    [CommandOption("--abandon-identity <P>")]
+    [Description("Probability that a user asked to verify its identity leaves instead.")]
+    [DefaultValue(0.0)]
+    public double AbandonIdentity { get; init; }
+
+    [CommandOption("--abandon-organisation <P>")]
+    [Description("Probability that a user asked to verify an organisation leaves instead.")]
+    [DefaultValue(0.0)]
+    public double AbandonOrganisation { get; init; }
+
+    [CommandOption("--attest-interval <SECONDS>")]
+    [Description("Providers attest running jobs at least this often (then finally at the job's end).")]
+    [DefaultValue(3600L)]
+    public long AttestInterval { get; init; } = 3600;
+
+    [CommandOption("--sybil-split <K>")]
+    [Description("Spread each user's jobs round-robin over K pseudonyms.")]
+    [DefaultValue(1)]
+    public int SybilSplit { get; init; } = 1;
+
+    [CommandOption("--sybil-linked")]
+    [Description("With --sybil-split: KYC links each user's pseudonyms, so they share the budgets of the shared tiers.")]
+    public bool SybilLinked { get; init; }
+
+    [CommandOption("--no-progress")]
+    [Description("No progress bar (it is also off when stderr is not a terminal).")]
+    public bool NoProgress { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        var trace = base.Validate();
+        if (!trace.Successful)
+        {
+            return trace;
+        }
+
+        foreach (var (name, p) in new[] { ("--abandon-purpose", AbandonPurpose), ("--abandon-identity", AbandonIdentity), ("--abandon-organisation", AbandonOrganisation) })
+        {
+            if (p is < 0 or > 1 || double.IsNaN(p))
+            {
+                return ValidationResult.Error($"{name} is a probability between 0 and 1, not {p.ToString(CultureInfo.InvariantCulture)}");
+            }
+        }
+
+        if (DelayPurpose < 0 || DelayIdentity < 0 || DelayOrganisation < 0)
+        {
+            return ValidationResult.Error("step-up delays are 0 or more seconds");
+        }
+
+        if (AttestInterval <= 0)
+        {
+            return ValidationResult.Error("--attest-interval must be at least 1 second");
+        }
+
+        return SybilSplit < 1 ? ValidationResult.Error("--sybil-split must be at least 1") : ValidationResult.Success();
+    }
+
+    public (PolicyDocument Policy, string Source) LoadPolicy() =>
+        Policy is null ? (DefaultPolicy.Document, "default") : (PolicyLoader.Load(File.ReadAllText(Policy)), Path.GetFileName(Policy));
+
+    public ReplayOptions Options()
+    {
+        var (policy, source) = LoadPolicy();
+        return new ReplayOptions
+        {
+            Policy = policy,
+            PolicySource = source,
+            Marketplace = Marketplace,
+            Seed = Seed,
+            AttestIntervalSeconds = AttestInterval,
+            SybilSplit = SybilSplit,
+            SybilLinked = SybilLinked,
+            Behaviour = new UserBehaviour
+            {
+                PurposeDelaySeconds = DelayPurpose,
+                IdentityDelaySeconds = DelayIdentity,
+                OrganisationDelaySeconds = DelayOrganisation,
+                AbandonAtPurpose = AbandonPurpose,
+                AbandonAtIdentity = AbandonIdentity,
+                AbandonAtOrganisation = AbandonOrganisation,
+            },
+        };
+    }
+
+    public string OutFolder(string suffix = "") =>
+        Out ?? Path.Combine("replay-out", Path.GetFileNameWithoutExtension(Trace) + suffix);
+}
+
+public sealed class RunSettings : ReplaySettings
+{
+    [CommandOption("--verdict-log")]
+    [Description("Also write verdicts.csv: every verdict in order (time, account, lease, verdict, tier, required tier).")]
+    public bool VerdictLog { get; init; }
+}
+
+public sealed class SweepSettings : ReplaySettings
+{
+    [CommandOption("--scales <LIST>")]
+    [Description("Comma-separated factors applied to every limit of the policy's ladder, one replay each. Default: 0.001,0.003,0.01,0.03,0.1,0.3,1,3,10")]
+    public string? Scales { get; init; }
+
+    [CommandOption("--policies <LIST>")]
+    [Description("Comma-separated policy files, one replay each (instead of --scales).")]
+    public string? Policies { get; init; }
+
+    [CommandOption("--parallel <N>")]
+    [Description("Replays run at once (default: the number of processors).")]
+    public int? Parallel { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        var baseResult = base.Validate();
+        if (!baseResult.Successful)
+        {
+            return baseResult;
+        }
+
+        if (Scales is not null && Policies is not null)
+        {
+            return ValidationResult.Error("give --scales or --policies, not both");
+        }
+
+        return Scales is not null && ParseList(Scales, s => decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0) is null
+            ? ValidationResult.Error($"--scales '{Scales}': expected positive numbers separated by commas, e.g. 0.1,1,10")
+            : ValidationResult.Success();
+    }
+
+    public static string[]? ParseList(string text, Func<string, bool> valid)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return items.Length > 0 && items.All(valid) ? items : null;
+    }
+}
+
+public sealed class WhatIfSettings : ReplaySettings
+{
+    [CommandOption("--abandon <LIST>")]
+    [Description("Abandonment probabilities to try at every step-up. Default: 0,0.1,0.3,0.5")]
+    [DefaultValue("0,0.1,0.3,0.5")]
+    public string Abandon { get; init; } = "0,0.1,0.3,0.5";
+
+    [CommandOption("--sybil <LIST>")]
+    [Description("Pseudonyms per user to try, each without and with KYC links. Default: 2,4,8")]
+    [DefaultValue("2,4,8")]
+    public string Sybil { get; init; } = "2,4,8";
+
+    [CommandOption("--parallel <N>")]
+    [Description("Replays run at once (default: the number of processors).")]
+    public int? Parallel { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        var baseResult = base.Validate();
+        if (!baseResult.Successful)
+        {
+            return baseResult;
+        }
+
+        if (SweepSettings.ParseList(Abandon, s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p is >= 0 and <= 1) is null)
+        {
+            return ValidationResult.Error($"--abandon '{Abandon}': expected probabilities between 0 and 1 separated by commas");
+        }
+
+        return SweepSettings.ParseList(Sybil, s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var k) && k >= 1) is null
+            ? ValidationResult.Error($"--sybil '{Sybil}': expected whole numbers of pseudonyms (at least 1) separated by commas")
+            : ValidationResult.Success();
+    }
+}

@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Oversight.Policy;
+using Oversight.Replay.Simulation;
+using Oversight.Replay.Traces;
+using static Oversight.Replay.Reports.HtmlPage;
+
+namespace Oversight.Replay.Reports;
+
+/// <summary>Writes a replay's, a sweep's or a what-if's output folder.</summary>
+public static class ReplayReports
+{
+    /// <summary>summary.json, accounts.csv, report.html and the policy replayed (policy.yaml).</summary>
+    public static IReadOnlyList<string> WriteRun(string folder, ReplayResult result, TraceLoad trace, string mode)
+    {
+        var facts = new ReportFacts(result);
+        return Write(folder,
+            ("summary.json", SummaryJson.Write(facts, trace, mode)),
+            ("accounts.csv", AccountsCsv.Write(result)),
+            ("report.html", RunHtml(facts, trace, mode)),
+            ("policy.yaml", Policy.Documents.PolicyLoader.ToYaml(result.Options.Policy)));
+    }
+
+    public static string RunHtml(ReportFacts facts, TraceLoad trace, string mode)
+    {
+        var result = facts.Result;
+        var ladder = result.Policy.Ladder;
+        var page = new HtmlPage($"Oversight replay: {string.Join(", ", trace.Files.Select(f => f.Name))}");
+        page.Paragraph($"{N(facts.Users)} users ({N(result.Pseudonyms)} pseudonyms) ran {N(result.Jobs)} jobs from {ReportFacts.Time(result.FirstStart)} to "
+            + $"{ReportFacts.Time(result.LastEnd)}, replayed {mode} through the enforcement policy core ({N(result.Events)} events).");
+        page.Heading("Summary");
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var kind in ReportFacts.StepUps.Where(k => facts.LevelOf(k) is not null))
+        {
+            rows.Add([$"users asked to {Charts.Label(kind)}", N(facts.Asked[kind]), P(facts.Share(facts.Asked[kind], facts.Users))]);
+        }
+
+        rows.Add(["users denied at least once", N(facts.UsersDenied), P(facts.Share(facts.UsersDenied, facts.Users))]);
+        rows.Add(["users who abandoned at a step-up", N(facts.UsersAbandoned), P(facts.Share(facts.UsersAbandoned, facts.Users))]);
+        rows.Add(["compute run anonymously (10^12 FLOP)", N(facts.FlopRunByTier[0]), P(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))]);
+        rows.Add(["compute denied (10^12 FLOP)", N(facts.FlopDenied), P(facts.Share(facts.FlopDenied, facts.FlopRequested))]);
+        rows.Add(["compute lost to abandonment (10^12 FLOP)", N(facts.FlopLost), P(facts.Share(facts.FlopLost, facts.FlopRequested))]);
+        page.Table(["", "count", "share"], rows);
+        page.Paragraph("Shares of users are of all users; compute run anonymously is a share of compute run; denied and lost compute are shares of compute requested.", note: true);
+        page.Table(["verdict", "count"], ReportFacts.Verdicts.Select(v => (IReadOnlyList<string>)[ReportFacts.Snake(v), N(result.VerdictCount(v))]));
+        page.Table(["tier", "users whose highest tier it is", "compute run at the tier (10^12 FLOP)", "share of compute run by users at or above it"],
+            Enumerable.Range(0, ladder.Count).Select(level => (IReadOnlyList<string>)
+            [
+                ladder[level].DisplayName, N(result.Users.LongCount(u => u.HighestTier == level)), N(facts.FlopRunByTier[level]),
+                P(result.ComputeShareOfUsersAtOrAbove(level)),
+            ]));
+
+        page.Heading("Charts");
+        page.Figure(Charts.ComputeByTier(result), "Compute run per time bucket, stacked by the tier each job was admitted at.");
+        page.Figure(Charts.AskedOverTime(result), "Users asked at least once for each step-up, cumulative.");
+        page.Figure(Charts.TimeToFirstStepUp(facts),
+            $"Time from a user's first job to its first REQUIRE_* verdict ({N(facts.TimesToFirstStepUp.Length)} users; median {Seconds(ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5))}).");
+        var largest = result.Users.OrderByDescending(u => u.FlopRun).ThenBy(u => u.Name, StringComparer.Ordinal).Take(20).ToArray();
+        page.Figure(Charts.LargestUsers(result, largest), "The 20 users that ran the most compute.");
+        page.Table(["user", "jobs", "run", "denied", "lost", "compute run (10^12 FLOP)", "highest tier", "first asked"],
+            largest.Select(u => (IReadOnlyList<string>)
+            [
+                u.Name, N(u.Jobs), N(u.JobsRun), N(u.JobsDenied), N(u.JobsLost), N(u.FlopRun), ladder[u.HighestTier].DisplayName, ReportFacts.Time(u.FirstStepUpAt),
+            ]));
+        page.Provenance(trace, result.Options, result.Timeline.BucketSeconds);
+        return page.ToString();
+    }
+
+    /// <summary>sweep.csv, sweep.json and sweep.html: the trade-off per point.</summary>
+    public static IReadOnlyList<string> WriteSweep(string folder, IReadOnlyList<SweepPoint> points, TraceLoad trace, ReplayOptions options)
+    {
+        var csv = new StringBuilder("point,policy_sha256,users,users_asked_stated_purpose,share_asked_stated_purpose,share_compute_at_or_above_stated_purpose,"
+            + "users_asked_identity,share_asked_identity,share_compute_at_or_above_identity,users_asked_organisation,share_asked_organisation,share_compute_at_or_above_organisation,"
+            + "share_compute_run_anonymously,users_denied,flop_units_run,flop_units_denied\n");
+        foreach (var point in points)
+        {
+            var f = point.Facts;
+            csv.Append(AccountsCsv.Field(point.Label)).Append(',').Append(ReportFacts.PolicyHash(f.Result.Options.Policy)).Append(',').Append(f.Users);
+            foreach (var kind in ReportFacts.StepUps)
+            {
+                csv.Append(',').Append(f.Asked[kind]).Append(',').Append(Share(point.AskedShare, kind)).Append(',').Append(Share(point.CoveredShare, kind));
+            }
+
+            csv.Append(',').Append(ReportFacts.Number(f.Share(f.FlopRunByTier[0], f.FlopRun))).Append(',').Append(f.UsersDenied)
+                .Append(',').Append(f.FlopRun).Append(',').Append(f.FlopDenied).Append('\n');
+        }
+
+        var page = new HtmlPage($"Oversight policy sweep: {string.Join(", ", trace.Files.Select(t => t.Name))}");
+        page.Paragraph($"{points.Count} policies replayed over the same trace. Each point: the share of users a step-up asks, against the share of all compute that users at or above that tier ran (what the step-up brings under scrutiny).");
+        page.Figure(Charts.TradeOff(points), "Trade-off curve; labels name the sweep points.");
+        page.Table(["point", "asked to state a purpose", "compute covered", "asked to verify identity", "compute covered", "run anonymously", "users denied"],
+            points.Select(p => (IReadOnlyList<string>)
+            [
+                p.Label, Percent(p.AskedShare, RequirementKind.StatedPurpose), Percent(p.CoveredShare, RequirementKind.StatedPurpose),
+                Percent(p.AskedShare, RequirementKind.Identity), Percent(p.CoveredShare, RequirementKind.Identity),
+                P(p.Facts.Share(p.Facts.FlopRunByTier[0], p.Facts.FlopRun)), N(p.Facts.UsersDenied),
+            ]));
+        page.Table(["point", "policy"], points.Select(p => (IReadOnlyList<string>)[p.Label, p.Facts.Result.Options.PolicySource]));
+        page.Provenance(trace, options, points.Count > 0 ? points[0].Facts.Result.Timeline.BucketSeconds : 0);
+
+        return Write(folder, ("sweep.csv", csv.ToString()), ("sweep.json", SweepJson(points, trace, options)), ("sweep.html", page.ToString()));
+    }
+
+    /// <summary>whatif.csv, whatif.json and whatif.html.</summary>
+    public static IReadOnlyList<string> WriteWhatIf(string folder, IReadOnlyList<WhatIfRow> abandonment, IReadOnlyList<WhatIfRow> sybil, TraceLoad trace, ReplayOptions options)
+    {
+        var csv = new StringBuilder("scenario,setting,users,pseudonyms,users_asked_stated_purpose,users_asked_identity,users_abandoned,flop_units_requested,flop_units_run,flop_units_run_anonymously,flop_units_escaping_threshold,flop_units_lost_to_abandonment,share_lost_to_abandonment\n");
+        var baseline = sybil.FirstOrDefault(r => r.Scenario == "baseline")?.AnonymousFlop;
+        foreach (var row in abandonment.Concat(sybil))
+        {
+            var f = row.Facts;
+            csv.Append(CultureInfo.InvariantCulture, $"{AccountsCsv.Field(row.Scenario)},{row.Setting},{f.Users},{f.Result.Pseudonyms},{f.Asked[RequirementKind.StatedPurpose]},{f.Asked[RequirementKind.Identity]},")
+                .Append(CultureInfo.InvariantCulture, $"{f.UsersAbandoned},{f.FlopRequested},{f.FlopRun},{row.AnonymousFlop},{Escaping(row, baseline)},{f.FlopLost},{ReportFacts.Number(f.Share(f.FlopLost, f.FlopRequested))}\n");
+        }
+
+        var page = new HtmlPage($"Oversight what-ifs: {string.Join(", ", trace.Files.Select(t => t.Name))}");
+        if (abandonment.Count > 0)
+        {
+            page.Heading("Abandonment at step-ups");
+            page.Paragraph("Every step-up request is abandoned with probability p (the user leaves, and its later jobs are not run): the compute the marketplace loses.");
+            page.Figure(Charts.Bars("Compute lost to abandonment", "share of compute requested (%)", abandonment.Select(r => r.Setting).ToArray(),
+                [("lost", abandonment.Select(r => 100 * r.Facts.Share(r.Facts.FlopLost, r.Facts.FlopRequested)).ToArray(), Charts.TierColour(3))], "abandonment"), "Share of requested compute not run because users left.");
+            page.Table(["setting", "users abandoned", "compute lost (10^12 FLOP)", "share of compute requested"],
+                abandonment.Select(r => (IReadOnlyList<string>)[r.Setting, N(r.Facts.UsersAbandoned), N(r.Facts.FlopLost), P(r.Facts.Share(r.Facts.FlopLost, r.Facts.FlopRequested))]));
+        }
+
+        if (sybil.Count > 0)
+        {
+            page.Heading("Sybil splitting");
+            page.Paragraph("Each user's jobs spread round-robin over k pseudonyms. Unlinked, each pseudonym has its own budgets; linked by KYC, they share the budgets of the shared tiers. Compute escaping the threshold = compute run anonymously beyond what one account per user ran anonymously.");
+            var labels = sybil.Select(r => $"{r.Scenario} {r.Setting}").ToArray();
+            page.Figure(Charts.Bars("Compute run anonymously", "10^18 FLOP", labels, [("anonymous", sybil.Select(r => r.AnonymousFlop / 1e6).ToArray(), Charts.TierColour(0))], "sybil"),
+                "Compute run at the anonymous rung under each scenario.");
+            page.Table(["scenario", "setting", "pseudonyms", "asked to state a purpose", "compute run anonymously (10^12 FLOP)", "escaping the threshold (10^12 FLOP)"],
+                sybil.Select(r => (IReadOnlyList<string>)[r.Scenario, r.Setting, N(r.Facts.Result.Pseudonyms), N(r.Facts.Asked[RequirementKind.StatedPurpose]), N(r.AnonymousFlop), N(Escaping(r, baseline))]));
+        }
+
+        var bucket = abandonment.Concat(sybil).FirstOrDefault()?.Facts.Result.Timeline.BucketSeconds ?? 0;
+        page.Provenance(trace, options, bucket);
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("tool", "oversight-replay what-if");
+            SummaryJson.WriteTrace(json, trace);
+            json.WriteStartArray("scenarios");
+            foreach (var row in abandonment.Concat(sybil))
+            {
+                json.WriteStartObject();
+                json.WriteString("scenario", row.Scenario);
+                json.WriteString("setting", row.Setting);
+                json.WriteNumber("users_abandoned", row.Facts.UsersAbandoned);
+                json.WriteNumber("users_asked_stated_purpose", row.Facts.Asked[RequirementKind.StatedPurpose]);
+                json.WriteNumber("flop_units_run", row.Facts.FlopRun);
+                json.WriteNumber("flop_units_run_anonymously", row.AnonymousFlop);
+                json.WriteNumber("flop_units_escaping_threshold", Escaping(row, baseline));
+                json.WriteNumber("flop_units_lost_to_abandonment", row.Facts.FlopLost);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return Write(folder, ("whatif.csv", csv.ToString()), ("whatif.json", Encoding.UTF8.GetString(stream.ToArray()) + "\n"), ("whatif.html", page.ToString()));
+    }
+
+    private static long Escaping(WhatIfRow row, long? baseline) =>
+        row.Scenario.StartsWith("sybil", StringComparison.Ordinal) && baseline is { } b ? Math.Max(0, row.AnonymousFlop - b) : 0;
+
+    private static string SweepJson(IReadOnlyList<SweepPoint> points, TraceLoad trace, ReplayOptions options)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("tool", "oversight-replay sweep");
+            SummaryJson.WriteTrace(json, trace);
+            json.WriteStartArray("points");
+            foreach (var point in points)
+            {
+                json.WriteStartObject();
+                json.WriteString("point", point.Label);
+                json.WriteString("policy", point.Facts.Result.Options.PolicySource);
+                json.WriteString("policy_sha256", ReportFacts.PolicyHash(point.Facts.Result.Options.Policy));
+                json.WriteNumber("users", point.Facts.Users);
+                foreach (var kind in point.AskedShare.Keys)
+                {
+                    SummaryJson.WriteNumber(json, $"share_asked_{ReportFacts.Snake(kind)}", point.AskedShare[kind]);
+                    SummaryJson.WriteNumber(json, $"share_compute_at_or_above_{ReportFacts.Snake(kind)}", point.CoveredShare[kind]);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            SummaryJson.WriteParameters(json, options, points.Count > 0 ? points[0].Facts.Result.Timeline.BucketSeconds : 0);
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private static string Share(IReadOnlyDictionary<RequirementKind, double> shares, RequirementKind kind) =>
+        shares.TryGetValue(kind, out var share) ? ReportFacts.Number(share) : "";
+
+    private static string Percent(IReadOnlyDictionary<RequirementKind, double> shares, RequirementKind kind) =>
+        shares.TryGetValue(kind, out var share) ? P(share) : "-";
+
+    private static string Seconds(long seconds) => seconds switch
+    {
+        < 120 => $"{seconds} s",
+        < 7200 => $"{seconds / 60} min",
+        < 172800 => string.Create(CultureInfo.InvariantCulture, $"{seconds / 3600.0:0.#} h"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{seconds / 86400.0:0.#} days"),
+    };
+
+    private static IReadOnlyList<string> Write(string folder, params (string Name, string Text)[] files)
+    {
+        Directory.CreateDirectory(folder);
+        var written = new List<string>();
+        foreach (var (name, text) in files)
+        {
+            var path = Path.Combine(folder, name);
+            File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            written.Add(path);
+        }
+
+        return written;
+    }
+}
