@@ -111,7 +111,8 @@ internal sealed class HtmlPage
 
         Heading("Assumptions");
         List(trace.Assumptions.Append("Every job is authorized as one lease at its start and attested at least every "
-            + $"{options.AttestIntervalSeconds} s and at its end, at the policy's assumed utilisation unless the trace gives its FLOP."));
+            + $"{options.AttestIntervalSeconds} s and at its end. Unless the trace gives a job's FLOP, it is estimated as enforcement does for a request "
+            + "that names no precision: accelerators x dense BF16/FP16 peak x duration x the policy's utilisation."));
         Heading("Parameters");
         var b = options.Behaviour;
         Table(["parameter", "value"],

@@ -52,3 +52,13 @@ public sealed class SimulatedAccount(int index, SimulatedUser user, string pseud
     /// <summary>What a backend keeps for this pseudonym (the live mode's account id).</summary>
     public object? BackendState { get; set; }
 }
+
+/// <summary>How a trace job is asked for as a lease, the same way in both modes.</summary>
+public static class ReplayLease
+{
+    /// <summary>
+    /// Jobs are estimated at the dense BF16/FP16 peak, which is what enforcement assumes when a
+    /// request names no precision (and what Epoch AI's method uses for training).
+    /// </summary>
+    public const PrecisionClass Precision = PrecisionClass.Bf16;
+}

@@ -41,7 +41,7 @@ public sealed class InProcessBackend : IReplayBackend
 
     public async ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
     {
-        var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, PrecisionClass.Unspecified, job.FlopUnits, CheckOnly: false);
+        var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, ReplayLease.Precision, job.FlopUnits, CheckOnly: false);
         var outcome = await _engine.AuthorizeAsync(_policy, Reference(account), new AccountStanding(account.TierLevel), lease, now, cancellationToken);
         var decision = outcome.Decision ?? throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
         return new AuthorizeAnswer(decision.Verdict, decision.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds);

@@ -27,7 +27,7 @@ public sealed class ReplayResult(
 
     public long Jobs { get; } = jobs;
 
-    /// <summary>Simulation events processed: admissions (first and retried), attestations and completed step-ups.</summary>
+    /// <summary>Calls into the backend: admissions (first and retried), attestations and completed step-ups.</summary>
     public long Events { get; } = events;
 
     public long Pseudonyms { get; } = pseudonyms;

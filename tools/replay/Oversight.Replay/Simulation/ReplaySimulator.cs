@@ -134,7 +134,6 @@ public sealed class ReplaySimulator
             }
 
             _queue.TryDequeue(out var item, out var key);
-            _events++;
             switch (item.Kind)
             {
                 case EventKind.StepUpDone:
@@ -173,7 +172,7 @@ public sealed class ReplaySimulator
         }
 
         var account = user.Pseudonyms[slot];
-        var lease = new LeaseRequest("amounts", job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, PrecisionClass.Unspecified, job.FlopUnits, CheckOnly: false);
+        var lease = new LeaseRequest("amounts", job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, ReplayLease.Precision, job.FlopUnits, CheckOnly: false);
         var amounts = AdmissionEngine.AmountsOf(_estimator, _policy, lease);
         user.Jobs++;
         user.FlopRequested += amounts.FlopUnits;
@@ -211,6 +210,7 @@ public sealed class ReplaySimulator
         run.LeaseId = run.Attempt == 0 ? $"job-{run.Index}" : $"job-{run.Index}-{run.Attempt}";
         run.Attempt++;
         var answer = await _backend.AuthorizeAsync(account, run.LeaseId, run.Job, now, cancellationToken);
+        _events++;
         _verdicts[(int)answer.Verdict]++;
         OnVerdict?.Invoke(new VerdictEvent(now, account.Pseudonym, run.LeaseId, answer.Verdict, account.TierLevel, answer.RequiredTierLevel, answer.FlopUnits));
         switch (answer.Verdict)
@@ -223,7 +223,13 @@ public sealed class ReplaySimulator
                 Schedule(NextAttestation(run), EventKind.Attest, run, null, 0);
                 break;
             case Verdict.RequireStatedPurpose or Verdict.RequireIdentity or Verdict.RequireOrganisation:
-                AskToStepUp(run, answer, now);
+                if (AskToStepUp(run, answer, now) is { } level)
+                {
+                    // No delay: the user steps up at once and the same job asks again before anything else happens.
+                    await CompleteStepUpAsync(account, level, now, cancellationToken);
+                    await AuthorizeAsync(run, now, cancellationToken);
+                }
+
                 break;
             default:
                 user.JobsDenied++;
@@ -242,7 +248,8 @@ public sealed class ReplaySimulator
         }
     }
 
-    private void AskToStepUp(RunningJob run, AuthorizeAnswer answer, long now)
+    /// <summary>Records the request and lets the user abandon or step up; returns the tier level when the step-up takes no time.</summary>
+    private int? AskToStepUp(RunningJob run, AuthorizeAnswer answer, long now)
     {
         var account = run.Account;
         var user = account.User;
@@ -273,12 +280,19 @@ public sealed class ReplaySimulator
             user.AbandonedAtStep = requirement;
             user.JobsLost++;
             user.FlopLost += run.Amounts.FlopUnits;
-            return;
+            return null;
         }
 
-        account.PendingUntil = now + _options.Behaviour.DelayFor(requirement);
+        var delay = _options.Behaviour.DelayFor(requirement);
+        if (delay == 0)
+        {
+            return level;
+        }
+
+        account.PendingUntil = now + delay;
         Schedule(account.PendingUntil, EventKind.StepUpDone, null, account, level);
         Schedule(account.PendingUntil, EventKind.Authorize, run, null, 0);
+        return null;
     }
 
     private async ValueTask CompleteStepUpAsync(SimulatedAccount account, int level, long now, CancellationToken cancellationToken)
@@ -289,6 +303,7 @@ public sealed class ReplaySimulator
         }
 
         await _backend.StepUpAsync(account, level, _policy.Tier(level).Requirement, now, cancellationToken);
+        _events++;
         account.TierLevel = level;
         account.User.HighestTier = Math.Max(account.User.HighestTier, level);
     }
@@ -306,6 +321,7 @@ public sealed class ReplaySimulator
         var gpuSeconds = (long)run.Job.AcceleratorCount * (now - run.AttestedUntil);
         var intervalStart = run.AttestedUntil;
         await _backend.AttestAsync(run.Account, run.LeaseId, $"{run.LeaseId}-a{run.Part}", flop, gpuSeconds, intervalStart, now, final, cancellationToken);
+        _events++;
         run.Part++;
         run.FlopAttested = flopSoFar;
         run.AttestedUntil = now;

@@ -62,6 +62,12 @@ internal static class JobRules
             return;
         }
 
+        if (flopUnits == 0)
+        {
+            collector.Filter("no FLOP (flop 0)");
+            return;
+        }
+
         collector.Add(new TraceJob(account, start, end, accelerator.Model, (int)count, flopUnits, workloadClass, at));
     }
 
