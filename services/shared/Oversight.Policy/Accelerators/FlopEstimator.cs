@@ -39,6 +39,11 @@ public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
         {
             throw new ArgumentOutOfRangeException(nameof(utilisation), utilisation, "utilisation must be above 0 and at most 1");
         }
+        if (TryUnitsInt128(peakTflops, count, durationSeconds, utilisation, out var fast))
+        {
+            return fast;
+        }
+
         var (peakNumerator, peakDenominator) = Fraction(peakTflops);
         var (utilNumerator, utilDenominator) = Fraction(utilisation);
         var units = CeilingDivide(count * (BigInteger)durationSeconds * peakNumerator * utilNumerator, peakDenominator * utilDenominator);
@@ -58,6 +63,51 @@ public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
         value <= long.MaxValue
             ? (long)value
             : throw new OverflowException($"{what} = {value.ToString(CultureInfo.InvariantCulture)} does not fit in int64");
+
+    // The same exact arithmetic in 128-bit integers, which covers every realistic request without
+    // the allocations of BigInteger (the replay estimates millions of jobs). Anything that does not
+    // fit (a mantissa beyond 64 bits, a product beyond 2^128) falls back to BigInteger.
+    private static bool TryUnitsInt128(decimal peakTflops, long count, long durationSeconds, decimal utilisation, out long units)
+    {
+        units = 0;
+        if (!TryMantissa(peakTflops, out var peak, out var peakScale) || !TryMantissa(utilisation, out var util, out var utilScale) || peakScale + utilScale > 38)
+        {
+            return false;
+        }
+
+        try
+        {
+            var numerator = checked((UInt128)(ulong)count * (ulong)durationSeconds * peak * util);
+            var denominator = UInt128.One;
+            for (var i = 0; i < peakScale + utilScale; i++)
+            {
+                denominator = checked(denominator * 10);
+            }
+
+            var quotient = UInt128.DivRem(numerator, denominator);
+            var ceiling = quotient.Remainder > 0 ? quotient.Quotient + 1 : quotient.Quotient;
+            if (ceiling > long.MaxValue)
+            {
+                return false; // the slow path reports the overflow with its message
+            }
+
+            units = (long)ceiling;
+            return true;
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryMantissa(decimal value, out UInt128 mantissa, out int scale)
+    {
+        Span<int> bits = stackalloc int[4];
+        decimal.GetBits(value, bits);
+        scale = (bits[3] >> 16) & 0xFF;
+        mantissa = ((ulong)(uint)bits[1] << 32) | (uint)bits[0];
+        return bits[2] == 0 && value >= 0;
+    }
 
     // For non-negative numerators, which is all this class deals in.
     internal static BigInteger CeilingDivide(BigInteger numerator, BigInteger denominator)

@@ -38,11 +38,7 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
 
         // A suspended account is denied without holding anything, and a check-only call or
         // a suspended account only reads.
-        var limits = standing.Suspended
-            ? []
-            : policy.LimitsFor(standing.TierLevel)
-                .Select(l => new CounterLimit(l.SharedByCluster ? CounterSubject.Cluster : account.AccountId, l.WindowId, l.Metric, l.Limit))
-                .ToList();
+        var limits = standing.Suspended ? [] : CounterLimits(policy.LimitsFor(standing.TierLevel), account.AccountId);
         var hold = new HoldRequest(lease.LeaseId, account.AccountId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds);
         var result = await store.ReserveAsync(
             new ReserveCommand(account.Tag, now, windows, subjects, limits, hold, CheckOnly: lease.CheckOnly || standing.Suspended),
@@ -117,21 +113,32 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         return (result.Status, decision, result.Snapshot);
     }
 
-    /// <summary>The policy's windows as the store counts them (a lifetime window has no buckets).</summary>
-    public static IReadOnlyList<CounterWindow> CounterWindows(EffectivePolicy policy) =>
-        policy.Windows.Select(w => w.IsLifetime ? CounterWindow.Lifetime(w.Id) : new CounterWindow(w.Id, w.LengthSeconds, w.BucketSeconds ?? w.LengthSeconds!.Value)).ToList();
+    /// <summary>The policy's windows as the store counts them (a lifetime window has no buckets); built once per policy.</summary>
+    public static IReadOnlyList<CounterWindow> CounterWindows(EffectivePolicy policy) => policy.CounterWindows;
+
+    private static CounterLimit[] CounterLimits(IReadOnlyList<LimitCheck> checks, string accountId)
+    {
+        var limits = new CounterLimit[checks.Count];
+        for (var i = 0; i < limits.Length; i++)
+        {
+            var check = checks[i];
+            limits[i] = new CounterLimit(check.SharedByCluster ? CounterSubject.Cluster : accountId, check.WindowId, check.Metric, check.Limit);
+        }
+
+        return limits;
+    }
 
     private static IReadOnlyList<string> Subjects(AccountRef account) => [account.AccountId, CounterSubject.Cluster];
 
     private static UsageSnapshot ToUsageSnapshot(CounterSnapshot counters)
     {
-        var snapshot = UsageSnapshot.Empty;
+        var snapshot = new UsageSnapshot.Builder(counters.Readings.Count);
         foreach (var reading in counters.Readings)
         {
             var subject = reading.Subject == CounterSubject.Cluster ? SubjectKind.Cluster : SubjectKind.Own;
-            snapshot = snapshot.With(subject, reading.WindowId, reading.Metric, reading.Usage, reading.Held);
+            snapshot.Set(subject, reading.WindowId, reading.Metric, reading.Usage, reading.Held);
         }
 
-        return snapshot;
+        return snapshot.Build();
     }
 }

@@ -51,7 +51,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return null;
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             return state.Epoch;
         }
@@ -62,7 +62,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         ArgumentException.ThrowIfNullOrEmpty(epoch);
         var state = _tags.GetOrAdd(tag, static _ => new TagState());
-        lock (state)
+        lock (state.Gate)
         {
             state.Epoch = epoch;
         }
@@ -76,7 +76,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return;
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             state.Clear();
         }
@@ -91,7 +91,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return ReserveResult.EpochMissing;
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             if (state.Epoch is null)
             {
@@ -157,7 +157,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             state = _tags.GetOrAdd(command.Tag, _ => new TagState());
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             if (state.Epoch is null && !command.Rebuilding)
             {
@@ -178,21 +178,20 @@ public sealed class InMemoryCounterStore : ICounterStore
             var holdFound = false;
             if (command.LeaseId is { } leaseId)
             {
-                ref var hold = ref CollectionsMarshal.GetValueRefOrNullRef(state.Holds, leaseId);
-                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref hold))
+                if (state.Holds.TryGetValue(leaseId, out var hold))
                 {
                     holdFound = true;
                     if (command.Final)
                     {
-                        state.Holds.Remove(leaseId);
+                        state.RemoveHold(leaseId);
                     }
                     else
                     {
-                        hold = hold with
+                        state.ReplaceHold(leaseId, hold with
                         {
                             FlopUnits = Math.Max(0, hold.FlopUnits - command.FlopUnits),
                             GpuSeconds = Math.Max(0, hold.GpuSeconds - command.GpuSeconds),
-                        };
+                        });
                     }
                 }
             }
@@ -215,7 +214,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return new ReleaseResult(ReleaseStatus.EpochMissing);
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             if (state.Epoch is null)
             {
@@ -223,7 +222,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             state.PruneHolds(now);
-            return state.Holds.Remove(leaseId)
+            return state.RemoveHold(leaseId)
                 ? new ReleaseResult(ReleaseStatus.Released)
                 : new ReleaseResult(ReleaseStatus.NotFound);
         }
@@ -239,7 +238,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return ReadResult.EpochMissing;
         }
 
-        lock (state)
+        lock (state.Gate)
         {
             if (state.Epoch is null)
             {
@@ -294,6 +293,9 @@ public sealed class InMemoryCounterStore : ICounterStore
 
     private sealed class TagState
     {
+        /// <summary>The tag's lock (a System.Threading.Lock: cheaper than locking the object itself).</summary>
+        public readonly Lock Gate = new();
+
         public string? Epoch;
 
         /// <summary>subject → window id → counters.</summary>
@@ -313,6 +315,8 @@ public sealed class InMemoryCounterStore : ICounterStore
             Epoch = null;
             Counters.Clear();
             Holds.Clear();
+            _heldByAccount.Clear();
+            _heldByAll = default;
             Marks.Clear();
             _markExpiries.Clear();
             _earliestHoldExpiry = long.MaxValue;
@@ -321,7 +325,43 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void AddHold(string leaseId, HoldEntry entry)
         {
             Holds.Add(leaseId, entry);
+            AddHeld(entry, 1);
             _earliestHoldExpiry = Math.Min(_earliestHoldExpiry, entry.ExpiresAt);
+        }
+
+        public bool RemoveHold(string leaseId)
+        {
+            if (!Holds.Remove(leaseId, out var entry))
+            {
+                return false;
+            }
+
+            AddHeld(entry, -1);
+            return true;
+        }
+
+        public void ReplaceHold(string leaseId, HoldEntry entry)
+        {
+            AddHeld(Holds[leaseId], -1);
+            Holds[leaseId] = entry;
+            AddHeld(entry, 1);
+        }
+
+        // Held amounts are kept as running sums per account and for the whole tag, so that a check
+        // does not walk every live hold of the tag (a busy account can hold hundreds of leases).
+        private readonly Dictionary<string, (long Flop, long Gpu)> _heldByAccount = new(StringComparer.Ordinal);
+        private (long Flop, long Gpu) _heldByAll;
+
+        private void AddHeld(HoldEntry entry, int sign)
+        {
+            ref var account = ref CollectionsMarshal.GetValueRefOrAddDefault(_heldByAccount, entry.AccountId, out _);
+            account = (account.Flop + (sign * entry.FlopUnits), account.Gpu + (sign * entry.GpuSeconds));
+            if (account == default)
+            {
+                _heldByAccount.Remove(entry.AccountId);
+            }
+
+            _heldByAll = (_heldByAll.Flop + (sign * entry.FlopUnits), _heldByAll.Gpu + (sign * entry.GpuSeconds));
         }
 
         public int PruneHolds(long now)
@@ -337,7 +377,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             {
                 if (hold.ExpiresAt <= now)
                 {
-                    Holds.Remove(leaseId); // allowed while enumerating (.NET Core 3.0+)
+                    RemoveHold(leaseId); // removing while enumerating is allowed (.NET Core 3.0+)
                     pruned++;
                 }
                 else if (hold.ExpiresAt < earliest)
@@ -370,17 +410,8 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         public long Held(string subject, Metric metric)
         {
-            var all = subject is CounterSubject.Cluster;
-            long sum = 0;
-            foreach (var hold in Holds.Values)
-            {
-                if (all || string.Equals(hold.AccountId, subject, StringComparison.Ordinal))
-                {
-                    sum += metric == Metric.FlopUnits ? hold.FlopUnits : hold.GpuSeconds;
-                }
-            }
-
-            return sum;
+            var held = subject is CounterSubject.Cluster ? _heldByAll : _heldByAccount.GetValueOrDefault(subject);
+            return metric == Metric.FlopUnits ? held.Flop : held.Gpu;
         }
 
         public long Usage(long now, CounterWindow window, string subject, Metric metric, out long? resetsAt)

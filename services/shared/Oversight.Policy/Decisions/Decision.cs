@@ -51,7 +51,6 @@ public sealed record WindowAssessment(
 /// or the current tier has no limits.
 /// </param>
 /// <param name="CurrentTierWindows">Every limited window and metric of the current tier.</param>
-/// <param name="Message">A sentence for a person: what was decided and what to do next.</param>
 public sealed record Decision(
     Verdict Verdict,
     int CurrentTierLevel,
@@ -59,5 +58,31 @@ public sealed record Decision(
     int? RequiredTierLevel,
     TierDefinition? RequiredTier,
     WindowAssessment? DecidingWindow,
-    IReadOnlyList<WindowAssessment> CurrentTierWindows,
-    string Message);
+    IReadOnlyList<WindowAssessment> CurrentTierWindows)
+{
+    private readonly Func<string>? _describe;
+    private string? _message;
+
+    public Decision(
+        Verdict verdict, int currentTierLevel, TierDefinition currentTier, int? requiredTierLevel, TierDefinition? requiredTier,
+        WindowAssessment? decidingWindow, IReadOnlyList<WindowAssessment> currentTierWindows, string message)
+        : this(verdict, currentTierLevel, currentTier, requiredTierLevel, requiredTier, decidingWindow, currentTierWindows) =>
+        _message = message;
+
+    /// <summary>
+    /// A decision whose sentence is written only when read: the replay decides millions of times
+    /// and reads none of them, and formatting numbers costs more than deciding.
+    /// </summary>
+    internal Decision(
+        Verdict verdict, int currentTierLevel, TierDefinition currentTier, int? requiredTierLevel, TierDefinition? requiredTier,
+        WindowAssessment? decidingWindow, IReadOnlyList<WindowAssessment> currentTierWindows, Func<string> describe)
+        : this(verdict, currentTierLevel, currentTier, requiredTierLevel, requiredTier, decidingWindow, currentTierWindows) =>
+        _describe = describe;
+
+    /// <summary>A sentence for a person: what was decided and what to do next.</summary>
+    public string Message
+    {
+        get => _message ??= _describe?.Invoke() ?? "";
+        init => _message = value;
+    }
+}

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Numerics;
 using Oversight.Policy.Documents;
 
 namespace Oversight.Policy.Decisions;
@@ -52,7 +51,7 @@ public static class VerdictRule
         if (fitting is not { } higher)
         {
             return new Decision(Verdict.Deny, level, current, null, null, exceeded, currentWindows,
-                $"{Describe(exceeded)}; no tier of the ladder allows this request");
+                () => $"{Describe(exceeded)}; no tier of the ladder allows this request");
         }
         var required = policy.Tier(higher);
         var (verdict, action) = required.Requirement switch
@@ -64,7 +63,7 @@ public static class VerdictRule
             _ => (Verdict.Allow, "no step is needed"),
         };
         return new Decision(verdict, level, current, higher, required, exceeded, currentWindows,
-            $"{Describe(exceeded)}; {action} (tier {required.Id}) to continue");
+            () => $"{Describe(exceeded)}; {action} (tier {required.Id}) to continue");
     }
 
     /// <summary>
@@ -89,25 +88,29 @@ public static class VerdictRule
         var past = windows.Where(w => w.IsPast(fraction)).ToArray();
         var nearLimit = past.Length > 0;
         var closest = Closest(nearLimit ? past : windows);
-        var message = (nearLimit, closest) switch
+        return new Decision(nearLimit ? Verdict.AllowNearLimit : Verdict.Allow, level, current, null, null, closest, windows, () => (nearLimit, closest) switch
         {
             (_, null) => $"{current.Id} tier: allowed; the tier has no limits",
             (true, _) => $"{Describe(closest)}, past {Percent(fraction)} of the limit",
             (false, _) => string.Create(CultureInfo.InvariantCulture, $"{current.Id} tier: allowed; closest to its limit is the {closest.WindowId} {Label(closest.Metric)} window at {closest.After:N0} of {closest.Limit:N0} {Unit(closest.Metric)}"),
-        };
-        return new Decision(nearLimit ? Verdict.AllowNearLimit : Verdict.Allow, level, current, null, null, closest, windows, message);
+        });
     }
 
     private static WindowAssessment[] Assess(EffectivePolicy policy, int level, bool linked, UsageSnapshot snapshot, RequestAmounts request)
     {
         var tierId = policy.Tier(level).Id;
-        return policy.LimitsFor(level).Select(check =>
+        var checks = policy.LimitsFor(level);
+        var windows = new WindowAssessment[checks.Count];
+        for (var i = 0; i < windows.Length; i++)
         {
+            var check = checks[i];
             var key = KeyFor(check, linked);
             var figures = snapshot.Get(key);
-            return new WindowAssessment(tierId, check.WindowId, check.Metric, key.Subject == SubjectKind.Cluster,
+            windows[i] = new WindowAssessment(tierId, check.WindowId, check.Metric, key.Subject == SubjectKind.Cluster,
                 figures.Usage, figures.Held, request.For(check.Metric), check.Limit);
-        }).ToArray();
+        }
+
+        return windows;
     }
 
     // An unlinked account is a cluster of one: its own figures are the cluster's.
@@ -128,11 +131,12 @@ public static class VerdictRule
         return best;
     }
 
-    // Compares After/Limit exactly (cross-multiplied); a zero limit counts as full.
+    // Compares After/Limit exactly (cross-multiplied); a zero limit counts as full. After < 3 x 2^63
+    // and Limit < 2^63, so each product is below 2^128: UInt128 holds it without a BigInteger.
     private static int CompareFill(WindowAssessment a, WindowAssessment b)
     {
-        static (BigInteger Numerator, BigInteger Denominator) Fill(WindowAssessment w) =>
-            w.Limit == 0 ? (1, 1) : ((BigInteger)w.After, w.Limit);
+        static (UInt128 Numerator, UInt128 Denominator) Fill(WindowAssessment w) =>
+            w.Limit == 0 ? (1, 1) : ((UInt128)w.After, (UInt128)w.Limit);
         var (an, ad) = Fill(a);
         var (bn, bd) = Fill(b);
         return (an * bd).CompareTo(bn * ad);

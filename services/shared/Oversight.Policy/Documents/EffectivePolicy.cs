@@ -1,3 +1,5 @@
+using Oversight.Policy.Counters;
+
 namespace Oversight.Policy.Documents;
 
 /// <summary>
@@ -19,7 +21,13 @@ public sealed class EffectivePolicy
         _tierLevels = document.Ladder.Select((t, level) => (t.Id, level)).ToDictionary(x => x.Id, x => x.level, StringComparer.Ordinal);
         _sharedTierIds = new HashSet<string>(SharedTierIdsOf(document), StringComparer.Ordinal);
         _limitsByLevel = document.Ladder.Select(BuildLimits).ToArray();
+        CounterWindows = document.Windows
+            .Select(w => w.IsLifetime ? CounterWindow.Lifetime(w.Id) : new CounterWindow(w.Id, w.LengthSeconds, w.BucketSeconds ?? w.LengthSeconds!.Value))
+            .ToArray();
     }
+
+    /// <summary>The windows as the counter stores count them (a lifetime window has no buckets).</summary>
+    public IReadOnlyList<CounterWindow> CounterWindows { get; }
 
     /// <summary>The marketplace this policy was resolved for; null for the document's own defaults.</summary>
     public string? MarketplaceId { get; }
