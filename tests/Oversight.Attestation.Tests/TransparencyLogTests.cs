@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Oversight.Attestation.Log;
 using Oversight.Attestation.V1;
+using Oversight.Signing.TransparencyLog;
 
 namespace Oversight.Attestation.Tests;
 

@@ -3,15 +3,16 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
+using Oversight.Signing;
+using Oversight.Signing.TransparencyLog;
 
-namespace Oversight.Attestation.Tests;
+namespace Oversight.Client.Tests.Signing;
 
 /// <summary>
-/// docs/attestation-test-vector.json, checked twice: by the service's encoder and verifier, and by
-/// openssl, which shares no code with the service. openssl must be installed: if it is not, these
-/// tests fail rather than skip.
+/// docs/attestation-test-vector.json, checked twice: by the signing kit (Oversight.Signing, which
+/// the service, the client and provider hosts share), and by openssl, which shares no code with
+/// it. openssl must be installed: if it is not, these tests fail rather than skip.
 /// </summary>
 public sealed class TestVectorTests
 {
@@ -43,14 +44,14 @@ public sealed class TestVectorTests
         JsonParser.Default.Parse<UsageAttestation>(Vector.GetProperty("attestation").GetRawText());
 
     [Fact]
-    public void Vector_CanonicalBytes_AreWhatTheServiceEncodes()
+    public void Vector_CanonicalBytes_AreWhatTheKitEncodes()
     {
         Assert.Equal(ExpectedCanonicalBytes, Field("canonical_bytes"));
         Assert.Equal(Encoding.UTF8.GetBytes(ExpectedCanonicalBytes), AttestationCanonicalForm.Encode(VectorAttestation()));
     }
 
     [Fact]
-    public void Vector_Signature_VerifiesWithTheServiceVerifierAndGivesTheLeafHash()
+    public void Vector_Signature_VerifiesWithTheKitAndGivesTheLeafHash()
     {
         using var key = AttestationSignature.TryImportP256PublicKey(Field("public_key_pem"), out var error);
         Assert.True(key is not null, error);
@@ -61,6 +62,7 @@ public sealed class TestVectorTests
         var signature = Convert.FromHexString(Field("signature_hex"));
         Assert.True(AttestationSignature.Verify(VectorAttestation(), signature, key));
         Assert.Equal(Field("leaf_hash_hex"), Convert.ToHexStringLower(SHA256.HashData([0x00, .. Encoding.UTF8.GetBytes(ExpectedCanonicalBytes), .. signature])));
+        Assert.Equal(Field("leaf_hash_hex"), Convert.ToHexStringLower(ProofVerifier.LeafHash([.. AttestationCanonicalForm.Encode(VectorAttestation()), .. signature])));
 
         var changed = VectorAttestation();
         changed.Sequence = 43;
@@ -84,7 +86,7 @@ public sealed class TestVectorTests
     }
 
     [Fact]
-    public async Task Vector_BytesSignedByOpenssl_VerifyWithTheServiceVerifier()
+    public async Task Vector_BytesSignedByOpenssl_VerifyWithTheKit()
     {
         using var dir = new TempDirectory();
         var data = dir.Write("data", Encoding.UTF8.GetBytes(Field("canonical_bytes")));
