@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Oversight.Attestation.Log;
 using Oversight.Attestation.V1;
 using Oversight.Signing.TransparencyLog;
+using Oversight.Testing;
 
 namespace Oversight.Attestation.Tests;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -6,6 +5,7 @@ using Google.Protobuf;
 using Oversight.Attestation.V1;
 using Oversight.Signing;
 using Oversight.Signing.TransparencyLog;
+using Oversight.Testing;
 
 namespace Oversight.Client.Tests.Signing;
 
@@ -72,48 +72,32 @@ public sealed class TestVectorTests
     [Fact]
     public async Task Vector_Signature_VerifiesWithOpenssl_AndTamperedBytesDoNot()
     {
-        using var dir = new TempDirectory();
+        using var dir = new OpensslDirectory();
         var data = dir.Write("data", Encoding.UTF8.GetBytes(Field("canonical_bytes")));
         var pub = dir.Write("pub.pem", Encoding.ASCII.GetBytes(Field("public_key_pem")));
         var sig = dir.Write("sig.der", P1363ToDer(Convert.FromHexString(Field("signature_hex"))));
         var tampered = dir.Write("tampered", Encoding.UTF8.GetBytes(Field("canonical_bytes").Replace("sequence=42", "sequence=43", StringComparison.Ordinal)));
 
-        var (ok, output) = await Openssl("dgst", "-sha256", "-verify", pub, "-signature", sig, data);
+        var (ok, output) = await OpensslDirectory.Run("dgst", "-sha256", "-verify", pub, "-signature", sig, data);
         Assert.True(ok, output);
         Assert.Contains("Verified OK", output);
-        var (bad, _) = await Openssl("dgst", "-sha256", "-verify", pub, "-signature", sig, tampered);
+        var (bad, _) = await OpensslDirectory.Run("dgst", "-sha256", "-verify", pub, "-signature", sig, tampered);
         Assert.False(bad);
     }
 
     [Fact]
     public async Task Vector_BytesSignedByOpenssl_VerifyWithTheKit()
     {
-        using var dir = new TempDirectory();
+        using var dir = new OpensslDirectory();
         var data = dir.Write("data", Encoding.UTF8.GetBytes(Field("canonical_bytes")));
         var priv = dir.Write("priv.pem", Encoding.ASCII.GetBytes(Field("private_key_pem")));
         var sig = Path.Combine(dir.Path, "sig.der");
 
-        var (ok, output) = await Openssl("dgst", "-sha256", "-sign", priv, "-out", sig, data);
+        var (ok, output) = await OpensslDirectory.Run("dgst", "-sha256", "-sign", priv, "-out", sig, data);
         Assert.True(ok, output);
 
         using var key = AttestationSignature.TryImportP256PublicKey(Field("public_key_pem"), out _);
         Assert.True(AttestationSignature.Verify(VectorAttestation(), DerToP1363(await File.ReadAllBytesAsync(sig)), key!));
-    }
-
-    private static async Task<(bool Ok, string Output)> Openssl(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // Throws when openssl is missing: the test fails, it does not skip.
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode == 0, await stdout + await stderr);
     }
 
     // DER: SEQUENCE { INTEGER r, INTEGER s }, minimal big-endian integers with a 0x00 before a set top bit.
@@ -148,19 +132,5 @@ public sealed class TestVectorTests
         }
 
         return [.. Next(), .. Next()];
-    }
-
-    private sealed class TempDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("oversight-vector-").FullName;
-
-        public string Write(string name, byte[] content)
-        {
-            var path = System.IO.Path.Combine(Path, name);
-            File.WriteAllBytes(path, content);
-            return path;
-        }
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }

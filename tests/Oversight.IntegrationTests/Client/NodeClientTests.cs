@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Oversight.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -30,7 +30,7 @@ public sealed class NodeClientTests(EmbeddedHostFixture host, ITestOutputHelper 
             ["OVERSIGHT_PROVIDER_TOKEN"] = await host.Process.CreateTokenAsync("provider", marketplace, provider),
         };
 
-        var (code, stdout, stderr) = await RunAsync("node", ["flow.js"], folder, environment);
+        var (code, stdout, stderr) = await Processes.RunAsync("node", ["flow.js"], folder, environment: environment);
         output.WriteLine(stdout);
         output.WriteLine(stderr);
         Assert.True(code == 0, $"node flow.js exited with {code}: {stderr}");
@@ -77,7 +77,7 @@ public sealed class NodeClientTests(EmbeddedHostFixture host, ITestOutputHelper 
             if (!File.Exists(Path.Combine(folder, "node_modules", "@grpc", "grpc-js", "package.json")) ||
                 !File.Exists(Path.Combine(folder, "node_modules", "@grpc", "proto-loader", "package.json")))
             {
-                var (code, stdout, stderr) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], folder, new Dictionary<string, string>());
+                var (code, stdout, stderr) = await Processes.RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], folder);
                 Assert.True(code == 0, $"npm ci in {folder} failed ({code}): {stdout} {stderr}");
             }
         }
@@ -87,42 +87,5 @@ public sealed class NodeClientTests(EmbeddedHostFixture host, ITestOutputHelper 
         }
 
         return folder;
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string file, string[] arguments, string directory, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        // Throws when the program is missing: the test fails, it does not skip.
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish within 180 s: {await stderr}");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
