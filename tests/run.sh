@@ -419,6 +419,17 @@ fi
 log "installing deployment test tools (deploy/ci/install-tools.sh)"
 bash "$ROOT/deploy/ci/install-tools.sh"
 
+# ---------------------------------------------------------------- node client test
+# tests/node-client (Oversight.IntegrationTests' NodeClientTests): @grpc/grpc-js and
+# @grpc/proto-loader at the versions of its package-lock.json (node_modules/ is git-ignored);
+# installed again only when the lock file is newer than the installed tree.
+NODE_CLIENT="$ROOT/tests/node-client"
+if [ ! -f "$NODE_CLIENT/node_modules/.package-lock.json" ] ||
+   [ "$NODE_CLIENT/package-lock.json" -nt "$NODE_CLIENT/node_modules/.package-lock.json" ]; then
+  log "installing the node client test's packages (npm ci in tests/node-client)"
+  (cd "$NODE_CLIENT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in tests/node-client failed"
+fi
+
 # ---------------------------------------------------------------- dotnet test
 SOLUTION="${OVERSIGHT_TEST_SOLUTION:-Oversight.sln}"
 [ -f "$SOLUTION" ] || { [ -f Oversight.slnx ] && SOLUTION=Oversight.slnx; }

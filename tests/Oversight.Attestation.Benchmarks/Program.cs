@@ -6,10 +6,11 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Oversight.Attestation;
 using Oversight.Attestation.Log;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Hosting.Auth;
+using Oversight.Signing;
+using Oversight.Signing.TransparencyLog;
 using Oversight.Testing;
 
 // Streaming-ingest benchmark of the attestation service (issue 5): hosts the service on

@@ -9,9 +9,9 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Oversight.Attestation.Ingest;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
+using Oversight.Signing;
 
 namespace Oversight.Attestation.Tests;
 

@@ -5,10 +5,10 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Oversight.Attestation.Data;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Hosting.Auth;
+using Oversight.Signing;
 using Oversight.Testing;
 
 namespace Oversight.Attestation.Tests;

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Oversight.Attestation.Log;
+using Oversight.Signing.TransparencyLog;
 
 namespace Oversight.Attestation.Tests;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Grpc.Core;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
+using Oversight.Signing;
 
 namespace Oversight.Attestation.Tests;
 

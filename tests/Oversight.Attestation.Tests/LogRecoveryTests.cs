@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Oversight.Attestation.Data;
 using Oversight.Attestation.Log;
 using Oversight.Attestation.V1;
+using Oversight.Signing.TransparencyLog;
 
 namespace Oversight.Attestation.Tests;
 

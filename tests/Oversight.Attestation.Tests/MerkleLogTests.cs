@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Oversight.Attestation.Log;
+using Oversight.Signing.TransparencyLog;
 
 namespace Oversight.Attestation.Tests;
 

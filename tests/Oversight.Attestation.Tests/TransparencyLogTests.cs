@@ -4,6 +4,8 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Oversight.Attestation.Log;
 using Oversight.Attestation.V1;
+using Oversight.Signing.TransparencyLog;
+using Oversight.Testing;
 
 namespace Oversight.Attestation.Tests;
 

@@ -8,11 +8,11 @@ using Npgsql;
 using Oversight.Attestation.Data;
 using Oversight.Attestation.Ingest;
 using Oversight.Attestation.Log;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Hosting;
 using Oversight.Hosting.Auth;
 using Oversight.Policy.Accelerators;
+using Oversight.Signing;
 
 namespace Oversight.Attestation;
 

@@ -3,11 +3,11 @@ using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Enforcement.V1;
 using Oversight.Kyc.V1;
+using Oversight.Signing;
 
 namespace Oversight.Enforcement.Tests.Infrastructure;
 

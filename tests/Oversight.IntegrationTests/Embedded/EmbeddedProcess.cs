@@ -61,9 +61,10 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
     }
 
     /// <summary>Runs `oversight token ...` against this instance's data folder and returns the token.</summary>
-    public async Task<string> CreateTokenAsync(string role, string? marketplace = null)
+    public async Task<string> CreateTokenAsync(string role, string? marketplace = null, string? provider = null)
     {
-        var arguments = $"token --role {role} --data \"{DataDirectory}\"" + (marketplace is null ? "" : $" --marketplace {marketplace}");
+        var arguments = $"token --role {role} --data \"{DataDirectory}\"" + (marketplace is null ? "" : $" --marketplace {marketplace}") +
+            (provider is null ? "" : $" --provider {provider}");
         using var process = Process.Start(Program(arguments, DataDirectory))!;
         var token = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();

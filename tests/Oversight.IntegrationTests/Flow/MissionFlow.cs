@@ -3,12 +3,12 @@ using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Enforcement.V1;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
+using Oversight.Signing;
 using Xunit;
 
 namespace Oversight.IntegrationTests.Flow;

@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Enforcement.V1;
@@ -13,6 +12,7 @@ using Oversight.IntegrationTests.Flow;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
 using Oversight.Policy.Documents;
+using Oversight.Signing;
 
 namespace Oversight.IntegrationTests.Security;
 

@@ -3,7 +3,6 @@ using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Enforcement.V1;
@@ -11,6 +10,7 @@ using Oversight.Hosting.Auth;
 using Oversight.IntegrationTests.Flow;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
+using Oversight.Signing;
 using Xunit;
 
 namespace Oversight.IntegrationTests.Security;

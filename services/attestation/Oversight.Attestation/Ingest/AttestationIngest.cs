@@ -8,11 +8,11 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Oversight.Attestation.Data;
 using Oversight.Attestation.Log;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Contracts;
 using Oversight.Hosting.Outbox;
 using Oversight.Policy.Accelerators;
+using Oversight.Signing;
 using PolicyPrecision = Oversight.Policy.PrecisionClass;
 
 namespace Oversight.Attestation.Ingest;

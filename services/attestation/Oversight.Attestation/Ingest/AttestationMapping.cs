@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Oversight.Attestation.Data;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
+using Oversight.Signing;
 
 namespace Oversight.Attestation.Ingest;
 
@@ -25,9 +25,9 @@ public static class AttestationMapping
         IntervalEnd = Timestamp.FromDateTimeOffset(e.IntervalEnd),
         Final = e.Final,
         FlopUnits = e.FlopUnits,
-        Precision = (PrecisionClass)EnumNumber(AttestationCanonicalForm.PrecisionDescriptor, "PRECISION_CLASS_" + e.Precision),
+        Precision = AttestationCanonicalForm.ParsePrecision(e.Precision),
         WorkloadCommitment = e.WorkloadCommitment,
-        WorkloadClass = (WorkloadClass)EnumNumber(AttestationCanonicalForm.WorkloadClassDescriptor, "WORKLOAD_CLASS_" + e.WorkloadClass),
+        WorkloadClass = AttestationCanonicalForm.ParseWorkloadClass(e.WorkloadClass),
         SignedAt = Timestamp.FromDateTimeOffset(e.SignedAt),
         Sequence = e.Sequence,
     };
@@ -83,9 +83,6 @@ public static class AttestationMapping
     public static string WriteInventory(IEnumerable<InventoryItem> items) => JsonSerializer.Serialize(items, Json);
 
     public static string PrecisionName(PrecisionClass precision) => AttestationCanonicalForm.PrecisionName(precision);
-
-    private static int EnumNumber(Google.Protobuf.Reflection.EnumDescriptor descriptor, string name) =>
-        descriptor.FindValueByName(name)?.Number ?? throw new InvalidOperationException($"The ledger holds '{name}', which {descriptor.FullName} does not define.");
 }
 
 /// <summary>One line of a provider's declared inventory (stored as JSON).</summary>

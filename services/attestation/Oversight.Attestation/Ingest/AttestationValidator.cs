@@ -1,8 +1,8 @@
 using Google.Protobuf.WellKnownTypes;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 using Oversight.Hosting;
+using Oversight.Signing;
 
 namespace Oversight.Attestation.Ingest;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Oversight.Signing.TransparencyLog;
 
 namespace Oversight.Attestation.Log;
 

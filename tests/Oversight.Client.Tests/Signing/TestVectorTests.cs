@@ -1,17 +1,18 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
-using Oversight.Attestation.Signing;
 using Oversight.Attestation.V1;
+using Oversight.Signing;
+using Oversight.Signing.TransparencyLog;
+using Oversight.Testing;
 
-namespace Oversight.Attestation.Tests;
+namespace Oversight.Client.Tests.Signing;
 
 /// <summary>
-/// docs/attestation-test-vector.json, checked twice: by the service's encoder and verifier, and by
-/// openssl, which shares no code with the service. openssl must be installed: if it is not, these
-/// tests fail rather than skip.
+/// docs/attestation-test-vector.json, checked twice: by the signing kit (Oversight.Signing, which
+/// the service, the client and provider hosts share), and by openssl, which shares no code with
+/// it. openssl must be installed: if it is not, these tests fail rather than skip.
 /// </summary>
 public sealed class TestVectorTests
 {
@@ -43,14 +44,14 @@ public sealed class TestVectorTests
         JsonParser.Default.Parse<UsageAttestation>(Vector.GetProperty("attestation").GetRawText());
 
     [Fact]
-    public void Vector_CanonicalBytes_AreWhatTheServiceEncodes()
+    public void Vector_CanonicalBytes_AreWhatTheKitEncodes()
     {
         Assert.Equal(ExpectedCanonicalBytes, Field("canonical_bytes"));
         Assert.Equal(Encoding.UTF8.GetBytes(ExpectedCanonicalBytes), AttestationCanonicalForm.Encode(VectorAttestation()));
     }
 
     [Fact]
-    public void Vector_Signature_VerifiesWithTheServiceVerifierAndGivesTheLeafHash()
+    public void Vector_Signature_VerifiesWithTheKitAndGivesTheLeafHash()
     {
         using var key = AttestationSignature.TryImportP256PublicKey(Field("public_key_pem"), out var error);
         Assert.True(key is not null, error);
@@ -61,6 +62,7 @@ public sealed class TestVectorTests
         var signature = Convert.FromHexString(Field("signature_hex"));
         Assert.True(AttestationSignature.Verify(VectorAttestation(), signature, key));
         Assert.Equal(Field("leaf_hash_hex"), Convert.ToHexStringLower(SHA256.HashData([0x00, .. Encoding.UTF8.GetBytes(ExpectedCanonicalBytes), .. signature])));
+        Assert.Equal(Field("leaf_hash_hex"), Convert.ToHexStringLower(ProofVerifier.LeafHash([.. AttestationCanonicalForm.Encode(VectorAttestation()), .. signature])));
 
         var changed = VectorAttestation();
         changed.Sequence = 43;
@@ -70,48 +72,32 @@ public sealed class TestVectorTests
     [Fact]
     public async Task Vector_Signature_VerifiesWithOpenssl_AndTamperedBytesDoNot()
     {
-        using var dir = new TempDirectory();
+        using var dir = new OpensslDirectory();
         var data = dir.Write("data", Encoding.UTF8.GetBytes(Field("canonical_bytes")));
         var pub = dir.Write("pub.pem", Encoding.ASCII.GetBytes(Field("public_key_pem")));
         var sig = dir.Write("sig.der", P1363ToDer(Convert.FromHexString(Field("signature_hex"))));
         var tampered = dir.Write("tampered", Encoding.UTF8.GetBytes(Field("canonical_bytes").Replace("sequence=42", "sequence=43", StringComparison.Ordinal)));
 
-        var (ok, output) = await Openssl("dgst", "-sha256", "-verify", pub, "-signature", sig, data);
+        var (ok, output) = await OpensslDirectory.Run("dgst", "-sha256", "-verify", pub, "-signature", sig, data);
         Assert.True(ok, output);
         Assert.Contains("Verified OK", output);
-        var (bad, _) = await Openssl("dgst", "-sha256", "-verify", pub, "-signature", sig, tampered);
+        var (bad, _) = await OpensslDirectory.Run("dgst", "-sha256", "-verify", pub, "-signature", sig, tampered);
         Assert.False(bad);
     }
 
     [Fact]
-    public async Task Vector_BytesSignedByOpenssl_VerifyWithTheServiceVerifier()
+    public async Task Vector_BytesSignedByOpenssl_VerifyWithTheKit()
     {
-        using var dir = new TempDirectory();
+        using var dir = new OpensslDirectory();
         var data = dir.Write("data", Encoding.UTF8.GetBytes(Field("canonical_bytes")));
         var priv = dir.Write("priv.pem", Encoding.ASCII.GetBytes(Field("private_key_pem")));
         var sig = Path.Combine(dir.Path, "sig.der");
 
-        var (ok, output) = await Openssl("dgst", "-sha256", "-sign", priv, "-out", sig, data);
+        var (ok, output) = await OpensslDirectory.Run("dgst", "-sha256", "-sign", priv, "-out", sig, data);
         Assert.True(ok, output);
 
         using var key = AttestationSignature.TryImportP256PublicKey(Field("public_key_pem"), out _);
         Assert.True(AttestationSignature.Verify(VectorAttestation(), DerToP1363(await File.ReadAllBytesAsync(sig)), key!));
-    }
-
-    private static async Task<(bool Ok, string Output)> Openssl(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // Throws when openssl is missing: the test fails, it does not skip.
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode == 0, await stdout + await stderr);
     }
 
     // DER: SEQUENCE { INTEGER r, INTEGER s }, minimal big-endian integers with a 0x00 before a set top bit.
@@ -146,19 +132,5 @@ public sealed class TestVectorTests
         }
 
         return [.. Next(), .. Next()];
-    }
-
-    private sealed class TempDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("oversight-vector-").FullName;
-
-        public string Write(string name, byte[] content)
-        {
-            var path = System.IO.Path.Combine(Path, name);
-            File.WriteAllBytes(path, content);
-            return path;
-        }
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }

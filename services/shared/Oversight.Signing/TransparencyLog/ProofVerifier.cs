@@ -1,12 +1,9 @@
-using System;
 using System.Buffers.Binary;
-using System.Collections.Generic;
 using System.Globalization;
-using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Oversight.Attestation.Log;
+namespace Oversight.Signing.TransparencyLog;
 
 /// <summary>
 /// Client-side checks of the transparency log: inclusion and consistency proofs (RFC 9162
@@ -14,13 +11,13 @@ namespace Oversight.Attestation.Log;
 /// signed note with an ECDSA P-256 signature, signed-note type 0x02; see docs/attestation.md).
 /// </summary>
 /// <remarks>
-/// This file depends only on the base library and System.Security.Cryptography, and on no
-/// other code of the service: a client can link it as it is
-/// (<c>&lt;Compile Include="...ProofVerifier.cs" Link="ProofVerifier.cs" /&gt;</c>).
-/// It shares no code with the proof generator: the tests check one against the other.
+/// Depends only on the base library and System.Security.Cryptography. The attestation service
+/// (its checkpoint key hash), the client library and auditors all use this one class. It shares
+/// no code with the service's proof generator: the tests check one against the other.
 /// </remarks>
 public static class ProofVerifier
 {
+    /// <summary>The length of a SHA-256 hash: every leaf, node and root hash.</summary>
     public const int HashLength = 32;
 
     /// <summary>The signed-note signature type of ECDSA (c2sp.org/signed-note: "0x02, ECDSA signatures").</summary>
@@ -321,4 +318,7 @@ public static class ProofVerifier
 }
 
 /// <summary>What a checkpoint commits to: the log's identity, a tree size and the root hash of that tree.</summary>
+/// <param name="Origin">The log's identity (the note's first line).</param>
+/// <param name="TreeSize">The number of leaves.</param>
+/// <param name="RootHash">The 32-byte root hash of the tree of that many leaves.</param>
 public sealed record Checkpoint(string Origin, long TreeSize, byte[] RootHash);

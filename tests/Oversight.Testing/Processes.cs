@@ -1,8 +1,8 @@
 using System.Diagnostics;
 
-namespace Oversight.Kyc.Tests;
+namespace Oversight.Testing;
 
-/// <summary>Runs a command to completion (node, npm, rabbitmqctl).</summary>
+/// <summary>Runs a command to completion (node, npm, openssl, rabbitmqctl); throws when the program is missing, so a test fails rather than skips.</summary>
 public static class Processes
 {
     public static async Task<(int Code, string Output, string Error)> RunAsync(

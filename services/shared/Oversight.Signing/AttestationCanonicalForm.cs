@@ -5,7 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Oversight.Attestation.V1;
 using Oversight.Common.V1;
 
-namespace Oversight.Attestation.Signing;
+namespace Oversight.Signing;
 
 /// <summary>
 /// The canonical bytes a provider signs (docs/attestation-format.md): UTF-8 text, the header
@@ -13,15 +13,17 @@ namespace Oversight.Attestation.Signing;
 /// <see cref="UsageAttestation"/> in proto field-number order, every line ending in LF.
 /// Timestamps are RFC 3339 UTC with whole seconds, enums their proto value name without the
 /// enum's prefix, booleans <c>true</c>/<c>false</c>, integers plain decimal.
-/// Depends only on the proto types, so it can move into a provider signing kit unchanged.
+/// Depends only on the proto types: the attestation service, the client library and a provider
+/// host all encode with this one class.
 /// </summary>
 public static class AttestationCanonicalForm
 {
+    /// <summary>The first line of the canonical bytes: the format's name and version.</summary>
     public const string Header = "oversight.attestation.v1";
 
     // Generated C# enums carry no descriptor of their own; the file's descriptor has them.
-    internal static readonly EnumDescriptor PrecisionDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("PrecisionClass");
-    internal static readonly EnumDescriptor WorkloadClassDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("WorkloadClass");
+    private static readonly EnumDescriptor PrecisionDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("PrecisionClass");
+    private static readonly EnumDescriptor WorkloadClassDescriptor = CommonReflection.Descriptor.FindTypeByName<EnumDescriptor>("WorkloadClass");
 
     /// <summary>Field names in the order they are written (proto field names).</summary>
     public static readonly IReadOnlyList<string> FieldOrder =
@@ -73,6 +75,16 @@ public static class AttestationCanonicalForm
     public static string WorkloadClassName(WorkloadClass value) =>
         EnumName(WorkloadClassDescriptor, (int)value, "WORKLOAD_CLASS_", "workload_class");
 
+    /// <summary>The precision class of a canonical name such as <c>BF16</c> (the inverse of <see cref="PrecisionName"/>).</summary>
+    /// <exception cref="ArgumentException">The name is not a value of PrecisionClass.</exception>
+    public static PrecisionClass ParsePrecision(string name) =>
+        (PrecisionClass)EnumNumber(PrecisionDescriptor, "PRECISION_CLASS_", name);
+
+    /// <summary>The workload class of a canonical name such as <c>TRAINING</c> (the inverse of <see cref="WorkloadClassName"/>).</summary>
+    /// <exception cref="ArgumentException">The name is not a value of WorkloadClass.</exception>
+    public static WorkloadClass ParseWorkloadClass(string name) =>
+        (WorkloadClass)EnumNumber(WorkloadClassDescriptor, "WORKLOAD_CLASS_", name);
+
     // A line break (or any control character) inside a value would let two different
     // attestations share one encoding; such values are refused rather than escaped.
     private static string Text(string value, string field) =>
@@ -103,4 +115,8 @@ public static class AttestationCanonicalForm
             ?? throw new ArgumentException($"{field} {number} is not a value of {descriptor.FullName}.", nameof(number));
         return name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..] : name;
     }
+
+    private static int EnumNumber(EnumDescriptor descriptor, string prefix, string name) =>
+        descriptor.FindValueByName(prefix + name)?.Number
+            ?? throw new ArgumentException($"'{name}' is not a value of {descriptor.FullName}.", nameof(name));
 }

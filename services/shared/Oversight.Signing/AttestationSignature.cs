@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Oversight.Attestation.V1;
 
-namespace Oversight.Attestation.Signing;
+namespace Oversight.Signing;
 
 /// <summary>
 /// Signs and verifies attestations: ECDSA P-256 with SHA-256 over
@@ -10,6 +10,7 @@ namespace Oversight.Attestation.Signing;
 /// </summary>
 public static class AttestationSignature
 {
+    /// <summary>The length of an IEEE P1363 P-256 signature: r and s, 32 bytes each.</summary>
     public const int SignatureLength = 64;
 
     // secp256r1 / prime256v1 / NIST P-256.
