@@ -22,6 +22,9 @@ app.Configure(config =>
     config.AddCommand<WhatIfCommand>("what-if")
         .WithDescription("Abandonment at step-ups and sybil splitting (without and with KYC links).")
         .WithExample("what-if", "--trace", Philly, "--sybil", "2,4", "--abandon", "0,0.2,0.5");
+    config.AddCommand<LiveCommand>("live")
+        .WithDescription("Drive a running deployment (simulation clock on) over gRPC with the trace, and report the same way.")
+        .WithExample("live", "--trace", Philly, "--limit", "300", "--set-policy", "--compare");
     config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
     config.SetExceptionHandler((exception, _) =>
     {

@@ -18,7 +18,7 @@ public interface IReplayBackend
     ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken);
 
     /// <summary>The provider attests usage of an admitted lease over an interval ending at <paramref name="now"/>.</summary>
-    ValueTask AttestAsync(SimulatedAccount account, string leaseId, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
+    ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
 
     /// <summary>The user completed a step-up: the pseudonym now holds the tier at <paramref name="tierLevel"/>.</summary>
     ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken);

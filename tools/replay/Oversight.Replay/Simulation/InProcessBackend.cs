@@ -47,7 +47,7 @@ public sealed class InProcessBackend : IReplayBackend
         return new AuthorizeAnswer(decision.Verdict, decision.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds);
     }
 
-    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
     {
         var result = await _engine.SettleAsync(_policy, Reference(account), new UsageRecord(attestationId, leaseId, flopUnits, gpuSeconds, now, final), now, markRetentionSeconds: null, cancellationToken);
         if (result.Status != SettleStatus.Applied)

@@ -320,7 +320,7 @@ public sealed class ReplaySimulator
         var flop = flopSoFar - run.FlopAttested;
         var gpuSeconds = (long)run.Job.AcceleratorCount * (now - run.AttestedUntil);
         var intervalStart = run.AttestedUntil;
-        await _backend.AttestAsync(run.Account, run.LeaseId, $"{run.LeaseId}-a{run.Part}", flop, gpuSeconds, intervalStart, now, final, cancellationToken);
+        await _backend.AttestAsync(run.Account, run.LeaseId, run.Job, $"{run.LeaseId}-a{run.Part}", flop, gpuSeconds, intervalStart, now, final, cancellationToken);
         _events++;
         run.Part++;
         run.FlopAttested = flopSoFar;

@@ -39,6 +39,19 @@ public sealed class TraceLoad
 
     /// <summary>Values supplied for fields the trace lacks, as sentences for the report.</summary>
     public required IReadOnlyList<string> Assumptions { get; init; }
+
+    /// <summary>The first <paramref name="jobs"/> jobs (in start order), stated as an assumption of the slice.</summary>
+    public TraceLoad Take(int jobs) => jobs >= Jobs.Count ? this : new TraceLoad
+    {
+        Format = Format,
+        Files = Files,
+        Jobs = Jobs.Take(jobs).ToArray(),
+        RowsRead = RowsRead,
+        RowsFiltered = RowsFiltered,
+        RowsSkipped = RowsSkipped,
+        BadRowExamples = BadRowExamples,
+        Assumptions = [.. Assumptions, $"Only the first {jobs:N0} of the trace's {Jobs.Count:N0} jobs (in start order) are replayed."],
+    };
 }
 
 /// <summary>Collects an adapter's jobs, filtered rows and bad rows; throws at the first bad row unless told to skip.</summary>

@@ -1,0 +1,145 @@
+using System.ComponentModel;
+using System.Text.Json;
+using Oversight.Hosting.Auth;
+using Oversight.Replay.Live;
+using Oversight.Replay.Reports;
+using Oversight.Replay.Simulation;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Cli;
+
+public sealed class LiveSettings : ReplaySettings
+{
+    [CommandOption("--address <URL>")]
+    [Description("gRPC address of the deployment (the all-in-one program's, or one that routes all three services).")]
+    [DefaultValue("http://127.0.0.1:7400")]
+    public string Address { get; init; } = "http://127.0.0.1:7400";
+
+    [CommandOption("--embedded-data <FOLDER>")]
+    [Description("The embedded default's data folder: tokens are signed with its development key and step-ups use its simulated provider's secret. Default: services/host/Oversight.AllInOne/data when no token is given.")]
+    public string? EmbeddedData { get; init; }
+
+    [CommandOption("--operator-token <FILE>")]
+    [Description("File holding an operator token of the marketplace (instead of --embedded-data).")]
+    public string? OperatorToken { get; init; }
+
+    [CommandOption("--provider-token <FILE>")]
+    [Description("File holding a provider token (provider claim \"replay-provider\") of the marketplace.")]
+    public string? ProviderToken { get; init; }
+
+    [CommandOption("--admin-token <FILE>")]
+    [Description("File holding a deployment-wide admin token (SetClock, and SetPolicy with --set-policy).")]
+    public string? AdminToken { get; init; }
+
+    [CommandOption("--callback-secret-id <ID>")]
+    [Description("The simulated identity provider's callback secret id (identity and organisation step-ups).")]
+    public string? CallbackSecretId { get; init; }
+
+    [CommandOption("--callback-secret <SECRET>")]
+    [Description("The simulated identity provider's callback secret.")]
+    public string? CallbackSecret { get; init; }
+
+    [CommandOption("--set-policy")]
+    [Description("Set the replay's policy (--policy, or the default) on the deployment first (admin). Without it the deployment's policy must already be the replay's.")]
+    public bool SetPolicy { get; init; }
+
+    [CommandOption("--limit <JOBS>")]
+    [Description("Replay only the first JOBS jobs (in start order): live replays make several calls per job.")]
+    public int? Limit { get; init; }
+
+    [CommandOption("--compare")]
+    [Description("Also replay in process and compare the verdicts one by one; exit 3 if any differs.")]
+    public bool Compare { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        var result = base.Validate();
+        if (!result.Successful)
+        {
+            return result;
+        }
+
+        if (SybilLinked)
+        {
+            return ValidationResult.Error("--sybil-linked is not replayed live (the live mode creates unlinked accounts); replay it in process");
+        }
+
+        return Uri.TryCreate(Address, UriKind.Absolute, out _) ? ValidationResult.Success() : ValidationResult.Error($"--address '{Address}' is not an absolute URL");
+    }
+
+    /// <summary>Tokens and the callback secret, from token files or the embedded default's data folder.</summary>
+    public LiveTarget Target()
+    {
+        var data = EmbeddedData ?? (OperatorToken is null ? Path.Combine("services", "host", "Oversight.AllInOne", "data") : null);
+        Func<string, string?, string?, string> tokens;
+        string? secretId = CallbackSecretId, secret = CallbackSecret;
+        if (data is not null)
+        {
+            var keyFile = Path.Combine(data, DevelopmentSigningKey.FileName);
+            if (!File.Exists(keyFile))
+            {
+                throw new FileNotFoundException($"no development key at {keyFile}: start the embedded default once (it creates its data folder), or pass --embedded-data or token files", keyFile);
+            }
+
+            var key = DevelopmentSigningKey.LoadOrCreate(data);
+            tokens = (role, marketplace, provider) => key.CreateToken("oversight", role, marketplace, provider, "oversight-replay", TimeSpan.FromHours(12), DateTimeOffset.UtcNow);
+            var secrets = Path.Combine(data, "kyc-development-secrets.json");
+            if (secretId is null && File.Exists(secrets))
+            {
+                using var json = JsonDocument.Parse(File.ReadAllText(secrets));
+                secretId = json.RootElement.GetProperty("simulatedSecretId").GetString();
+                secret = json.RootElement.GetProperty("simulatedSecret").GetString();
+            }
+        }
+        else
+        {
+            var files = new Dictionary<string, string?> { ["operator"] = OperatorToken, ["provider"] = ProviderToken, ["admin"] = AdminToken };
+            tokens = (role, _, _) => files.GetValueOrDefault(role) is { } file
+                ? File.ReadAllText(file).Trim()
+                : throw new ArgumentException($"no token for role {role}: give --{role}-token");
+        }
+
+        return LiveTarget.SingleAddress(new Uri(Address), tokens, secretId, secret);
+    }
+}
+
+/// <summary>Replays a trace against a running deployment (its simulation clock), and reports as the in-process replay does.</summary>
+public sealed class LiveCommand : AsyncCommand<LiveSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, LiveSettings settings, CancellationToken cancellationToken)
+    {
+        var trace = Console2.Step("Reading the trace", settings.Load);
+        if (settings.Limit is { } limit)
+        {
+            trace = trace.Take(limit);
+        }
+
+        Console2.TraceLoaded(trace);
+        var options = settings.Options();
+        var target = settings.Target();
+        var backend = await LiveBackend.ConnectAsync(target, options, trace.Jobs.Count == 0 ? 0 : trace.Jobs[0].Start, settings.SetPolicy, cancellationToken: cancellationToken);
+        var live = new List<VerdictEvent>();
+        var result = await Console2.WithProgressAsync(!settings.NoProgress, "Replaying live", trace.Jobs.Count,
+            progress => ReplayRun.RunAsync(trace, options, backend, cancellationToken, progress, live.Add));
+        await backend.ConfirmAllCountedAsync(result.LastEnd, cancellationToken);
+        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-live"), result, trace, "live"));
+        Console2.Headline(new ReportFacts(result));
+        if (!settings.Compare)
+        {
+            return 0;
+        }
+
+        var inProcess = new List<VerdictEvent>();
+        await ReplayRun.InProcessAsync(trace, options, cancellationToken, onVerdict: inProcess.Add);
+        var differences = VerdictComparison.Differences(inProcess, live);
+        AnsiConsole.WriteLine($"compared {inProcess.Count:N0} verdicts with the in-process replay: {differences.Count} differ");
+        foreach (var difference in differences.Take(10))
+        {
+            AnsiConsole.WriteLine("  " + difference);
+        }
+
+        return differences.Count == 0 ? 0 : 3;
+    }
+}
