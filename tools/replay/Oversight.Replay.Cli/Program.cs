@@ -15,7 +15,7 @@ app.Configure(config =>
     config.AddCommand<RunCommand>("run")
         .WithDescription("Replay a trace through the policy and write summary.json, accounts.csv and report.html.")
         .WithExample("run", "--trace", Philly, "--out", "replay-out/philly")
-        .WithExample("run", "--trace", Lora, "--accelerator", "A10", "--policy", "my-policy.yaml", "--abandon-purpose", "0.1");
+        .WithExample("run", "--trace", Lora, "--accelerator", "L40S", "--policy", "my-policy.yaml", "--abandon-purpose", "0.1");
     config.AddCommand<SweepCommand>("sweep")
         .WithDescription("Replay a trace under a grid of scaled thresholds (or several policy files) and plot the trade-off.")
         .WithExample("sweep", "--trace", Lora, "--scales", "0.001,0.01,0.1,1");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Oversight.Policy;
 using Oversight.Policy.Accelerators;
 using Oversight.Policy.Admission;
@@ -29,7 +30,7 @@ public sealed class InProcessBackend : IReplayBackend
 
     public ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {
-        var reference = new AccountRef(_policy.MarketplaceId ?? "replay", account.Pseudonym, account.ClusterRoot.Pseudonym);
+        var reference = new AccountRef(_policy.MarketplaceId ?? "replay", StoreId(account), StoreId(account.ClusterRoot));
         account.BackendState = reference;
         if (!reference.Linked)
         {
@@ -58,6 +59,10 @@ public sealed class InProcessBackend : IReplayBackend
 
     public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>
         ValueTask.CompletedTask;
+
+    // The store's ids allow only [A-Za-z0-9._:-]: neither the '~' of sybil pseudonyms nor every
+    // trace's account names (e-mail addresses, spaces) fit, so the store knows each pseudonym by its index.
+    private static string StoreId(SimulatedAccount account) => "a" + account.Index.ToString(CultureInfo.InvariantCulture);
 
     private static AccountRef Reference(SimulatedAccount account) =>
         account.BackendState as AccountRef ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");

@@ -32,7 +32,7 @@ public sealed class CanonicalCsvFormat : ITraceFormat
             }
         }
 
-        var fallback = CanonicalFallback.For(collector, table.Has("accelerator"), table.Has("count"));
+        var fallback = CanonicalFallback.For(collector, Path.GetFileName(path), table.Has("accelerator"), table.Has("count"));
         while (table.Read())
         {
             try
@@ -166,17 +166,17 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
 /// <summary>What the canonical formats use when a row leaves out the accelerator or the count.</summary>
 internal sealed record CanonicalFallback(string? Model, long? Count)
 {
-    public static CanonicalFallback For(TraceCollector collector, bool hasModel, bool hasCount)
+    public static CanonicalFallback For(TraceCollector collector, string file, bool hasModel, bool hasCount)
     {
         var options = collector.Options;
         if (!hasModel && options.Accelerator is null)
         {
-            throw new TraceFormatException(new TraceLocation("header", 1), "the trace has no 'accelerator' column: give --accelerator");
+            throw new TraceFormatException(new TraceLocation(file, 1), "the trace has no 'accelerator' column: give --accelerator");
         }
 
         if (!hasCount && options.AcceleratorCount is null)
         {
-            throw new TraceFormatException(new TraceLocation("header", 1), "the trace has no 'count' column: give --accelerator-count");
+            throw new TraceFormatException(new TraceLocation(file, 1), "the trace has no 'count' column: give --accelerator-count");
         }
 
         return ForMissingFields(collector, hasModel, hasCount);

@@ -36,11 +36,14 @@ internal sealed class CsvTable : IDisposable
 
     private bool _pendingFirst;
 
+    // Sep (0.17) numbers the first record of a file as starting on line 2; it starts on line 1.
+    private bool _onFirstRecord;
+
     /// <summary>The column names, from the header row or the documented order.</summary>
     public IReadOnlyList<string> Header { get; }
 
     /// <summary>1-based line of the current record's start.</summary>
-    public long Line => _reader.Current.LineNumberFrom;
+    public long Line => _onFirstRecord ? 1 : _reader.Current.LineNumberFrom;
 
     public TraceLocation Location(string? column = null) => new(_file, Line, column is null ? null : Describe(column));
 
@@ -58,8 +61,11 @@ internal sealed class CsvTable : IDisposable
         if (_pendingFirst)
         {
             _pendingFirst = false;
+            _onFirstRecord = true;
             return true;
         }
+
+        _onFirstRecord = false;
 
         while (_reader.MoveNext())
         {

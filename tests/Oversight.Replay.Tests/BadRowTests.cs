@@ -1,0 +1,164 @@
+using Oversight.Policy.Accelerators;
+using Oversight.Replay.Traces;
+
+namespace Oversight.Replay.Tests;
+
+/// <summary>
+/// A malformed row stops the load with a message a user can act on (file, 1-based line, column
+/// number and name, reason); with SkipBadRows the load goes on and counts the rows by reason.
+/// </summary>
+public sealed class BadRowTests : IDisposable
+{
+    private const string Header = "account,start,end,accelerator,count";
+    private const string NotATime = "is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50";
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void A_bad_time_stops_the_load_naming_file_line_column_and_reason()
+    {
+        var path = _folder.WriteLines("bad.csv",
+            Header,
+            "alice,1700000000,1700000600,H100-SXM,1",
+            "bob,yesterday,1700000600,H100-SXM,1",
+            "carol,1700000000,1700000600,H100-SXM,1");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}", error.Message);
+        Assert.Equal(new TraceLocation("bad.csv", 3, "2 (start)"), error.Location);
+    }
+
+    [Fact]
+    public void A_job_that_ends_before_it_starts_is_a_bad_row()
+    {
+        var path = _folder.WriteLines("bad.csv", Header, "alice,1700000600,1700000000,H100-SXM,1");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.csv:2: the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)", error.Message);
+    }
+
+    [Fact]
+    public void An_unknown_accelerator_model_is_a_bad_row_whose_message_lists_the_known_models()
+    {
+        var path = _folder.WriteLines("bad.csv", Header, "alice,1700000000,1700000600,H100-SXM,1", "bob,1700000000,1700000600,A10,1");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.StartsWith("bad.csv:3: unknown accelerator model 'A10' (known: ", error.Message, StringComparison.Ordinal);
+        foreach (var model in AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))
+        {
+            Assert.Contains(model, error.Reason, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_short_row_is_a_bad_row()
+    {
+        var path = _folder.WriteLines("bad.csv", Header, "alice,1700000000,1700000600");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.csv:2: the row has 3 fields; the header has 5", error.Message);
+    }
+
+    [Fact]
+    public void A_bad_number_names_its_column()
+    {
+        var path = _folder.WriteLines("bad.csv", Header, "alice,1700000000,1700000600,H100-SXM,two");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.csv:2, column 5 (count): 'two' is not a whole number", error.Message);
+    }
+
+    [Fact]
+    public void An_invalid_json_line_names_its_line_and_the_column_where_parsing_failed()
+    {
+        var path = _folder.WriteLines("bad.jsonl",
+            """{"account":"a","start":1700000000,"end":1700000600,"accelerator":"T4","count":1}""",
+            """{"account": "b", "start": , "end": 1700000600}""");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        // The first character that cannot be JSON is the ',' after "start": (the 27th of the line).
+        Assert.Equal(new TraceLocation("bad.jsonl", 2, "27"), error.Location);
+        Assert.StartsWith("bad.jsonl:2, column 27: not valid JSON", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_json_line_without_a_required_field_names_the_field()
+    {
+        var path = _folder.WriteLines("bad.jsonl", """{"account":"a","end":1700000600,"accelerator":"T4","count":1}""");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.jsonl:1, column start: the field is missing", error.Message);
+    }
+
+    [Fact]
+    public void Invalid_json_in_a_philly_job_log_names_its_line()
+    {
+        var path = _folder.WriteLines("cluster_job_log.json",
+            "[",
+            """  {"user": "alice", "status": "Pass", "attempts": []},""",
+            """  {"user": "bob", "status": "Pass", "attempts": [}""",
+            "]");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal(("cluster_job_log.json", 3L), (error.Location.File, error.Location.Line));
+        Assert.Contains("not valid JSON", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_skip_bad_rows_the_load_goes_on_and_counts_the_bad_rows_by_reason()
+    {
+        var path = _folder.WriteLines("bad.csv",
+            Header,
+            "alice,1700000000,1700000600,H100-SXM,1",
+            "bob,yesterday,1700000600,H100-SXM,1",
+            "carol,1700000600,1700000000,H100-SXM,1",
+            "dave,yesterday,1700000600,H100-SXM,1",
+            "erin,1700000000,1700000600,A10,1",
+            "frank,1700000000",
+            "gina,1700000100,1700000700,T4,2");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions { SkipBadRows = true });
+
+        Assert.Equal(["alice", "gina"], load.Jobs.Select(j => j.Account));
+        Assert.Equal(7, load.RowsRead);
+        Assert.Equal(2, load.RowsSkipped[$"'yesterday' {NotATime}"]);
+        Assert.Equal(1, load.RowsSkipped["the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"]);
+        Assert.Equal(1, load.RowsSkipped["the row has 2 fields; the header has 5"]);
+        Assert.Single(load.RowsSkipped, r => r.Key.StartsWith("unknown accelerator model 'A10'", StringComparison.Ordinal) && r.Value == 1);
+        Assert.Equal(5, load.RowsSkipped.Values.Sum());
+        Assert.Equal(
+            [
+                $"bad.csv:3, column 2 (start): 'yesterday' {NotATime}",
+                "bad.csv:4: the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
+                $"bad.csv:5, column 2 (start): 'yesterday' {NotATime}",
+            ],
+            load.BadRowExamples.Take(3));
+        Assert.StartsWith("bad.csv:6: unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
+        Assert.Equal("bad.csv:7: the row has 2 fields; the header has 5", load.BadRowExamples[4]);
+        Assert.Empty(load.RowsFiltered);
+    }
+
+    [Fact]
+    public void With_skip_bad_rows_an_invalid_json_line_is_skipped_and_the_next_lines_are_read()
+    {
+        var path = _folder.WriteLines("bad.jsonl",
+            """{"account":"a","start":1700000000,"end":1700000600,"accelerator":"T4","count":1}""",
+            "{not json",
+            """{"account":"b","start":1700000000,"end":1700000600,"accelerator":"T4","count":1}""");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions { SkipBadRows = true });
+
+        Assert.Equal(["a", "b"], load.Jobs.Select(j => j.Account));
+        Assert.Equal(1, load.RowsSkipped.Values.Sum());
+        Assert.StartsWith("bad.jsonl:2, column ", Assert.Single(load.BadRowExamples), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Oversight.Policy.Accelerators;
+using Oversight.Replay.Cli;
+using Oversight.Replay.Traces;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Tests;
+
+/// <summary>
+/// oversight-replay as a user runs it: a separate process (dotnet oversight-replay.dll) started in
+/// a temp folder, with --out given, reading its exit code, stdout and stderr.
+/// </summary>
+public sealed partial class CommandLineTests : IDisposable
+{
+    private const string NotATime = "is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50";
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task Run_help_lists_every_option_of_the_run_settings_and_an_example()
+    {
+        var longNames = typeof(RunSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
+            .OfType<CommandOptionAttribute>()
+            .SelectMany(a => a.LongNames)
+            .ToArray();
+
+        var (exitCode, stdout, _) = await CliAsync("run", "--help");
+
+        Assert.Equal(0, exitCode);
+        Assert.True(longNames.Length >= 20, $"expected the run settings' options, found {string.Join(", ", longNames)}");
+        Assert.All(longNames, name => Assert.Matches($"(?<![\\w-])--{Regex.Escape(name)}(?![\\w-])", stdout));
+        // Help wraps long lines at the terminal's width, so compare with whitespace runs made single spaces.
+        var help = Whitespace().Replace(stdout, " ");
+        Assert.Contains("EXAMPLES:", help, StringComparison.Ordinal);
+        Assert.Contains("oversight-replay run --trace ../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv --out replay-out/philly", help, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Accelerators_named_in_the_help_examples_are_in_the_catalogue()
+    {
+        var named = new List<string>();
+        foreach (var command in new[] { "run", "sweep", "what-if" })
+        {
+            var (exitCode, stdout, _) = await CliAsync(command, "--help");
+
+            Assert.Equal(0, exitCode);
+            var help = Whitespace().Replace(stdout, " ");
+            var examples = help[help.IndexOf("EXAMPLES:", StringComparison.Ordinal)..help.IndexOf("OPTIONS:", StringComparison.Ordinal)];
+            named.AddRange(AcceleratorOption().Matches(examples).Select(m => m.Groups[1].Value));
+        }
+
+        Assert.NotEmpty(named);
+        Assert.All(named, model => Assert.True(AcceleratorCatalogue.Default.TryGet(model, out _), $"the example's --accelerator {model} is not in the catalogue, so the example fails"));
+    }
+
+    [Fact]
+    public async Task Run_on_a_bad_row_exits_2_with_file_line_column_and_reason_and_writes_no_output()
+    {
+        _folder.WriteLines("bad.csv",
+            "account,start,end,accelerator,count",
+            "alice,1700000000,1700000600,H100-SXM,1",
+            "bob,yesterday,1700000600,H100-SXM,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", "bad.csv", "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"error: bad.csv:3, column 2 (start): 'yesterday' {NotATime}", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after a bad row");
+    }
+
+    [Fact]
+    public async Task Run_with_skip_bad_rows_exits_0_and_reports_the_skipped_rows_by_reason()
+    {
+        _folder.WriteLines("bad.csv",
+            "account,start,end,accelerator,count",
+            "alice,1700000000,1700000600,H100-SXM,1",
+            "bob,yesterday,1700000600,H100-SXM,1",
+            "carol,1700000100,1700000700,T4,2");
+
+        var (exitCode, _, stderr) = await CliAsync("run", "--trace", "bad.csv", "--out", "out", "--no-progress", "--skip-bad-rows");
+
+        Assert.True(exitCode == 0, stderr);
+        using var summary = JsonDocument.Parse(File.ReadAllText(_folder.Combine(Path.Combine("out", "summary.json"))));
+        var trace = summary.RootElement.GetProperty("trace");
+        Assert.Equal(1, trace.GetProperty("rows_skipped").GetProperty($"'yesterday' {NotATime}").GetInt64());
+        Assert.Equal($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}", Assert.Single(trace.GetProperty("bad_row_examples").EnumerateArray()).GetString());
+        Assert.Equal((3L, 2L), (trace.GetProperty("rows_read").GetInt64(), trace.GetProperty("jobs").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Run_on_the_philly_trace_writes_the_report_files_and_names_them()
+    {
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", SharedTraces.Philly, "--out", "out", "--no-progress");
+
+        Assert.True(exitCode == 0, stderr);
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(SharedTraces.Philly)));
+        foreach (var name in new[] { "summary.json", "accounts.csv", "report.html" })
+        {
+            Assert.True(File.Exists(_folder.Combine(Path.Combine("out", name))), $"{name} was not written");
+            Assert.Contains($"wrote {Path.Combine("out", name)}", stdout, StringComparison.Ordinal);
+        }
+
+        var report = File.ReadAllText(_folder.Combine(Path.Combine("out", "report.html")));
+        Assert.True(Regex.Count(report, "<svg[ >]") >= 3, "report.html should hold its charts as inline SVG");
+        Assert.Contains(sha256, report, StringComparison.Ordinal);
+        using var summary = JsonDocument.Parse(File.ReadAllText(_folder.Combine(Path.Combine("out", "summary.json"))));
+        Assert.Equal(sha256, summary.RootElement.GetProperty("trace").GetProperty("files")[0].GetProperty("sha256").GetString());
+        var accounts = File.ReadAllLines(_folder.Combine(Path.Combine("out", "accounts.csv")));
+        Assert.Equal(summary.RootElement.GetProperty("results").GetProperty("users").GetInt64() + 1, accounts.Length);
+    }
+
+    [Fact]
+    public async Task Formats_lists_all_seven_formats()
+    {
+        string[] expected = ["csv", "jsonl", "alibaba-lora", "philly-chronus", "helios", "pai-2020", "philly-json"];
+
+        var (exitCode, stdout, _) = await CliAsync("formats");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(expected, TraceFormats.All.Select(f => f.Name));
+        // The first cell of each table row.
+        var listed = stdout.Split('\n').Select(line => line.Split(['│', '|', ' ', '\r'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()).ToHashSet();
+        Assert.All(expected, name => Assert.Contains(name, listed));
+    }
+
+    /// <summary>Runs the real program in this test's temp folder and collects what it printed.</summary>
+    private async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = _folder.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oversight-replay.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"oversight-replay {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"--accelerator (\S+)")]
+    private static partial Regex AcceleratorOption();
+}
