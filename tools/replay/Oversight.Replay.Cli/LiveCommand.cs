@@ -10,7 +10,7 @@ using Spectre.Console.Cli;
 
 namespace Oversight.Replay.Cli;
 
-public sealed class LiveSettings : ReplaySettings
+public class LiveSettings : ReplaySettings
 {
     [CommandOption("--address <URL>")]
     [Description("gRPC address of the deployment (the all-in-one program's, or one that routes all three services).")]

@@ -25,6 +25,10 @@ app.Configure(config =>
     config.AddCommand<LiveCommand>("live")
         .WithDescription("Drive a running deployment (simulation clock on) over gRPC with the trace, and report the same way.")
         .WithExample("live", "--trace", Philly, "--limit", "300", "--set-policy", "--compare");
+    config.AddCommand<SimulateCommand>("simulate")
+        .WithDescription("A marketplace simulation against a running deployment on its own clock: users from a trace ask for leases, a provider attests, users step up or leave; live counts.")
+        .WithExample("simulate", "--trace", Philly)
+        .WithExample("simulate", "--trace", Philly, "--address", "http://oversight.example:7400", "--operator-token", "op.jwt", "--provider-token", "prov.jwt");
     config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
     config.SetExceptionHandler((exception, _) =>
     {

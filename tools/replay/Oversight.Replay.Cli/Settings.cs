@@ -55,11 +55,12 @@ public class TraceSettings : CommandSettings
         return AcceleratorCount is <= 0 ? ValidationResult.Error("--accelerator-count must be at least 1") : ValidationResult.Success();
     }
 
-    public TraceLoad Load()
+    /// <param name="defaultAccelerator">The accelerator for traces that name none, when --accelerator is not given (else the format's own default).</param>
+    public TraceLoad Load(string? defaultAccelerator = null)
     {
         var options = new TraceReadOptions
         {
-            Accelerator = Accelerator,
+            Accelerator = Accelerator ?? defaultAccelerator,
             AcceleratorCount = AcceleratorCount,
             TraceStart = TraceStart is null ? null : TraceTime.TryParse(TraceStart, out var start) ? start : null,
             SkipBadRows = SkipBadRows,

@@ -29,6 +29,10 @@ namespace Oversight.Replay.Live;
 /// identity or organisation results from the simulated provider, signed with its callback secret.
 /// </summary>
 /// <remarks>
+/// <para>Two clocks. <see cref="LiveClock.Simulated"/> (the replay): the deployment's clock is set to
+/// every event's time, so verdicts are those of the in-process replay. <see cref="LiveClock.Real"/>
+/// (the marketplace simulation, against any deployment): the deployment keeps its own clock, events
+/// happen now, and each attestation covers the job's interval ending now.</para>
 /// <para>Time. The deployment's clock never moves backwards and starts at its own start time, so
 /// the trace is shifted forward by a whole number of <see cref="ShiftUnitSeconds"/> (a multiple of
 /// every bucket size, so bucket boundaries, and therefore verdicts, are unchanged) to begin after
@@ -57,8 +61,9 @@ public sealed class LiveBackend : IReplayBackend
     private long _clock = long.MinValue;
     private long _sequence;
 
-    private LiveBackend(LiveTarget target, EffectivePolicy policy, long shiftSeconds, TimeSpan settleTimeout)
+    private LiveBackend(LiveTarget target, EffectivePolicy policy, long shiftSeconds, TimeSpan settleTimeout, LiveClock clock)
     {
+        Clock = clock;
         _target = target;
         _policy = policy;
         _marketplace = policy.MarketplaceId ?? throw new ArgumentException("the policy must be resolved for the replay's marketplace", nameof(policy));
@@ -67,8 +72,17 @@ public sealed class LiveBackend : IReplayBackend
         _expectedEngine = new AdmissionEngine(_expected, new FlopEstimator(AcceleratorCatalogue.Default));
     }
 
-    /// <summary>Seconds added to every trace time before it is sent to the deployment.</summary>
+    /// <summary>Seconds added to every trace time before it is sent to the deployment (simulated clock only).</summary>
     public long ShiftSeconds { get; }
+
+    public LiveClock Clock { get; }
+
+    /// <summary>The deployment's policy document as it is in force (what a replay on its clock must use).</summary>
+    public static async Task<PolicyDocument> ReadPolicyAsync(LiveTarget target, string marketplace, CancellationToken cancellationToken = default)
+    {
+        var deployed = await target.Enforcement.GetPolicyAsync(new GetPolicyRequest(), target.As("operator", marketplace), cancellationToken: cancellationToken);
+        return PolicyLoader.Load(deployed.Document);
+    }
 
     /// <summary>
     /// Connects: reads the deployment's clock (refuses when simulation mode is off), optionally
@@ -76,10 +90,11 @@ public sealed class LiveBackend : IReplayBackend
     /// replay reports on, and registers the replay's provider host.
     /// </summary>
     public static async Task<LiveBackend> ConnectAsync(
-        LiveTarget target, ReplayOptions options, long firstStart, bool setPolicy, TimeSpan? settleTimeout = null, CancellationToken cancellationToken = default)
+        LiveTarget target, ReplayOptions options, long firstStart, bool setPolicy, TimeSpan? settleTimeout = null,
+        LiveClock mode = LiveClock.Simulated, CancellationToken cancellationToken = default)
     {
-        var clock = await target.Clock.GetClockAsync(new GetClockRequest(), target.As("admin", null), cancellationToken: cancellationToken);
-        if (!clock.Simulated)
+        var clock = await target.Clock.GetClockAsync(new GetClockRequest(), target.As(mode == LiveClock.Simulated ? "admin" : "operator", mode == LiveClock.Simulated ? null : options.Marketplace), cancellationToken: cancellationToken);
+        if (mode == LiveClock.Simulated && !clock.Simulated)
         {
             throw new InvalidOperationException("the deployment's clock is not simulated: start it with Oversight__Simulation__Enabled=true (refused in Production)");
         }
@@ -102,8 +117,8 @@ public sealed class LiveBackend : IReplayBackend
         }
 
         var serverNow = clock.Now.Seconds;
-        var shift = firstStart >= serverNow ? 0 : ((serverNow - firstStart) / ShiftUnitSeconds + 1) * ShiftUnitSeconds;
-        var backend = new LiveBackend(target, options.Policy.Resolve(options.Marketplace), shift, settleTimeout ?? TimeSpan.FromSeconds(60));
+        var shift = mode == LiveClock.Real || firstStart >= serverNow ? 0 : ((serverNow - firstStart) / ShiftUnitSeconds + 1) * ShiftUnitSeconds;
+        var backend = new LiveBackend(target, options.Policy.Resolve(options.Marketplace), shift, settleTimeout ?? TimeSpan.FromSeconds(60), mode);
         await backend.WaitForKycLadderAsync(cancellationToken);
         await target.Attestation.RegisterProviderAsync(new RegisterProviderRequest
         {
@@ -139,7 +154,7 @@ public sealed class LiveBackend : IReplayBackend
         {
             MarketplaceId = _marketplace,
             AccountId = Reference(account).AccountId,
-            LeaseId = leaseId,
+            LeaseId = Remote(leaseId),
             AcceleratorModel = job.AcceleratorModel,
             AcceleratorCount = job.AcceleratorCount,
             DurationSeconds = job.DurationSeconds,
@@ -159,17 +174,21 @@ public sealed class LiveBackend : IReplayBackend
     {
         await SetClockAsync(now, cancellationToken);
         var reference = Reference(account);
-        var end = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(now + ShiftSeconds));
+        var (startAt, endAt) = Clock == LiveClock.Simulated
+            ? (intervalStart + ShiftSeconds, now + ShiftSeconds)
+            // On the deployment's own clock the interval ends now (a second ago: the signature may not be dated before its end).
+            : (RealNow() - 1 - (now - intervalStart), RealNow() - 1);
+        var end = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(endAt));
         var attestation = new UsageAttestation
         {
-            AttestationId = attestationId,
+            AttestationId = Remote(attestationId),
             MarketplaceId = _marketplace,
             ProviderId = ProviderId,
-            LeaseId = leaseId,
+            LeaseId = Remote(leaseId),
             AccountId = reference.AccountId,
             AcceleratorModel = job.AcceleratorModel,
             AcceleratorCount = job.AcceleratorCount,
-            IntervalStart = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(intervalStart + ShiftSeconds)),
+            IntervalStart = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(startAt)),
             IntervalEnd = end,
             Final = final,
             FlopUnits = flopUnits,
@@ -191,7 +210,7 @@ public sealed class LiveBackend : IReplayBackend
             throw new InvalidOperationException($"attestation {attestationId} was {response.Receipt.Outcome}: {string.Join("; ", response.Receipt.ReasonCodes)}");
         }
 
-        await _expectedEngine.SettleAsync(_policy, reference, new UsageRecord(attestationId, leaseId, flopUnits, gpuSeconds, now + ShiftSeconds, final), now + ShiftSeconds, null, cancellationToken);
+        await _expectedEngine.SettleAsync(_policy, reference, new UsageRecord(attestationId, leaseId, flopUnits, gpuSeconds, endAt, final), endAt, null, cancellationToken);
         _unconfirmed.Add(account);
     }
 
@@ -239,6 +258,9 @@ public sealed class LiveBackend : IReplayBackend
 
     private Metadata Operator => _target.As("operator", _marketplace);
 
+    /// <summary>Lease and attestation ids are unique in the whole deployment: the marketplace prefixes the replay's own.</summary>
+    private string Remote(string id) => $"{_marketplace}.{id}";
+
     private Metadata Provider => _target.As("provider", _marketplace, ProviderId);
 
     private async Task SubmitApprovalAsync(string provider, string sessionRef, long now, Dictionary<string, object> fields, CancellationToken cancellationToken)
@@ -248,7 +270,7 @@ public sealed class LiveBackend : IReplayBackend
             throw new InvalidOperationException("a verification step-up needs the simulated identity provider's callback secret (--callback-secret-id and --callback-secret, or --embedded-data)");
         }
 
-        var at = now + ShiftSeconds;
+        var at = Clock == LiveClock.Simulated ? now + ShiftSeconds : RealNow();
         fields["event_id"] = $"replay-{sessionRef}";
         fields["session_ref"] = sessionRef;
         fields["status"] = "approved";
@@ -268,9 +290,17 @@ public sealed class LiveBackend : IReplayBackend
         }, cancellationToken: cancellationToken);
     }
 
+    private static long RealNow() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
     private async Task SetClockAsync(long now, CancellationToken cancellationToken)
     {
         var at = now + ShiftSeconds;
+        if (Clock == LiveClock.Real)
+        {
+            _clock = RealNow();
+            return;
+        }
+
         if (at <= _clock)
         {
             return;
@@ -352,4 +382,14 @@ public sealed class LiveBackend : IReplayBackend
 
     private static AccountRef Reference(SimulatedAccount account) =>
         account.BackendState as AccountRef ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");
+}
+
+/// <summary>Whose clock a live run uses.</summary>
+public enum LiveClock
+{
+    /// <summary>The deployment's simulation clock, set to each event's (shifted) trace time: the live replay.</summary>
+    Simulated,
+
+    /// <summary>The deployment's own clock: events happen now (the marketplace simulation, against any deployment).</summary>
+    Real,
 }

@@ -1,0 +1,131 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Oversight.Policy;
+using Oversight.Replay.Live;
+using Oversight.Replay.Reports;
+using Oversight.Replay.Simulation;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Cli;
+
+public sealed class SimulateSettings : LiveSettings
+{
+    [CommandOption("--users-per-account <N>")]
+    [Description("Pseudonymous users per trace account: each account's jobs are dealt round-robin to N users (the Philly trace has 11 accounts).")]
+    [DefaultValue(2)]
+    public int UsersPerAccount { get; init; } = 2;
+
+    /// <summary>
+    /// The demo's defaults: the first 3,000 jobs, on H100s when the trace names no accelerator, so
+    /// that within a minute the heaviest users reach the default policy's anonymous budget.
+    /// </summary>
+    public const int DefaultJobs = 3000;
+
+    public const string DefaultAccelerator = "H100-SXM";
+
+    /// <summary>A marketplace of its own each run (unless one is named), so that a simulation never meets an earlier one's accounts.</summary>
+    public string SimulationMarketplace => Marketplace != "replay" ? Marketplace : $"sim-{StartedAt:yyyyMMdd-HHmmss}";
+
+    private DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>
+/// The marketplace simulation: many pseudonymous users with work drawn from a shared trace ask for
+/// leases, a provider host attests their usage, users step up when asked (some abandon), against a
+/// running deployment on its own clock; the counts update live in the terminal.
+/// </summary>
+public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, SimulateSettings settings, CancellationToken cancellationToken)
+    {
+        var trace = settings.Load(SimulateSettings.DefaultAccelerator).Take(settings.Limit ?? SimulateSettings.DefaultJobs);
+        Console2.TraceLoaded(trace);
+        var target = settings.Target();
+        // The deployment decides with its own policy: the simulation reports against that one.
+        var policy = await LiveBackend.ReadPolicyAsync(target, settings.SimulationMarketplace, cancellationToken);
+        var options = settings.Options() with
+        {
+            Marketplace = settings.SimulationMarketplace,
+            Policy = policy,
+            PolicySource = "the deployment's",
+            SybilSplit = settings.UsersPerAccount,
+            Behaviour = settings.Options().Behaviour with
+            {
+                // Unless told otherwise, some users leave at each step-up (more at the harder ones).
+                AbandonAtPurpose = settings.AbandonPurpose > 0 ? settings.AbandonPurpose : 0.1,
+                AbandonAtIdentity = settings.AbandonIdentity > 0 ? settings.AbandonIdentity : 0.2,
+                AbandonAtOrganisation = settings.AbandonOrganisation > 0 ? settings.AbandonOrganisation : 0.3,
+            },
+        };
+        var backend = await LiveBackend.ConnectAsync(target, options, trace.Jobs.Count == 0 ? 0 : trace.Jobs[0].Start, setPolicy: false, mode: LiveClock.Real, cancellationToken: cancellationToken);
+        var counts = new LiveCounts(options.Policy.Resolve(options.Marketplace));
+        var clock = Stopwatch.StartNew();
+        ReplayResult? result = null;
+        if (Console.IsOutputRedirected || settings.NoProgress)
+        {
+            result = await ReplayRun.RunAsync(trace, options, backend, cancellationToken, onVerdict: counts.Add);
+        }
+        else
+        {
+            await AnsiConsole.Live(counts.Render(trace.Jobs.Count, 0, clock.Elapsed)).AutoClear(false).StartAsync(async live =>
+            {
+                long done = 0;
+                var last = TimeSpan.Zero;
+                result = await ReplayRun.RunAsync(trace, options, backend, cancellationToken, progress: n => done = n, onVerdict: v =>
+                {
+                    counts.Add(v);
+                    if (clock.Elapsed - last > TimeSpan.FromMilliseconds(200))
+                    {
+                        last = clock.Elapsed;
+                        live.UpdateTarget(counts.Render(trace.Jobs.Count, done, clock.Elapsed));
+                    }
+                });
+                live.UpdateTarget(counts.Render(trace.Jobs.Count, trace.Jobs.Count, clock.Elapsed));
+            });
+        }
+
+        await backend.ConfirmAllCountedAsync(result!.LastEnd, cancellationToken);
+        var facts = new ReportFacts(result);
+        AnsiConsole.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
+        Console2.Headline(facts);
+        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)"));
+        return 0;
+    }
+
+    /// <summary>The running totals shown while the simulation runs.</summary>
+    private sealed class LiveCounts(Policy.Documents.EffectivePolicy policy)
+    {
+        private readonly long[] _verdicts = new long[Enum.GetValues<Verdict>().Length];
+        private readonly HashSet<string> _users = [];
+        private readonly long[] _flopByTier = new long[policy.Ladder.Count];
+
+        public void Add(VerdictEvent verdict)
+        {
+            _verdicts[(int)verdict.Verdict]++;
+            _users.Add(verdict.Pseudonym);
+            if (verdict.Verdict is Verdict.Allow or Verdict.AllowNearLimit)
+            {
+                _flopByTier[verdict.TierLevel] += verdict.FlopUnits;
+            }
+        }
+
+        public Table Render(long jobs, long done, TimeSpan elapsed)
+        {
+            var table = new Table().Title($"Oversight marketplace simulation: {done:N0} of {jobs:N0} leases, {elapsed.TotalSeconds:0} s")
+                .AddColumns("", "count");
+            table.AddRow("users seen", $"{_users.Count:N0}");
+            foreach (var verdict in ReportFacts.Verdicts)
+            {
+                table.AddRow(ReportFacts.Snake(verdict), $"{_verdicts[(int)verdict]:N0}");
+            }
+
+            for (var level = 0; level < policy.Ladder.Count; level++)
+            {
+                table.AddRow($"compute admitted at {Markup.Escape(policy.Ladder[level].DisplayName)} (10^12 FLOP)", $"{_flopByTier[level]:N0}");
+            }
+
+            return table;
+        }
+    }
+}
