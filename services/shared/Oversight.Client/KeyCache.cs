@@ -12,6 +12,12 @@ namespace Oversight.Client;
 /// </summary>
 internal sealed class KeyCache(IOptionsMonitor<OversightClientOptions> options, TimeProvider clock) : IDisposable
 {
+    /// <summary>
+    /// A token naming an unknown key id fetches the key set again, but not more often than this:
+    /// tokens with made-up key ids must not turn a verifier into a flood of GetTierTokenKeys calls.
+    /// </summary>
+    internal static readonly TimeSpan MinimumRefreshInterval = TimeSpan.FromSeconds(30);
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (TierTokenVerifier Verifier, DateTimeOffset FetchedAt)? _tierTokens;
     private LogKey? _logKey;
@@ -23,7 +29,8 @@ internal sealed class KeyCache(IOptionsMonitor<OversightClientOptions> options, 
         try
         {
             var now = clock.GetUtcNow();
-            if (!refresh && _tierTokens is { } cached && now - cached.FetchedAt < settings.TierTokenKeysLifetime)
+            if (_tierTokens is { } cached &&
+                (refresh ? now - cached.FetchedAt < MinimumRefreshInterval : now - cached.FetchedAt < settings.TierTokenKeysLifetime))
             {
                 return cached.Verifier;
             }

@@ -121,7 +121,8 @@ public sealed class OversightClient
 
     /// <summary>
     /// Verifies a tier token offline (ES256 signature by a key of the KYC key set, audience, expiry).
-    /// A token signed by a key the cached set does not hold fetches the set again once (a rotation).
+    /// A token signed by a key the cached set does not hold fetches the set again (a rotation), at
+    /// most every 30 seconds.
     /// </summary>
     /// <param name="token">The compact JWS the marketplace handed over.</param>
     /// <param name="audience">The verifier's own name, which the token's <c>aud</c> must equal (e.g. its provider id).</param>

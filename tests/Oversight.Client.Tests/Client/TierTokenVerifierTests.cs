@@ -1,8 +1,12 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Oversight.Client;
+using Oversight.Kyc.V1;
 
 namespace Oversight.Client.Tests.Client;
 
@@ -57,6 +61,28 @@ public sealed class TierTokenVerifierTests
         Assert.True(verifier.HasUnknownKey(Token(_key, "kyc-2", "p", Now)));
     }
 
+    [Fact]
+    public async Task AnUnknownKeyId_FetchesTheKeySetAgain_ButAtMostEvery30Seconds()
+    {
+        using var rotated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var clock = new ManualClock(Now);
+        var kyc = new FakeKyc(Jwks(_key, "kyc-1"));
+        using var services = new ServiceCollection().AddOversightClient(o => o.Address = new Uri("http://127.0.0.1:7400")).BuildServiceProvider();
+        using var keys = new KeyCache(services.GetRequiredService<IOptionsMonitor<OversightClientOptions>>(), clock);
+        var client = new OversightClient(kyc, null!, null!, keys, clock);
+        var token = Token(rotated, "kyc-2", "prov-7", Now.AddMinutes(5));
+
+        // KYC rotated to kyc-2 after the set was fetched: a token by kyc-2 is unknown, and the set was just fetched.
+        Assert.False((await client.VerifyTierTokenAsync(token, "prov-7")).IsValid);
+        Assert.False((await client.VerifyTierTokenAsync(token, "prov-7")).IsValid);
+        Assert.Equal(1, kyc.Calls);
+
+        kyc.Jwks = Jwks(rotated, "kyc-2");
+        clock.Now = Now.AddSeconds(31);
+        Assert.True((await client.VerifyTierTokenAsync(token, "prov-7")).IsValid);
+        Assert.Equal(2, kyc.Calls);
+    }
+
     private static string Token(ECDsa key, string keyId, string audience, DateTimeOffset expires) =>
         new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
@@ -93,5 +119,28 @@ public sealed class TierTokenVerifierTests
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    private sealed class ManualClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    /// <summary>KYC's GetTierTokenKeys, counted.</summary>
+    private sealed class FakeKyc(string jwks) : KycTiering.KycTieringClient
+    {
+        public string Jwks { get; set; } = jwks;
+
+        public int Calls { get; private set; }
+
+        public override AsyncUnaryCall<GetTierTokenKeysResponse> GetTierTokenKeysAsync(GetTierTokenKeysRequest request, CallOptions options)
+        {
+            Calls++;
+            return new AsyncUnaryCall<GetTierTokenKeysResponse>(
+                Task.FromResult(new GetTierTokenKeysResponse { JwksJson = Jwks }), Task.FromResult(new Metadata()),
+                () => Status.DefaultSuccess, () => [], () => { });
+        }
     }
 }
