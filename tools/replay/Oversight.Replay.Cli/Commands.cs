@@ -14,7 +14,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, RunSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", settings.Load);
+        var trace = Console2.Step("Reading the trace", () => settings.Load());
         Console2.TraceLoaded(trace);
         var options = settings.Options();
         var folder = settings.OutFolder();
@@ -36,7 +36,7 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, SweepSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", settings.Load);
+        var trace = Console2.Step("Reading the trace", () => settings.Load());
         Console2.TraceLoaded(trace);
         var options = settings.Options();
         var policies = settings.Policies is { } list
@@ -67,7 +67,7 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, WhatIfSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", settings.Load);
+        var trace = Console2.Step("Reading the trace", () => settings.Load());
         Console2.TraceLoaded(trace);
         var options = settings.Options();
         var parallel = settings.Parallel ?? Environment.ProcessorCount;

@@ -110,7 +110,7 @@ public sealed class LiveCommand : AsyncCommand<LiveSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, LiveSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", settings.Load);
+        var trace = Console2.Step("Reading the trace", () => settings.Load());
         if (settings.Limit is { } limit)
         {
             trace = trace.Take(limit);
