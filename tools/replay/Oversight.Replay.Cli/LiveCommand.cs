@@ -134,10 +134,10 @@ public sealed class LiveCommand : AsyncCommand<LiveSettings>
         var inProcess = new List<VerdictEvent>();
         await ReplayRun.InProcessAsync(trace, options, cancellationToken, onVerdict: inProcess.Add);
         var differences = VerdictComparison.Differences(inProcess, live);
-        AnsiConsole.WriteLine($"compared {inProcess.Count:N0} verdicts with the in-process replay: {differences.Count} differ");
+        Console.WriteLine($"compared {inProcess.Count:N0} verdicts with the in-process replay: {differences.Count} differ");
         foreach (var difference in differences.Take(10))
         {
-            AnsiConsole.WriteLine("  " + difference);
+            Console.WriteLine("  " + difference);
         }
 
         return differences.Count == 0 ? 0 : 3;

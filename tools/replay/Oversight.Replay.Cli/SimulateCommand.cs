@@ -87,7 +87,7 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
 
         await backend.ConfirmAllCountedAsync(result!.LastEnd, cancellationToken);
         var facts = new ReportFacts(result);
-        AnsiConsole.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
+        Console.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
         Console2.Headline(facts);
         Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)"));
         return 0;
