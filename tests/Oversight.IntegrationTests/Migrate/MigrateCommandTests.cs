@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Oversight.Hosting.Data;
 using Oversight.Testing;
 using Xunit;
@@ -35,6 +36,11 @@ public sealed class MigrateCommandTests
     {
         var host = MigrateHost.All["allinone"];
         var settings = await PostgresSettingsAsync(host);
+        // The enforcement database does not exist yet: migrate creates it, as EF Core's Migrate does.
+        settings["Oversight:Enforcement:Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(await TestServers.GetPostgresConnectionStringAsync())
+        {
+            Database = $"migrate_missing_{Guid.NewGuid():N}",
+        }.ConnectionString;
         // Nothing but the databases is reachable, and the host's ports are taken: a migrate run
         // that started Kestrel, the bus or Redis would fail.
         using var grpcPort = Occupy();
@@ -138,6 +144,7 @@ public sealed class MigrateCommandTests
         var first = await host.RunAsync(environment);
 
         Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.DoesNotContain("fail:", first.StdOut);
         var histories = new List<IReadOnlyList<string>>();
         foreach (var database in host.Databases)
         {
@@ -148,6 +155,7 @@ public sealed class MigrateCommandTests
         var second = await host.RunAsync(environment);
 
         Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.DoesNotContain("fail:", second.StdOut);
         Assert.DoesNotContain("applied ", second.StdOut);
         for (var i = 0; i < host.Databases.Count; i++)
         {

@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -18,7 +20,7 @@ namespace Oversight.Hosting.Data;
 /// Core 10 and Npgsql 10). On PostgreSQL the whole run therefore holds a session advisory lock
 /// on a connection of its own: a second run waits for it, then finds nothing left to apply. The
 /// server releases it if the process dies. SQLite's lock (a row in __EFMigrationsLock) already
-/// spans the whole run.
+/// spans the whole run. As with Migrate alone, a missing PostgreSQL database is created first.
 /// </remarks>
 internal static class SerializedMigrations
 {
@@ -31,6 +33,20 @@ internal static class SerializedMigrations
         {
             await database.MigrateAsync(cancellationToken);
             return;
+        }
+
+        // As Migrate does: create the database when it is missing (and the role may), here
+        // before the lock is taken on it. Of two runs creating it at once, one finds it exists.
+        var creator = (IRelationalDatabaseCreator)database.GetService<IDatabaseCreator>();
+        if (!await creator.ExistsAsync(cancellationToken))
+        {
+            try
+            {
+                await creator.CreateAsync(cancellationToken);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+            }
         }
 
         var connectionString = new NpgsqlConnectionStringBuilder(database.GetConnectionString())
@@ -49,6 +65,9 @@ internal static class SerializedMigrations
 
         try
         {
+            // Npgsql's migrator reads the history before it creates the history table, which logs
+            // a failed command on a fresh database; the table is created first instead.
+            await database.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
             await database.MigrateAsync(cancellationToken);
         }
         finally
