@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
@@ -147,11 +148,24 @@ public static class MigrateCommand
         return $"SQLite file '{new SqliteConnectionStringBuilder(connectionString).DataSource}'";
     }
 
-    /// <summary>The messages of an exception and its causes, outermost first.</summary>
+    /// <summary>
+    /// The messages of an exception and its causes, outermost first, from the database error
+    /// on (EF Core wraps connection failures in a generic "transient failure" exception).
+    /// </summary>
     private static string Reason(Exception e)
     {
         var messages = new List<string>();
+        var first = e;
         for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is DbException)
+            {
+                first = cause;
+                break;
+            }
+        }
+
+        for (Exception? cause = first; cause is not null; cause = cause.InnerException)
         {
             var message = cause.Message.Trim().TrimEnd('.');
             if (!messages.Any(m => m.Contains(message, StringComparison.Ordinal)))
