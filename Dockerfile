@@ -9,37 +9,32 @@
 #
 # The image runs as the non-root user 10001 and works with a read-only root file system:
 # it writes only to /tmp (mount an emptyDir/tmpfs) and /data (the data volume).
-# /app/migrate is an EF Core migration bundle for the service's PostgreSQL database
-# (used by the Helm chart's migration Job; not present for SERVICE=allinone).
+# The same image migrates its database and exits when given the argument `migrate`
+# (the Helm chart's migration Job): docker run --rm -e ... oversight/kyc migrate
 
 ARG DOTNET_VERSION=10.0
 
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
 ARG SERVICE=kyc
 WORKDIR /src
-COPY global.json Directory.Build.props Directory.Packages.props dotnet-tools.json ./
+COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY protos/ protos/
 COPY services/ services/
-# SERVICE -> host project, assembly (ENTRYPOINT runs /app/<assembly>) and EF DbContext.
+# SERVICE -> host project and assembly (ENTRYPOINT runs /app/<assembly>, which also has the
+# `migrate` mode; the host references its migrations assemblies, so they are published too).
 RUN set -eu; \
     case "$SERVICE" in \
-      kyc)         project=services/kyc/Oversight.Kyc.Host/Oversight.Kyc.Host.csproj; assembly=Oversight.Kyc.Host; context=KycDbContext; section=Kyc ;; \
-      attestation) project=services/attestation/Oversight.Attestation.Host/Oversight.Attestation.Host.csproj; assembly=Oversight.Attestation.Host; context=AttestationDbContext; section=Attestation ;; \
-      enforcement) project=services/enforcement/Oversight.Enforcement.Host/Oversight.Enforcement.Host.csproj; assembly=Oversight.Enforcement.Host; context=EnforcementDbContext; section=Enforcement ;; \
-      allinone)    project=services/host/Oversight.AllInOne/Oversight.AllInOne.csproj; assembly=oversight; context=; section= ;; \
+      kyc)         project=services/kyc/Oversight.Kyc.Host/Oversight.Kyc.Host.csproj; assembly=Oversight.Kyc.Host;; \
+      attestation) project=services/attestation/Oversight.Attestation.Host/Oversight.Attestation.Host.csproj; assembly=Oversight.Attestation.Host;; \
+      enforcement) project=services/enforcement/Oversight.Enforcement.Host/Oversight.Enforcement.Host.csproj; assembly=Oversight.Enforcement.Host;; \
+      allinone)    project=services/host/Oversight.AllInOne/Oversight.AllInOne.csproj; assembly=oversight;; \
       *) echo "unknown SERVICE '$SERVICE' (kyc, attestation, enforcement, allinone)" >&2; exit 1 ;; \
     esac; \
     dotnet restore "$project"; \
     dotnet publish "$project" -c Release --no-restore -o /app -p:UseAppHost=true; \
     test -f "/app/$assembly.dll"; \
-    ln -s "/app/$assembly" /app/oversight-service; \
-    if [ -n "$context" ]; then \
-      dotnet tool restore; \
-      export "Oversight__${section}__Database__Provider=Postgres" \
-             "Oversight__${section}__Database__ConnectionString=Host=design-time;Database=design-time"; \
-      dotnet ef migrations bundle --project "$project" --startup-project "$project" \
-        --context "$context" --configuration Release --output /app/migrate --force; \
-    fi
+    ls /app/*.Migrations.Postgres.dll /app/*.Migrations.Sqlite.dll >/dev/null; \
+    ln -s "/app/$assembly" /app/oversight-service
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
 ARG SERVICE=kyc

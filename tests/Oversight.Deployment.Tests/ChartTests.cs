@@ -90,6 +90,54 @@ public sealed class ChartTests
         Assert.All(configMaps, c => Assert.Contains("Database__MigrateOnStart: \"false\"", c));
     }
 
+    [Fact]
+    public void Each_migration_job_runs_its_service_image_with_migrate_before_every_install_and_upgrade()
+    {
+        var docs = Documents(Render("")).ToList();
+        var jobs = docs.Where(d => Kind(d) == "Job").ToList();
+        Assert.Equal(["oversight-attestation-migrate", "oversight-enforcement-migrate", "oversight-kyc-migrate"], jobs.Select(Name).Order().ToArray());
+        foreach (var job in jobs)
+        {
+            var service = Name(job)["oversight-".Length..^"-migrate".Length];
+            var section = char.ToUpperInvariant(service[0]) + service[1..];
+            var annotations = (YamlMappingNode)((YamlMappingNode)job["metadata"])["annotations"];
+            Assert.Equal("pre-install,pre-upgrade", Scalar(annotations, "helm.sh/hook"));
+            // Deleted before the next run's Job is created, so the hook runs on every upgrade.
+            Assert.Contains("before-hook-creation", Scalar(annotations, "helm.sh/hook-delete-policy"));
+
+            var container = Container(job);
+            var deployment = docs.Single(d => Kind(d) == "Deployment" && Name(d) == $"oversight-{service}");
+            Assert.Equal(Scalar(Container(deployment), "image"), Scalar(container, "image"));
+            Assert.False(container.Children.ContainsKey("command"), "the Job must run the image's ENTRYPOINT (the host)");
+            Assert.Equal(["migrate"], ((YamlSequenceNode)container["args"]).Select(a => ((YamlScalarNode)a).Value!).ToArray());
+            var env = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().ToDictionary(e => Scalar(e, "name"));
+            Assert.Equal("Postgres", Scalar(env[$"Oversight__{section}__Database__Provider"], "value"));
+            Assert.Contains("Password=$(POSTGRES_PASSWORD)", Scalar(env[$"Oversight__{section}__Database__ConnectionString"], "value"));
+        }
+    }
+
+    [Fact]
+    public void Without_migration_jobs_the_services_migrate_on_start()
+    {
+        var docs = Documents(Repo.HelmRun("template", "oversight", "charts/oversight", "--namespace", "oversight", "--set", "migrations.enabled=false")).ToList();
+        Assert.DoesNotContain(docs, d => Kind(d) == "Job");
+        var configMaps = docs.Where(d => Kind(d) == "ConfigMap").Select(Serialize).ToList();
+        Assert.Equal(3, configMaps.Count);
+        Assert.All(configMaps, c => Assert.Contains("Database__MigrateOnStart: \"true\"", c));
+    }
+
+    private static string Kind(YamlMappingNode doc) => Scalar(doc, "kind");
+
+    private static string Name(YamlMappingNode doc) => Scalar((YamlMappingNode)doc["metadata"], "name");
+
+    private static string Scalar(YamlMappingNode node, string key) => ((YamlScalarNode)node[key]).Value!;
+
+    private static YamlMappingNode Container(YamlMappingNode workload)
+    {
+        var pod = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)workload["spec"])["template"])["spec"];
+        return (YamlMappingNode)((YamlSequenceNode)pod["containers"]).Single();
+    }
+
     private static string Render(string values) =>
         Repo.HelmRun([.. new[] { "template", "oversight", "charts/oversight", "--namespace", "oversight" }, .. ValuesArgs(values)]);
 

@@ -61,6 +61,37 @@ public sealed partial class DockerfileTests
     }
 
     [Fact]
+    public void Image_migrates_with_its_own_host_and_builds_no_migration_bundle()
+    {
+        // The chart's migration Job runs the service image with the argument `migrate`: the host
+        // itself applies the migrations (MigrateCommand), so the image needs its migrations
+        // assemblies and no EF Core bundle or dotnet-ef tool.
+        var text = string.Join('\n', Lines);
+        Assert.DoesNotContain("migrations bundle", text);
+        Assert.DoesNotContain("/app/migrate", text);
+        Assert.DoesNotContain("dotnet tool", text);
+        Assert.DoesNotContain("dotnet-tools.json", text);
+        Assert.Contains("ls /app/*.Migrations.Postgres.dll /app/*.Migrations.Sqlite.dll", text);
+        foreach (Match m in ServiceCase().Matches(text))
+        {
+            var project = Repo.Path(m.Groups["project"].Value);
+            var references = XDocument.Load(project).Descendants("ProjectReference").Select(r => r.Attribute("Include")!.Value).ToList();
+            var services = references.Where(r => r.EndsWith("Oversight.Kyc.csproj", StringComparison.Ordinal) || r.EndsWith("Oversight.Attestation.csproj", StringComparison.Ordinal) || r.EndsWith("Oversight.Enforcement.csproj", StringComparison.Ordinal))
+                .Select(r => Path.GetFileNameWithoutExtension(r)).ToList();
+            Assert.NotEmpty(services);
+            foreach (var service in services)
+            {
+                Assert.Contains(references, r => r.EndsWith($"{service}.Migrations.Postgres.csproj", StringComparison.Ordinal));
+                Assert.Contains(references, r => r.EndsWith($"{service}.Migrations.Sqlite.csproj", StringComparison.Ordinal));
+            }
+
+            var program = File.ReadAllText(Path.Combine(Path.GetDirectoryName(project)!, "Program.cs"));
+            Assert.Contains("if (args is [MigrateCommand.Name, ..])", program);
+            Assert.Contains("MigrateCommand.RunAsync(args[1..]", program);
+        }
+    }
+
+    [Fact]
     public void Runtime_stage_is_non_root_with_OCI_labels()
     {
         var runtime = Lines.SkipWhile(l => !l.StartsWith("FROM mcr.microsoft.com/dotnet/aspnet:", StringComparison.Ordinal)).ToList();

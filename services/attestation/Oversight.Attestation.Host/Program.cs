@@ -1,6 +1,13 @@
 using Oversight.Attestation;
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
+using Oversight.Hosting.Data;
+
+// `Oversight.Attestation.Host migrate` applies this service's database migrations and exits.
+if (args is [MigrateCommand.Name, ..])
+{
+    return await MigrateCommand.RunAsync(args[1..], AttestationExtensions.Database);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddOversightDefaults();
@@ -11,6 +18,7 @@ var app = builder.Build();
 app.MapOversightDefaults();
 app.MapAttestation();
 app.Run();
+return 0;
 
 namespace Oversight.Attestation.Host
 {

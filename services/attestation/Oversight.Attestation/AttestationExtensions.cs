@@ -17,6 +17,9 @@ public static class AttestationExtensions
 {
     public const string ServiceName = "Attestation";
 
+    /// <summary>This service's database (section "Oversight:Attestation:Database"), for AddOversightDatabase and the hosts' <c>migrate</c> mode.</summary>
+    public static ServiceDatabase Database { get; } = ServiceDatabase.For<AttestationDbContext>(ServiceName);
+
     /// <summary>The log's origin in Development when none is configured.</summary>
     public const string DevelopmentOrigin = "localhost/oversight-attestation";
 
@@ -64,7 +67,7 @@ public static class AttestationExtensions
             return string.IsNullOrEmpty(file) ? AcceleratorCatalogue.Default : AcceleratorCatalogue.Default.WithAdditions(File.ReadAllText(file));
         });
 
-        builder.AddOversightDatabase<AttestationDbContext>(ServiceName);
+        builder.AddOversightDatabase(Database);
         builder.Services.AddOutboxPublisher<AttestationDbContext>();
         builder.Services.AddSingleton<AttestationMetrics>();
         builder.Services.AddScoped<AttestationIngest>();

@@ -1,6 +1,13 @@
 using Oversight.Enforcement;
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
+using Oversight.Hosting.Data;
+
+// `Oversight.Enforcement.Host migrate` applies this service's database migrations and exits.
+if (args is [MigrateCommand.Name, ..])
+{
+    return await MigrateCommand.RunAsync(args[1..], EnforcementExtensions.Database);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddOversightDefaults();
@@ -11,6 +18,7 @@ var app = builder.Build();
 app.MapOversightDefaults();
 app.MapEnforcement();
 app.Run();
+return 0;
 
 namespace Oversight.Enforcement.Host
 {

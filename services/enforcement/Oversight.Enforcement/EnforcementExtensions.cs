@@ -25,6 +25,9 @@ public static class EnforcementExtensions
 {
     public const string ServiceName = "Enforcement";
 
+    /// <summary>This service's database (section "Oversight:Enforcement:Database"), for AddOversightDatabase and the hosts' <c>migrate</c> mode.</summary>
+    public static ServiceDatabase Database { get; } = ServiceDatabase.For<EnforcementDbContext>(ServiceName);
+
     /// <summary>Adds the threshold-enforcement service: database, counters, policy, peers, consumers.</summary>
     public static WebApplicationBuilder AddEnforcement(this WebApplicationBuilder builder)
     {
@@ -33,7 +36,7 @@ public static class EnforcementExtensions
         var hosting = builder.Configuration.GetSection(HostingOptions.Section).Get<HostingOptions>() ?? new HostingOptions();
         services.AddOptions<EnforcementOptions>().BindConfiguration(EnforcementOptions.Section).ValidateOnStart();
 
-        builder.AddOversightDatabase<EnforcementDbContext>(ServiceName);
+        builder.AddOversightDatabase(Database);
         services.AddGrpcHealthName(V1.ThresholdEnforcement.Descriptor.FullName);
         services.AddOutboxPublisher<EnforcementDbContext>();
 

@@ -3,13 +3,20 @@ using Oversight.Attestation;
 using Oversight.Enforcement;
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
+using Oversight.Hosting.Data;
 using Oversight.Kyc;
 
 // `oversight token --role operator --marketplace m1` prints a development token;
+// `oversight migrate` applies the three services' database migrations and exits;
 // anything else starts the all-in-one host.
 if (args.Length > 0 && args[0] == "token")
 {
     return TokenCommand.Run(args[1..]);
+}
+
+if (args is [MigrateCommand.Name, ..])
+{
+    return await MigrateCommand.RunAsync(args[1..], KycExtensions.Database, AttestationExtensions.Database, EnforcementExtensions.Database);
 }
 
 var builder = WebApplication.CreateBuilder(args);

@@ -1,6 +1,13 @@
 using Oversight.Hosting;
 using Oversight.Hosting.Bus;
+using Oversight.Hosting.Data;
 using Oversight.Kyc;
+
+// `Oversight.Kyc.Host migrate` applies this service's database migrations and exits.
+if (args is [MigrateCommand.Name, ..])
+{
+    return await MigrateCommand.RunAsync(args[1..], KycExtensions.Database);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddOversightDefaults();
@@ -11,6 +18,7 @@ var app = builder.Build();
 app.MapOversightDefaults();
 app.MapKyc();
 app.Run();
+return 0;
 
 namespace Oversight.Kyc.Host
 {

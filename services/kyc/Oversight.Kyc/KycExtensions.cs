@@ -24,6 +24,9 @@ public static class KycExtensions
 {
     public const string ServiceName = "Kyc";
 
+    /// <summary>This service's database (section "Oversight:Kyc:Database"), for AddOversightDatabase and the hosts' <c>migrate</c> mode.</summary>
+    public static ServiceDatabase Database { get; } = ServiceDatabase.For<KycDbContext>(ServiceName);
+
     /// <summary>Adds the KYC tiering service: its database, secrets, tier-token keys, cache, identity providers, outbox, expiry sweep and consumers.</summary>
     public static WebApplicationBuilder AddKyc(this WebApplicationBuilder builder)
     {
@@ -34,7 +37,7 @@ public static class KycExtensions
         // Read once, lazily: only a Development host with a missing secret touches the file.
         var developmentSecrets = new Lazy<DevelopmentSecrets>(() => DevelopmentSecrets.LoadOrCreate(hosting.DataDirectory));
 
-        builder.AddOversightDatabase<KycDbContext>(ServiceName);
+        builder.AddOversightDatabase(Database);
         services.AddGrpcHealthName(V1.KycTiering.Descriptor.FullName);
         services.AddOptions<KycOptions>().BindConfiguration(KycOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
