@@ -190,7 +190,7 @@ public static class Charts
     }
 
     private static DateTimeAxis TimeAxis() =>
-        new() { Position = AxisPosition.Bottom, StringFormat = "yyyy-MM-dd HH:mm", MajorGridlineStyle = LineStyle.Dot, Title = "UTC" };
+        new() { Position = AxisPosition.Bottom, StringFormat = "yyyy-MM-dd HH:mm", MajorGridlineStyle = LineStyle.Dot, Title = "UTC", AxisTitleDistance = 6 };
 
     /// <summary>The SVG of a chart, its element ids prefixed so several charts can share one page.</summary>
     private static string Svg(PlotModel model, string id, int height = Height)
