@@ -45,7 +45,7 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
             : PolicySweep.ScaleGrid(options.Policy, options.PolicySource,
                 settings.Scales is { } scales ? scales.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) : DefaultScales);
         var points = await Console2.WithProgressAsync(!settings.NoProgress, "Sweeping", policies.Count,
-            progress => PolicySweep.RunAsync(trace, options, policies, settings.Parallel ?? Environment.ProcessorCount, done => progress(done), cancellationToken));
+            progress => PolicySweep.RunAsync(trace, options, policies, settings.Parallelism, done => progress(done), cancellationToken));
         Console2.Done(ReplayReports.WriteSweep(settings.OutFolder("-sweep"), points, trace, options));
         var table = new Table().AddColumns("point", "asked to state a purpose", "compute covered", "asked to verify identity", "compute covered");
         foreach (var p in points)
@@ -70,7 +70,7 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
         var trace = Console2.Step("Reading the trace", () => settings.Load());
         Console2.TraceLoaded(trace);
         var options = settings.Options();
-        var parallel = settings.Parallel ?? Environment.ProcessorCount;
+        var parallel = settings.Parallelism;
         var probabilities = SweepSettings.ParseList(settings.Abandon, _ => true)!.Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var splits = SweepSettings.ParseList(settings.Sybil, _ => true)!.Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var abandonment = await Console2.Status("Replaying the abandonment what-if", () => WhatIfs.AbandonmentAsync(trace, options, probabilities, parallel, cancellationToken));

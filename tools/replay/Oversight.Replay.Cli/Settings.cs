@@ -206,7 +206,17 @@ public sealed class RunSettings : ReplaySettings
     public bool VerdictLog { get; init; }
 }
 
-public sealed class SweepSettings : ReplaySettings
+/// <summary>Commands that run several independent replays (a sweep, the what-ifs).</summary>
+public abstract class ManyReplaySettings : ReplaySettings
+{
+    [CommandOption("--parallel <N>")]
+    [Description("Replays run at once (default: the number of processors).")]
+    public int? Parallel { get; init; }
+
+    public int Parallelism => Parallel is > 0 ? Parallel.Value : Environment.ProcessorCount;
+}
+
+public sealed class SweepSettings : ManyReplaySettings
 {
     [CommandOption("--scales <LIST>")]
     [Description("Comma-separated factors applied to every limit of the policy's ladder, one replay each. Default: 0.001,0.003,0.01,0.03,0.1,0.3,1,3,10")]
@@ -215,10 +225,6 @@ public sealed class SweepSettings : ReplaySettings
     [CommandOption("--policies <LIST>")]
     [Description("Comma-separated policy files, one replay each (instead of --scales).")]
     public string? Policies { get; init; }
-
-    [CommandOption("--parallel <N>")]
-    [Description("Replays run at once (default: the number of processors).")]
-    public int? Parallel { get; init; }
 
     public override ValidationResult Validate()
     {
@@ -245,7 +251,7 @@ public sealed class SweepSettings : ReplaySettings
     }
 }
 
-public sealed class WhatIfSettings : ReplaySettings
+public sealed class WhatIfSettings : ManyReplaySettings
 {
     [CommandOption("--abandon <LIST>")]
     [Description("Abandonment probabilities to try at every step-up. Default: 0,0.1,0.3,0.5")]
@@ -256,10 +262,6 @@ public sealed class WhatIfSettings : ReplaySettings
     [Description("Pseudonyms per user to try, each without and with KYC links. Default: 2,4,8")]
     [DefaultValue("2,4,8")]
     public string Sybil { get; init; } = "2,4,8";
-
-    [CommandOption("--parallel <N>")]
-    [Description("Replays run at once (default: the number of processors).")]
-    public int? Parallel { get; init; }
 
     public override ValidationResult Validate()
     {

@@ -1,10 +1,10 @@
+using Oversight.Policy;
+using Oversight.Replay.Simulation;
 using OxyPlot;
 using OxyPlot.Annotations;
 using OxyPlot.Axes;
 using OxyPlot.Legends;
 using OxyPlot.Series;
-using Oversight.Policy;
-using Oversight.Replay.Simulation;
 
 namespace Oversight.Replay.Reports;
 
