@@ -326,6 +326,8 @@ public sealed class ReplaySimulator
         run.FlopAttested = flopSoFar;
         run.AttestedUntil = now;
 
+        // A job that waited for a step-up ends later than the trace says.
+        _last = Math.Max(_last, now);
         var user = run.Account.User;
         user.FlopRun += flop;
         user.GpuSecondsRun += gpuSeconds;
