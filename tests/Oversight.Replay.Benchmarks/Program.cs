@@ -11,6 +11,12 @@ using Oversight.Replay.Simulation;
 // events per second and memory for each: memory should follow the accounts, not the events.
 //
 //   dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1]
+if (args.Any(a => a is "-h" or "--help") || args.Except(["--accounts", "--jobs", "--seed"]).Any(a => a.StartsWith('-')))
+{
+    Console.Error.WriteLine("usage: dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1]  (README.md beside it explains the columns)");
+    return args.Any(a => a is "-h" or "--help") ? 0 : 2;
+}
+
 var accounts = Option("--accounts", 10_000);
 var jobs = Option("--jobs", 1_000_000);
 var seed = Option("--seed", 1);
@@ -68,5 +74,17 @@ async Task Measure(long jobCount, bool warmup)
 int Option(string name, int fallback)
 {
     var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
+    if (index < 0)
+    {
+        return fallback;
+    }
+
+    if (index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out var value) && value > 0)
+    {
+        return value;
+    }
+
+    Console.Error.WriteLine($"{name} needs a whole number above 0");
+    Environment.Exit(2);
+    return 0;
 }

@@ -69,9 +69,9 @@ internal static class Console2
     {
         foreach (var kind in ReportFacts.StepUps.Where(k => facts.LevelOf(k) is not null))
         {
-            Console.WriteLine($"{facts.Asked[kind]:N0} of {facts.Users:N0} users ({ReportFacts.Percent(facts.Share(facts.Asked[kind], facts.Users))}) asked to {Charts.Label(kind)}");
+            Console.WriteLine($"{facts.Asked[kind]:N0} of {facts.Users:N0} trace accounts ({ReportFacts.Percent(facts.Share(facts.Asked[kind], facts.Users))}) asked to {Charts.Label(kind)}");
         }
 
-        Console.WriteLine($"{ReportFacts.Percent(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))} of compute run anonymously; {facts.UsersDenied:N0} users denied at least once");
+        Console.WriteLine($"{ReportFacts.Percent(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))} of compute run anonymously; {facts.UsersDenied:N0} trace accounts denied at least once");
     }
 }

@@ -46,8 +46,13 @@ public class LiveSettings : ReplaySettings
     public bool SetPolicy { get; init; }
 
     [CommandOption("--limit <JOBS>")]
-    [Description("Replay only the first JOBS jobs (in start order): live replays make several calls per job.")]
+    [Description("Replay only the first JOBS jobs (in start order): live runs make several calls per job. Default: every job (simulate: 3000).")]
     public int? Limit { get; init; }
+
+    /// <summary>A marketplace of its own for each live run, so that a run never meets an earlier one's accounts or provider.</summary>
+    protected override string DefaultMarketplace => $"replay-{StartedAt:yyyyMMdd-HHmmss}";
+
+    protected DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
     [CommandOption("--compare")]
     [Description("Also replay in process and compare the verdicts one by one; exit 3 if any differs.")]

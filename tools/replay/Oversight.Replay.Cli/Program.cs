@@ -41,6 +41,9 @@ app.Configure(config =>
             DirectoryNotFoundException e => e.Message,
             ArgumentException e => e.Message,
             CommandParseException or CommandRuntimeException => exception.Message,
+            // A live run's refusals: the deployment's answer, or what the driver found wrong.
+            Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
+            InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
             _ => null,
         };
         if (message is null)

@@ -78,13 +78,17 @@ public class ReplaySettings : TraceSettings
     public string? Policy { get; init; }
 
     [CommandOption("--marketplace <ID>")]
-    [Description("Marketplace whose policy overrides apply.")]
-    [DefaultValue("replay")]
-    public string Marketplace { get; init; } = "replay";
+    [Description("Marketplace the replay plays: its policy overrides apply, and live runs create their accounts and provider there. Default: replay (run, sweep, what-if); a new replay-<time> for each live run, sim-<time> for each simulation.")]
+    public string? MarketplaceId { get; init; }
 
     [CommandOption("-o|--out <FOLDER>")]
-    [Description("Output folder (created; files in it are replaced). Default: replay-out/<trace file name>.")]
+    [Description("Output folder (created; files in it are replaced). Default: replay-out/<trace file name>, with -sweep, -what-if, -live or -simulation after it for those commands.")]
     public string? Out { get; init; }
+
+    /// <summary>The marketplace this command plays when none is named.</summary>
+    protected virtual string DefaultMarketplace => "replay";
+
+    public string Marketplace => MarketplaceId ?? DefaultMarketplace;
 
     [CommandOption("--seed <N>")]
     [Description("Seed of the only random choice (abandoning at a step-up). Same trace, policy and seed: byte-identical outputs.")]
@@ -107,19 +111,19 @@ public class ReplaySettings : TraceSettings
     public long DelayOrganisation { get; init; } = 259200;
 
     [CommandOption("--abandon-purpose <P>")]
-    [Description("Probability that a user asked to state a purpose leaves instead (0 to 1).")]
-    [DefaultValue(0.0)]
-    public double AbandonPurpose { get; init; }
+    [Description("Probability that a user asked to state a purpose leaves instead (0 to 1). Default 0 (simulate: 0.1).")]
+    public double? AbandonPurpose { get; init; }
 
     [CommandOption("--abandon-identity <P>")]
-    [Description("Probability that a user asked to verify its identity leaves instead.")]
-    [DefaultValue(0.0)]
-    public double AbandonIdentity { get; init; }
+    [Description("Probability that a user asked to verify its identity leaves instead. Default 0 (simulate: 0.2).")]
+    public double? AbandonIdentity { get; init; }
 
     [CommandOption("--abandon-organisation <P>")]
-    [Description("Probability that a user asked to verify an organisation leaves instead.")]
-    [DefaultValue(0.0)]
-    public double AbandonOrganisation { get; init; }
+    [Description("Probability that a user asked to verify an organisation leaves instead. Default 0 (simulate: 0.3).")]
+    public double? AbandonOrganisation { get; init; }
+
+    /// <summary>The abandonment probabilities used when none is given: none leaves in a replay (it measures the policy alone).</summary>
+    protected virtual (double Purpose, double Identity, double Organisation) DefaultAbandonment => (0, 0, 0);
 
     [CommandOption("--attest-interval <SECONDS>")]
     [Description("Providers attest running jobs at least this often (then finally at the job's end).")]
@@ -147,7 +151,7 @@ public class ReplaySettings : TraceSettings
             return trace;
         }
 
-        foreach (var (name, p) in new[] { ("--abandon-purpose", AbandonPurpose), ("--abandon-identity", AbandonIdentity), ("--abandon-organisation", AbandonOrganisation) })
+        foreach (var (name, p) in new[] { ("--abandon-purpose", AbandonPurpose ?? 0), ("--abandon-identity", AbandonIdentity ?? 0), ("--abandon-organisation", AbandonOrganisation ?? 0) })
         {
             if (p is < 0 or > 1 || double.IsNaN(p))
             {
@@ -188,9 +192,9 @@ public class ReplaySettings : TraceSettings
                 PurposeDelaySeconds = DelayPurpose,
                 IdentityDelaySeconds = DelayIdentity,
                 OrganisationDelaySeconds = DelayOrganisation,
-                AbandonAtPurpose = AbandonPurpose,
-                AbandonAtIdentity = AbandonIdentity,
-                AbandonAtOrganisation = AbandonOrganisation,
+                AbandonAtPurpose = AbandonPurpose ?? DefaultAbandonment.Purpose,
+                AbandonAtIdentity = AbandonIdentity ?? DefaultAbandonment.Identity,
+                AbandonAtOrganisation = AbandonOrganisation ?? DefaultAbandonment.Organisation,
             },
         };
     }

@@ -11,23 +11,44 @@ namespace Oversight.Replay.Cli;
 
 public sealed class SimulateSettings : LiveSettings
 {
-    [CommandOption("--users-per-account <N>")]
-    [Description("Pseudonymous users per trace account: each account's jobs are dealt round-robin to N users (the Philly trace has 11 accounts).")]
-    [DefaultValue(2)]
-    public int UsersPerAccount { get; init; } = 2;
-
     /// <summary>
     /// The demo's defaults: the first 3,000 jobs, on H100s when the trace names no accelerator, so
-    /// that within a minute the heaviest users reach the default policy's anonymous budget.
+    /// that within a minute or two the heaviest users reach the default policy's anonymous budget.
     /// </summary>
     public const int DefaultJobs = 3000;
 
     public const string DefaultAccelerator = "H100-SXM";
 
-    /// <summary>A marketplace of its own each run (unless one is named), so that a simulation never meets an earlier one's accounts.</summary>
-    public string SimulationMarketplace => Marketplace != "replay" ? Marketplace : $"sim-{StartedAt:yyyyMMdd-HHmmss}";
+    [CommandOption("--users-per-account <N>")]
+    [Description("Pseudonymous users per trace account: each account's jobs are dealt round-robin to N users (the Philly trace has 11 accounts).")]
+    [DefaultValue(2)]
+    public int UsersPerAccount { get; init; } = 2;
 
-    private DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    protected override string DefaultMarketplace => $"sim-{StartedAt:yyyyMMdd-HHmmss}";
+
+    // Some users leave at each step-up, more at the harder ones.
+    protected override (double Purpose, double Identity, double Organisation) DefaultAbandonment => (0.1, 0.2, 0.3);
+
+    public override ValidationResult Validate()
+    {
+        var result = base.Validate();
+        if (!result.Successful)
+        {
+            return result;
+        }
+
+        // The simulation plays the deployment's own policy, on its own clock, with unlinked users.
+        var unused = new (bool Given, string Option)[]
+        {
+            (Policy is not null, "--policy"), (SetPolicy, "--set-policy"), (Compare, "--compare"), (SybilSplit != 1, "--sybil-split (use --users-per-account)"),
+        }.Where(x => x.Given).Select(x => x.Option).ToArray();
+        if (unused.Length > 0)
+        {
+            return ValidationResult.Error($"simulate plays the deployment's own policy on its own clock: {string.Join(", ", unused)} belong to `live`");
+        }
+
+        return UsersPerAccount < 1 ? ValidationResult.Error("--users-per-account must be at least 1") : ValidationResult.Success();
+    }
 }
 
 /// <summary>
@@ -43,20 +64,12 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
         Console2.TraceLoaded(trace);
         var target = settings.Target();
         // The deployment decides with its own policy: the simulation reports against that one.
-        var policy = await LiveBackend.ReadPolicyAsync(target, settings.SimulationMarketplace, cancellationToken);
+        var policy = await LiveBackend.ReadPolicyAsync(target, settings.Marketplace, cancellationToken);
         var options = settings.Options() with
         {
-            Marketplace = settings.SimulationMarketplace,
             Policy = policy,
             PolicySource = "the deployment's",
             SybilSplit = settings.UsersPerAccount,
-            Behaviour = settings.Options().Behaviour with
-            {
-                // Unless told otherwise, some users leave at each step-up (more at the harder ones).
-                AbandonAtPurpose = settings.AbandonPurpose > 0 ? settings.AbandonPurpose : 0.1,
-                AbandonAtIdentity = settings.AbandonIdentity > 0 ? settings.AbandonIdentity : 0.2,
-                AbandonAtOrganisation = settings.AbandonOrganisation > 0 ? settings.AbandonOrganisation : 0.3,
-            },
         };
         var backend = await LiveBackend.ConnectAsync(target, options, trace.Jobs.Count == 0 ? 0 : trace.Jobs[0].Start, setPolicy: false, mode: LiveClock.Real, cancellationToken: cancellationToken);
         var counts = new LiveCounts(options.Policy.Resolve(options.Marketplace));
@@ -87,7 +100,7 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
 
         await backend.ConfirmAllCountedAsync(result!.LastEnd, cancellationToken);
         var facts = new ReportFacts(result);
-        Console.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
+        Console.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users from {result.Users.Count:N0} trace accounts, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
         Console2.Headline(facts);
         Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)"));
         return 0;
