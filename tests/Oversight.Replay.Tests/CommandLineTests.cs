@@ -96,6 +96,23 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Utilisation_option_replaces_the_policys_in_estimates_and_is_reported_and_checked()
+    {
+        // One H100 hour: 989 TFLOP/s x 3,600 s x U units of 10^12 FLOP.
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700003600,H100-SXM,1");
+
+        var (exitCode, _, stderr) = await CliAsync("run", "--trace", "one.csv", "--out", "out", "--no-progress", "--utilisation", "0.25");
+        Assert.True(exitCode == 0, stderr);
+        using var summary = JsonDocument.Parse(File.ReadAllText(_folder.Combine(Path.Combine("out", "summary.json"))));
+        Assert.Equal(890_100, summary.RootElement.GetProperty("results").GetProperty("compute").GetProperty("flop_units_requested").GetInt64());
+        Assert.Equal("default, utilisation 0.25 (--utilisation)", summary.RootElement.GetProperty("policy").GetProperty("source").GetString());
+
+        var (refused, _, error) = await CliAsync("run", "--trace", "one.csv", "--out", "out2", "--no-progress", "--utilisation", "1.5");
+        Assert.Equal(2, refused);
+        Assert.Contains("--utilisation must be above 0 and at most 1", error);
+    }
+
+    [Fact]
     public async Task Run_on_the_philly_trace_writes_the_report_files_and_names_them()
     {
         var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", SharedTraces.Philly, "--out", "out", "--no-progress");

@@ -159,6 +159,11 @@ public class ReplaySettings : TraceSettings
             }
         }
 
+        if (Utilisation is { } u && (u <= 0 || u > 1))
+        {
+            return ValidationResult.Error($"--utilisation must be above 0 and at most 1, not {u.ToString(CultureInfo.InvariantCulture)}");
+        }
+
         if (DelayPurpose < 0 || DelayIdentity < 0 || DelayOrganisation < 0)
         {
             return ValidationResult.Error("step-up delays are 0 or more seconds");
@@ -172,8 +177,18 @@ public class ReplaySettings : TraceSettings
         return SybilSplit < 1 ? ValidationResult.Error("--sybil-split must be at least 1") : ValidationResult.Success();
     }
 
-    public (PolicyDocument Policy, string Source) LoadPolicy() =>
-        Policy is null ? (DefaultPolicy.Document, "default") : (PolicyLoader.Load(File.ReadAllText(Policy)), Path.GetFileName(Policy));
+    [CommandOption("--utilisation <U>")]
+    [Description("Utilisation assumed when a job's FLOP is estimated from its hardware time (0 < U <= 1), instead of the policy's (0.4 in the default policy, Epoch AI). Jobs whose trace gives FLOP are not affected.")]
+    public decimal? Utilisation { get; init; }
+
+    /// <summary>The policy to replay, with --utilisation applied (it is the policy's field, so enforcement and replay estimate alike).</summary>
+    public (PolicyDocument Policy, string Source) LoadPolicy()
+    {
+        var (policy, source) = Policy is null ? (DefaultPolicy.Document, "default") : (PolicyLoader.Load(File.ReadAllText(Policy)), Path.GetFileName(Policy));
+        return Utilisation is { } u
+            ? (policy with { Utilisation = u }, $"{source}, utilisation {u.ToString(CultureInfo.InvariantCulture)} (--utilisation)")
+            : (policy, source);
+    }
 
     public ReplayOptions Options()
     {
