@@ -29,19 +29,14 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         EffectivePolicy policy, AccountRef account, AccountStanding standing, LeaseRequest lease, long now, CancellationToken cancellationToken = default)
     {
         var amounts = Amounts(policy, lease);
-        var windows = CounterWindows(policy);
-        // The store checks shared tiers against the tag's cluster subject ("*"), which for an
-        // account alone in its tag equals its own figures: the rule must read the same figures,
-        // also for a cluster's root (whose own id is the tag's).
-        standing = standing with { Linked = true };
-        var subjects = Subjects(account);
+        standing = AsStored(standing);
 
         // A suspended account is denied without holding anything, and a check-only call or
         // a suspended account only reads.
         var limits = standing.Suspended ? [] : CounterLimits(policy.LimitsFor(standing.TierLevel), account.AccountId);
         var hold = new HoldRequest(lease.LeaseId, account.AccountId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds);
         var result = await store.ReserveAsync(
-            new ReserveCommand(account.Tag, now, windows, subjects, limits, hold, CheckOnly: lease.CheckOnly || standing.Suspended),
+            new ReserveCommand(account.Tag, now, policy.CounterWindows, Subjects(account), limits, hold, CheckOnly: lease.CheckOnly || standing.Suspended),
             cancellationToken);
 
         if (result.Status == ReserveStatus.EpochMissing)
@@ -49,38 +44,85 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
             return new AdmissionOutcome(AdmissionStatus.EpochMissing, null, amounts, null, 0);
         }
 
-        var snapshot = ToUsageSnapshot(result.Snapshot);
-        if (result.Status == ReserveStatus.AlreadyHeld)
+        var figures = ToFigures(policy.Layout, result.Snapshot);
+        var judged = Judge(policy, standing, result.Status, figures, amounts, lease);
+        var decision = VerdictRule.Explain(policy, standing, figures, judged.Judged, judged.Ruling);
+        if (judged.Status == AdmissionStatus.Replayed && judged.Verdict != decision.Verdict)
         {
-            // The snapshot already includes this lease's hold: judge nothing more on top of it.
-            var replayed = VerdictRule.Decide(policy, standing, snapshot, new RequestAmounts(0, 0));
-            if (!standing.Suspended && replayed.Verdict is not (Verdict.Allow or Verdict.AllowNearLimit))
+            decision = decision with
             {
-                // Usage settled since may have filled the window, but this lease was admitted and
-                // still holds its reservation: the same lease gets the same answer.
-                replayed = replayed with
-                {
-                    Verdict = Verdict.AllowNearLimit,
-                    Message = $"lease {lease.LeaseId} already holds its reservation; {replayed.Message}",
-                };
-            }
-
-            return new AdmissionOutcome(AdmissionStatus.Replayed, replayed, amounts, result.Hold, result.ExpiredHoldsPruned);
+                Verdict = judged.Verdict,
+                Message = $"lease {lease.LeaseId} already holds its reservation; {decision.Message}",
+            };
         }
 
-        var decision = VerdictRule.Decide(policy, standing, snapshot, amounts);
-        var allowed = decision.Verdict is Verdict.Allow or Verdict.AllowNearLimit;
-        var admitted = result.Status == ReserveStatus.Admitted && !standing.Suspended;
+        var hasHold = judged.Status is AdmissionStatus.Reserved or AdmissionStatus.Replayed;
+        return new AdmissionOutcome(judged.Status, decision, amounts, hasHold ? result.Hold : null, result.ExpiredHoldsPruned);
+    }
+
+    /// <summary>
+    /// <see cref="AuthorizeAsync"/> on the in-memory store's allocation-free path, for the replay:
+    /// the same amounts, limits, hold and verdict rule, but the decision is not explained (no
+    /// windows, no sentence) and no hold is returned.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine's store is not an <see cref="InMemoryCounterStore"/>.</exception>
+    /// <exception cref="ArgumentException">The handle is another store's.</exception>
+    public AdmissionVerdict Authorize(EffectivePolicy policy, CounterHandle account, AccountStanding standing, LeaseRequest lease, long now)
+    {
+        var store = InMemory(account);
+        var amounts = Amounts(policy, lease);
+        standing = AsStored(standing);
+        Span<UsageFigures> figures = stackalloc UsageFigures[policy.Layout.FigureCount];
+        var status = store.Reserve(
+            account, policy.Layout, now, standing.Suspended ? [] : policy.LayoutLimitsFor(standing.TierLevel),
+            lease.LeaseId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds, lease.CheckOnly || standing.Suspended, figures);
+        if (status == ReserveStatus.EpochMissing)
+        {
+            return new AdmissionVerdict(AdmissionStatus.EpochMissing, Verdict.Unspecified, null, amounts);
+        }
+
+        var judged = Judge(policy, standing, status, figures, amounts, lease);
+        return new AdmissionVerdict(judged.Status, judged.Verdict, judged.Ruling.RequiredTierLevel, amounts);
+    }
+
+    // The store checks shared tiers against the tag's cluster subject ("*"), which for an account
+    // alone in its tag equals its own figures: the rule must read the same figures, also for a
+    // cluster's root (whose own id is the tag's).
+    private static AccountStanding AsStored(AccountStanding standing) => standing with { Linked = true };
+
+    /// <summary>
+    /// What the store's answer and the verdict rule make of a request: written once for both the
+    /// enforcement path and the replay's allocation-free path.
+    /// </summary>
+    private static (AdmissionStatus Status, Verdict Verdict, Ruling Ruling, RequestAmounts Judged) Judge(
+        EffectivePolicy policy, AccountStanding standing, ReserveStatus stored, ReadOnlySpan<UsageFigures> figures, RequestAmounts amounts, LeaseRequest lease)
+    {
+        if (stored == ReserveStatus.AlreadyHeld)
+        {
+            // The snapshot already includes this lease's hold: judge nothing more on top of it.
+            var zero = new RequestAmounts(0, 0);
+            var replayed = VerdictRule.Rule(policy, standing, figures, zero);
+            // Usage settled since may have filled the window, but this lease was admitted and still
+            // holds its reservation: the same lease gets the same answer.
+            var verdict = !standing.Suspended && replayed.Verdict is not (Verdict.Allow or Verdict.AllowNearLimit)
+                ? Verdict.AllowNearLimit
+                : replayed.Verdict;
+            return (AdmissionStatus.Replayed, verdict, replayed, zero);
+        }
+
+        var ruling = VerdictRule.Rule(policy, standing, figures, amounts);
+        var allowed = ruling.Verdict is Verdict.Allow or Verdict.AllowNearLimit;
+        var admitted = stored == ReserveStatus.Admitted && !standing.Suspended;
         if (allowed != admitted)
         {
             // The store checked the very limits the rule reads, on the same snapshot; a
             // disagreement is a bug, and guessing either way would decide access wrongly.
             throw new InvalidOperationException(
-                $"Store and verdict rule disagree for lease {lease.LeaseId}: store {result.Status}, rule {decision.Verdict}.");
+                $"Store and verdict rule disagree for lease {lease.LeaseId}: store {stored}, rule {ruling.Verdict}.");
         }
 
         var status = !allowed ? AdmissionStatus.NotReserved : lease.CheckOnly ? AdmissionStatus.Checked : AdmissionStatus.Reserved;
-        return new AdmissionOutcome(status, decision, amounts, status == AdmissionStatus.Reserved ? result.Hold : null, result.ExpiredHoldsPruned);
+        return (status, ruling.Verdict, ruling, amounts);
     }
 
     /// <summary>Counts one attestation exactly once and reduces or releases its lease's hold.</summary>
@@ -91,9 +133,24 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         CancellationToken cancellationToken = default, bool rebuilding = false)
     {
         var command = new SettleCommand(
-            account.Tag, now, CounterWindows(policy), usage.AttestationId, account.AccountId, usage.LeaseId,
+            account.Tag, now, policy.CounterWindows, usage.AttestationId, account.AccountId, usage.LeaseId,
             usage.FlopUnits, usage.GpuSeconds, usage.IntervalEndUnixSeconds, usage.Final, markRetentionSeconds, rebuilding);
         return await store.SettleAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="SettleAsync"/> on the in-memory store's allocation-free path, without an
+    /// exactly-once mark: for the replay, which never delivers an attestation twice.
+    /// </summary>
+    public SettleStatus Settle(
+        EffectivePolicy policy, CounterHandle account, string? leaseId, long flopUnits, long gpuSeconds, long intervalEnd, bool final, long now) =>
+        InMemory(account).Settle(account, policy.Layout, now, leaseId, flopUnits, gpuSeconds, intervalEnd, final);
+
+    private InMemoryCounterStore InMemory(CounterHandle account)
+    {
+        var inMemory = store as InMemoryCounterStore
+            ?? throw new InvalidOperationException("the allocation-free path needs the engine to run on an InMemoryCounterStore");
+        return account.IsOf(inMemory) ? inMemory : throw new ArgumentException("the handle is of another store", nameof(account));
     }
 
     public Task<ReleaseResult> ReleaseAsync(AccountRef account, string leaseId, long now, CancellationToken cancellationToken = default) =>
@@ -103,18 +160,17 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
     public async Task<(ReadStatus Status, Decision? Decision, CounterSnapshot Snapshot)> ReadAsync(
         EffectivePolicy policy, AccountRef account, AccountStanding standing, long now, CancellationToken cancellationToken = default)
     {
-        var result = await store.ReadAsync(account.Tag, now, CounterWindows(policy), Subjects(account), cancellationToken);
+        var result = await store.ReadAsync(account.Tag, now, policy.CounterWindows, Subjects(account), cancellationToken);
         if (result.Status == ReadStatus.EpochMissing)
         {
             return (result.Status, null, result.Snapshot);
         }
 
-        var decision = VerdictRule.Decide(policy, standing with { Suspended = false, Linked = true }, ToUsageSnapshot(result.Snapshot), new RequestAmounts(0, 0));
-        return (result.Status, decision, result.Snapshot);
+        var zero = new RequestAmounts(0, 0);
+        var read = AsStored(standing) with { Suspended = false };
+        var figures = ToFigures(policy.Layout, result.Snapshot);
+        return (result.Status, VerdictRule.Explain(policy, read, figures, zero, VerdictRule.Rule(policy, read, figures, zero)), result.Snapshot);
     }
-
-    /// <summary>The policy's windows as the store counts them (a lifetime window has no buckets); built once per policy.</summary>
-    public static IReadOnlyList<CounterWindow> CounterWindows(EffectivePolicy policy) => policy.CounterWindows;
 
     private static CounterLimit[] CounterLimits(IReadOnlyList<LimitCheck> checks, string accountId)
     {
@@ -130,15 +186,21 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
 
     private static IReadOnlyList<string> Subjects(AccountRef account) => [account.AccountId, CounterSubject.Cluster];
 
-    private static UsageSnapshot ToUsageSnapshot(CounterSnapshot counters)
+    /// <summary>A store's readings for [account, "*"] in the policy's layout (the account's own first).</summary>
+    private static UsageFigures[] ToFigures(CounterLayout layout, CounterSnapshot counters)
     {
-        var snapshot = new UsageSnapshot.Builder(counters.Readings.Count);
+        var figures = new UsageFigures[layout.FigureCount];
+        figures.AsSpan().Fill(UsageSnapshot.Missing);
         foreach (var reading in counters.Readings)
         {
-            var subject = reading.Subject == CounterSubject.Cluster ? SubjectKind.Cluster : SubjectKind.Own;
-            snapshot.Set(subject, reading.WindowId, reading.Metric, reading.Usage, reading.Held);
+            var window = layout.WindowIndex(reading.WindowId);
+            if (window >= 0)
+            {
+                var subject = reading.Subject == CounterSubject.Cluster ? SubjectKind.Cluster : SubjectKind.Own;
+                figures[layout.FigureIndex(subject, window, reading.Metric)] = new UsageFigures(reading.Usage, reading.Held);
+            }
         }
 
-        return snapshot.Build();
+        return figures;
     }
 }

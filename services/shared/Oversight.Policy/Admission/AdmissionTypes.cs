@@ -44,6 +44,10 @@ public sealed record AdmissionOutcome(
     CounterHold? Hold,
     int ExpiredHoldsPruned);
 
+/// <summary>What the allocation-free admission decided: the verdict without its explanation.</summary>
+/// <param name="RequiredTierLevel">For REQUIRE_*, the tier the account must reach.</param>
+public readonly record struct AdmissionVerdict(AdmissionStatus Status, Verdict Verdict, int? RequiredTierLevel, RequestAmounts Requested);
+
 /// <summary>Usage to count once: one accepted or flagged attestation.</summary>
 public sealed record UsageRecord(
     string AttestationId,

@@ -1,15 +1,23 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Oversight.Policy.Decisions;
 
 namespace Oversight.Policy.Counters;
 
 /// <summary>
 /// The in-memory <see cref="ICounterStore"/>: the same semantics as the Redis store (one
 /// conformance suite runs against both), for the embedded default, tests and the replay path.
-/// Thread-safe with one lock per tag; time is always the caller's <c>now</c>. The synchronous
-/// methods (<see cref="Settle"/>, <see cref="Reserve"/>, ...) avoid a Task per call for replays of
-/// millions of events; settling allocates nothing once a subject's windows exist.
+/// Thread-safe with one lock per tag; time is always the caller's <c>now</c>.
 /// </summary>
+/// <remarks>
+/// Besides the <see cref="ICounterStore"/> commands, the store has an allocation-free path for
+/// replays of millions of events: a <see cref="CounterHandle"/> names an account's tag and subject
+/// once, a <see cref="CounterLayout"/> its windows, and <see cref="Reserve(CounterHandle, CounterLayout, long, ReadOnlySpan{LayoutLimit}, string, long, long, long, bool, Span{Decisions.UsageFigures})"/>
+/// and <see cref="Settle(CounterHandle, CounterLayout, long, string?, long, long, long, bool)"/>
+/// write figures into the caller's span. Both paths run the same code on the same state (counters
+/// by subject object and window slot, not by string), so the conformance suite, which drives the
+/// command path, checks the arithmetic of both.
+/// </remarks>
 public sealed class InMemoryCounterStore : ICounterStore
 {
     private static readonly Metric[] Metrics = [Metric.FlopUnits, Metric.GpuSeconds];
@@ -99,8 +107,9 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             var now = command.Now;
+            var slots = state.Slots(command.Windows);
             var pruned = state.PruneHolds(now);
-            var snapshot = state.Snapshot(now, command.Windows, command.Subjects);
+            var snapshot = state.Snapshot(now, command.Windows, slots, command.Subjects);
             var hold = command.Hold;
 
             if (state.Holds.TryGetValue(hold.LeaseId, out var existing))
@@ -118,10 +127,10 @@ public sealed class InMemoryCounterStore : ICounterStore
                     continue;
                 }
 
-                var window = FindWindow(command.Windows, limit.WindowId);
-                var usage = state.Usage(now, window, limit.Subject, limit.Metric, out _);
-                var held = state.Held(limit.Subject, limit.Metric);
-                if (usage + held + amount > limit.Limit)
+                var window = IndexOf(command.Windows, limit.WindowId);
+                var subject = state.Subject(limit.Subject);
+                var usage = state.Usage(subject, slots[window], command.Windows[window], limit.Metric, now, out _);
+                if (usage + TagState.Held(subject, limit.Metric) + amount > limit.Limit)
                 {
                     (failed ??= []).Add(i);
                 }
@@ -137,7 +146,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, null, []);
             }
 
-            var entry = new HoldEntry(hold.AccountId, hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
+            var entry = new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
             state.AddHold(hold.LeaseId, entry);
             return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, entry.ToHold(hold.LeaseId), []);
         }
@@ -172,30 +181,9 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new SettleResult(SettleStatus.Duplicate, pruned, false);
             }
 
-            state.Count(command.AccountId, command.Windows, now, command.At, command.FlopUnits, command.GpuSeconds);
-            state.Count(CounterSubject.Cluster, command.Windows, now, command.At, command.FlopUnits, command.GpuSeconds);
-
-            var holdFound = false;
-            if (command.LeaseId is { } leaseId)
-            {
-                if (state.Holds.TryGetValue(leaseId, out var hold))
-                {
-                    holdFound = true;
-                    if (command.Final)
-                    {
-                        state.RemoveHold(leaseId);
-                    }
-                    else
-                    {
-                        state.ReplaceHold(leaseId, hold with
-                        {
-                            FlopUnits = Math.Max(0, hold.FlopUnits - command.FlopUnits),
-                            GpuSeconds = Math.Max(0, hold.GpuSeconds - command.GpuSeconds),
-                        });
-                    }
-                }
-            }
-
+            var holdFound = state.Apply(
+                state.Account(command.AccountId), command.Windows, state.Slots(command.Windows), now, command.At,
+                command.FlopUnits, command.GpuSeconds, command.LeaseId, command.Final);
             if (command.MarkRetentionSeconds is { } retention)
             {
                 state.AddMark(command.AttestationId, now + retention);
@@ -246,17 +234,122 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             var pruned = state.PruneHolds(now);
-            return new ReadResult(ReadStatus.Ok, state.Snapshot(now, windows, subjects), pruned);
+            return new ReadResult(ReadStatus.Ok, state.Snapshot(now, windows, state.Slots(windows), subjects), pruned);
         }
     }
 
-    private static CounterWindow FindWindow(IReadOnlyList<CounterWindow> windows, string id)
+    /// <summary>
+    /// Names an account's counters for the allocation-free path: its tag (<c>&lt;marketplace&gt;:&lt;cluster root&gt;</c>)
+    /// and its own subject. The handle stays valid across a reset of the tag.
+    /// </summary>
+    public CounterHandle Handle(string tag, string accountId)
+    {
+        CounterIds.ValidateTag(tag);
+        CounterIds.ValidateAccount(accountId, nameof(accountId));
+        return new CounterHandle(this, tag, accountId, _tags.GetOrAdd(tag, static _ => new TagState()));
+    }
+
+    /// <summary>
+    /// <see cref="ReserveAsync"/> for the subjects <c>[account, "*"]</c>, without allocating: the
+    /// same checks and the same hold, with the snapshot written into <paramref name="figures"/> in
+    /// the layout's order (as it was before this request's hold was added). For
+    /// <see cref="ReserveStatus.AlreadyHeld"/> the held amounts include the lease's hold.
+    /// </summary>
+    /// <param name="limits">Every check that must hold; an amount of 0 always passes.</param>
+    /// <param name="figures">At least <see cref="CounterLayout.FigureCount"/> long; left as it was for EpochMissing.</param>
+    public ReserveStatus Reserve(
+        CounterHandle handle, CounterLayout layout, long now, ReadOnlySpan<LayoutLimit> limits,
+        string leaseId, long flopUnits, long gpuSeconds, long expiresAt, bool checkOnly, Span<UsageFigures> figures)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentOutOfRangeException.ThrowIfLessThan(figures.Length, layout.FigureCount, nameof(figures));
+        CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
+        ArgumentOutOfRangeException.ThrowIfNegative(flopUnits);
+        ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
+        if (!checkOnly && expiresAt <= now)
+        {
+            throw new ArgumentOutOfRangeException(nameof(expiresAt), expiresAt, "A hold must expire after now.");
+        }
+
+        var state = handle.State;
+        lock (state.Gate)
+        {
+            if (state.Epoch is null)
+            {
+                return ReserveStatus.EpochMissing;
+            }
+
+            var windows = layout.WindowArray;
+            var slots = state.Slots(layout);
+            var own = state.Own(handle);
+            state.PruneHolds(now);
+            var half = layout.FigureCount / 2;
+            state.Fill(own, windows, slots, now, figures[..half]);
+            state.Fill(state.Cluster, windows, slots, now, figures[half..]);
+            if (state.Holds.ContainsKey(leaseId))
+            {
+                return ReserveStatus.AlreadyHeld;
+            }
+
+            foreach (var limit in limits)
+            {
+                var amount = limit.Metric == Metric.FlopUnits ? flopUnits : gpuSeconds;
+                var figure = figures[layout.FigureIndex(limit.Subject, limit.Window, limit.Metric)];
+                if (amount != 0 && figure.Usage + figure.Held + amount > limit.Limit)
+                {
+                    return ReserveStatus.Refused;
+                }
+            }
+
+            if (!checkOnly)
+            {
+                state.AddHold(leaseId, new HoldEntry(own, flopUnits, gpuSeconds, expiresAt));
+            }
+
+            return ReserveStatus.Admitted;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SettleAsync"/> without an exactly-once key (so without a mark), for callers that
+    /// never deliver an event twice (the replay): counts the amounts at bucket(<paramref name="at"/>)
+    /// for the account and its cluster and reduces or, when final, releases the lease's hold.
+    /// </summary>
+    public SettleStatus Settle(CounterHandle handle, CounterLayout layout, long now, string? leaseId, long flopUnits, long gpuSeconds, long at, bool final)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(layout);
+        if (leaseId is not null)
+        {
+            CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(flopUnits);
+        ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
+        ArgumentOutOfRangeException.ThrowIfNegative(at);
+        var state = handle.State;
+        lock (state.Gate)
+        {
+            if (state.Epoch is null)
+            {
+                return SettleStatus.EpochMissing;
+            }
+
+            state.PruneHolds(now);
+            state.PruneMarks(now);
+            state.Apply(state.Own(handle), layout.WindowArray, state.Slots(layout), now, at, flopUnits, gpuSeconds, leaseId, final);
+            return SettleStatus.Applied;
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<CounterWindow> windows, string id)
     {
         for (var i = 0; i < windows.Count; i++)
         {
             if (string.Equals(windows[i].Id, id, StringComparison.Ordinal))
             {
-                return windows[i];
+                return i;
             }
         }
 
@@ -277,13 +370,13 @@ public sealed class InMemoryCounterStore : ICounterStore
     private static long BucketOf(CounterWindow window, long at) =>
         window.IsLifetime ? 0 : FloorDiv(at, window.BucketSeconds);
 
-    private readonly record struct HoldEntry(string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt)
+    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt)
     {
-        public CounterHold ToHold(string leaseId) => new(leaseId, AccountId, FlopUnits, GpuSeconds, ExpiresAt);
+        public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt);
     }
 
     /// <summary>The two metrics' buckets of one (subject, window).</summary>
-    private sealed class WindowCounters
+    internal sealed class WindowCounters
     {
         public readonly BucketSeries Flop = new();
         public readonly BucketSeries Gpu = new();
@@ -291,15 +384,32 @@ public sealed class InMemoryCounterStore : ICounterStore
         public BucketSeries Of(Metric metric) => metric == Metric.FlopUnits ? Flop : Gpu;
     }
 
-    private sealed class TagState
+    /// <summary>One subject of a tag (an account, or the cluster "*"): its counters by window slot and its held sums.</summary>
+    internal sealed class SubjectState(string id)
+    {
+        public readonly string Id = id;
+
+        public WindowCounters?[] Windows = [];
+
+        // Held amounts are running sums (the cluster's over every hold of the tag), so that a check
+        // does not walk every live hold (a busy account can hold hundreds of leases).
+        public long HeldFlop;
+        public long HeldGpu;
+    }
+
+    internal sealed class TagState
     {
         /// <summary>The tag's lock (a System.Threading.Lock: cheaper than locking the object itself).</summary>
         public readonly Lock Gate = new();
 
         public string? Epoch;
 
-        /// <summary>subject → window id → counters.</summary>
-        public readonly Dictionary<string, Dictionary<string, WindowCounters>> Counters = new(StringComparer.Ordinal);
+        /// <summary>Counts resets: a <see cref="CounterHandle"/> made before one looks its subject up again.</summary>
+        public int Generation;
+
+        public SubjectState Cluster = new(CounterSubject.Cluster);
+
+        private readonly Dictionary<string, SubjectState> _accounts = new(StringComparer.Ordinal);
 
         public readonly Dictionary<string, HoldEntry> Holds = new(StringComparer.Ordinal);
 
@@ -307,19 +417,84 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         private readonly PriorityQueue<string, long> _markExpiries = new();
 
+        /// <summary>Window ids by slot: counters are kept by slot, so the hot path compares no strings.</summary>
+        private readonly List<string> _windowIds = [];
+
+        // The slots of the last layout used (a replay uses one layout for every call).
+        private CounterLayout? _layout;
+        private int[] _layoutSlots = [];
+
         /// <summary>No hold expires before this: pruning is skipped until now reaches it.</summary>
         private long _earliestHoldExpiry = long.MaxValue;
 
         public void Clear()
         {
             Epoch = null;
-            Counters.Clear();
+            Generation++;
+            Cluster = new SubjectState(CounterSubject.Cluster);
+            _accounts.Clear();
             Holds.Clear();
-            _heldByAccount.Clear();
-            _heldByAll = default;
             Marks.Clear();
             _markExpiries.Clear();
+            _windowIds.Clear();
+            _layout = null;
             _earliestHoldExpiry = long.MaxValue;
+        }
+
+        /// <summary>The subject, or null when it has nothing yet (reads do not create subjects).</summary>
+        public SubjectState? Subject(string subject) =>
+            subject is CounterSubject.Cluster ? Cluster : _accounts.GetValueOrDefault(subject);
+
+        /// <summary>The account's subject, created when missing.</summary>
+        public SubjectState Account(string accountId)
+        {
+            ref var subject = ref CollectionsMarshal.GetValueRefOrAddDefault(_accounts, accountId, out _);
+            return subject ??= new SubjectState(accountId);
+        }
+
+        public SubjectState Own(CounterHandle handle)
+        {
+            if (handle.Own is null || handle.Generation != Generation)
+            {
+                handle.Own = Account(handle.AccountId);
+                handle.Generation = Generation;
+            }
+
+            return handle.Own;
+        }
+
+        public int[] Slots(IReadOnlyList<CounterWindow> windows)
+        {
+            var slots = new int[windows.Count];
+            for (var i = 0; i < slots.Length; i++)
+            {
+                slots[i] = Slot(windows[i].Id);
+            }
+
+            return slots;
+        }
+
+        public int[] Slots(CounterLayout layout)
+        {
+            if (!ReferenceEquals(layout, _layout))
+            {
+                _layoutSlots = Slots(layout.Windows);
+                _layout = layout;
+            }
+
+            return _layoutSlots;
+        }
+
+        private int Slot(string windowId)
+        {
+            var slot = _windowIds.IndexOf(windowId);
+            if (slot < 0)
+            {
+                slot = _windowIds.Count;
+                _windowIds.Add(windowId);
+            }
+
+            return slot;
         }
 
         public void AddHold(string leaseId, HoldEntry entry)
@@ -340,28 +515,12 @@ public sealed class InMemoryCounterStore : ICounterStore
             return true;
         }
 
-        public void ReplaceHold(string leaseId, HoldEntry entry)
-        {
-            AddHeld(Holds[leaseId], -1);
-            Holds[leaseId] = entry;
-            AddHeld(entry, 1);
-        }
-
-        // Held amounts are kept as running sums per account and for the whole tag, so that a check
-        // does not walk every live hold of the tag (a busy account can hold hundreds of leases).
-        private readonly Dictionary<string, (long Flop, long Gpu)> _heldByAccount = new(StringComparer.Ordinal);
-        private (long Flop, long Gpu) _heldByAll;
-
         private void AddHeld(HoldEntry entry, int sign)
         {
-            ref var account = ref CollectionsMarshal.GetValueRefOrAddDefault(_heldByAccount, entry.AccountId, out _);
-            account = (account.Flop + (sign * entry.FlopUnits), account.Gpu + (sign * entry.GpuSeconds));
-            if (account == default)
-            {
-                _heldByAccount.Remove(entry.AccountId);
-            }
-
-            _heldByAll = (_heldByAll.Flop + (sign * entry.FlopUnits), _heldByAll.Gpu + (sign * entry.GpuSeconds));
+            entry.Account.HeldFlop += sign * entry.FlopUnits;
+            entry.Account.HeldGpu += sign * entry.GpuSeconds;
+            Cluster.HeldFlop += sign * entry.FlopUnits;
+            Cluster.HeldGpu += sign * entry.GpuSeconds;
         }
 
         public int PruneHolds(long now)
@@ -408,16 +567,13 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
-        public long Held(string subject, Metric metric)
-        {
-            var held = subject is CounterSubject.Cluster ? _heldByAll : _heldByAccount.GetValueOrDefault(subject);
-            return metric == Metric.FlopUnits ? held.Flop : held.Gpu;
-        }
+        public static long Held(SubjectState? subject, Metric metric) =>
+            subject is null ? 0 : metric == Metric.FlopUnits ? subject.HeldFlop : subject.HeldGpu;
 
-        public long Usage(long now, CounterWindow window, string subject, Metric metric, out long? resetsAt)
+        public long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now, out long? resetsAt)
         {
             resetsAt = null;
-            if (!Counters.TryGetValue(subject, out var windows) || !windows.TryGetValue(window.Id, out var counters))
+            if (subject is null || slot >= subject.Windows.Length || subject.Windows[slot] is not { } counters)
             {
                 return 0;
             }
@@ -435,19 +591,51 @@ public sealed class InMemoryCounterStore : ICounterStore
             return series.Total;
         }
 
-        public void Count(string subject, IReadOnlyList<CounterWindow> windows, long now, long at, long flop, long gpu)
+        /// <summary>Counts usage once for the account and its cluster and shrinks or releases the lease's hold; returns whether the lease had one.</summary>
+        public bool Apply(SubjectState account, IReadOnlyList<CounterWindow> windows, int[] slots, long now, long at, long flop, long gpu, string? leaseId, bool final)
         {
-            ref var byWindow = ref CollectionsMarshal.GetValueRefOrAddDefault(Counters, subject, out _);
-            byWindow ??= new Dictionary<string, WindowCounters>(StringComparer.Ordinal);
-            for (var i = 0; i < windows.Count; i++)
+            Count(account, windows, slots, now, at, flop, gpu);
+            Count(Cluster, windows, slots, now, at, flop, gpu);
+            if (leaseId is null || !Holds.TryGetValue(leaseId, out var hold))
             {
+                return false;
+            }
+
+            if (final)
+            {
+                RemoveHold(leaseId);
+            }
+            else
+            {
+                AddHeld(hold, -1);
+                hold = hold with
+                {
+                    FlopUnits = Math.Max(0, hold.FlopUnits - flop),
+                    GpuSeconds = Math.Max(0, hold.GpuSeconds - gpu),
+                };
+                Holds[leaseId] = hold;
+                AddHeld(hold, 1);
+            }
+
+            return true;
+        }
+
+        private static void Count(SubjectState subject, IReadOnlyList<CounterWindow> windows, int[] slots, long now, long at, long flop, long gpu)
+        {
+            for (var i = 0; i < slots.Length; i++)
+            {
+                var slot = slots[i];
+                if (slot >= subject.Windows.Length)
+                {
+                    Array.Resize(ref subject.Windows, slot + 1);
+                }
+
                 var window = windows[i];
-                var bucket = BucketOf(window, at);
+                var counters = subject.Windows[slot] ??= new WindowCounters();
                 var minCounted = MinCountedBucket(window, now);
-                ref var counters = ref CollectionsMarshal.GetValueRefOrAddDefault(byWindow, window.Id, out _);
-                counters ??= new WindowCounters();
                 counters.Flop.PruneBelow(minCounted);
                 counters.Gpu.PruneBelow(minCounted);
+                var bucket = BucketOf(window, at);
                 if (bucket < minCounted)
                 {
                     continue; // already outside the window: it would be pruned at once
@@ -458,21 +646,29 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
-        public CounterSnapshot Snapshot(long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects)
+        /// <summary>One subject's figures in layout order (window, then metric).</summary>
+        public void Fill(SubjectState subject, CounterWindow[] windows, int[] slots, long now, Span<UsageFigures> figures)
+        {
+            for (var i = 0; i < windows.Length; i++)
+            {
+                figures[2 * i] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.FlopUnits, now, out _), subject.HeldFlop);
+                figures[(2 * i) + 1] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.GpuSeconds, now, out _), subject.HeldGpu);
+            }
+        }
+
+        public CounterSnapshot Snapshot(long now, IReadOnlyList<CounterWindow> windows, int[] slots, IReadOnlyList<string> subjects)
         {
             var readings = new CounterReading[subjects.Count * windows.Count * Metrics.Length];
             var n = 0;
-            foreach (var subject in subjects)
+            foreach (var id in subjects)
             {
-                var heldFlop = Held(subject, Metric.FlopUnits);
-                var heldGpu = Held(subject, Metric.GpuSeconds);
-                foreach (var window in windows)
+                var subject = Subject(id);
+                for (var i = 0; i < windows.Count; i++)
                 {
                     foreach (var metric in Metrics)
                     {
-                        var usage = Usage(now, window, subject, metric, out var resetsAt);
-                        var held = metric == Metric.FlopUnits ? heldFlop : heldGpu;
-                        readings[n++] = new CounterReading(subject, window.Id, metric, usage, held, resetsAt);
+                        var usage = Usage(subject, slots[i], windows[i], metric, now, out var resetsAt);
+                        readings[n++] = new CounterReading(id, windows[i].Id, metric, usage, Held(subject, metric), resetsAt);
                     }
                 }
             }
@@ -480,4 +676,34 @@ public sealed class InMemoryCounterStore : ICounterStore
             return new CounterSnapshot(readings);
         }
     }
+}
+
+/// <summary>
+/// An account's counters in an <see cref="InMemoryCounterStore"/>, named once for the
+/// allocation-free path (see <see cref="InMemoryCounterStore.Handle"/>).
+/// </summary>
+public sealed class CounterHandle
+{
+    private readonly InMemoryCounterStore _store;
+
+    internal CounterHandle(InMemoryCounterStore store, string tag, string accountId, InMemoryCounterStore.TagState state)
+    {
+        _store = store;
+        Tag = tag;
+        AccountId = accountId;
+        State = state;
+    }
+
+    public string Tag { get; }
+
+    public string AccountId { get; }
+
+    internal InMemoryCounterStore.TagState State { get; }
+
+    // The account's subject as last looked up (guarded by the tag's lock).
+    internal InMemoryCounterStore.SubjectState? Own { get; set; }
+
+    internal int Generation { get; set; }
+
+    internal bool IsOf(InMemoryCounterStore store) => ReferenceEquals(store, _store);
 }

@@ -1,3 +1,5 @@
+using Oversight.Policy.Counters;
+
 namespace Oversight.Policy.Decisions;
 
 /// <summary>Names one figure of a snapshot: whose usage, in which window, of which metric.</summary>
@@ -58,8 +60,28 @@ public sealed class UsageSnapshot
 
     /// <exception cref="InvalidOperationException">The snapshot has no figure for the key.</exception>
     public UsageFigures Get(UsageKey key) =>
-        TryGet(key, out var figures)
-            ? figures
-            : throw new InvalidOperationException(
-                $"the usage snapshot has no {key.Subject} figure for window '{key.WindowId}', metric {key.Metric}; read every key VerdictRule.RequiredFigures lists");
+        TryGet(key, out var figures) ? figures : throw new InvalidOperationException(MissingFigure(key));
+
+    /// <summary>A figure the snapshot lacks, in <see cref="UsageFigures"/> laid out for the verdict rule (usage and held never go below zero otherwise).</summary>
+    internal static UsageFigures Missing { get; } = new(-1, -1);
+
+    internal static string MissingFigure(UsageKey key) =>
+        $"the usage snapshot has no {key.Subject} figure for window '{key.WindowId}', metric {key.Metric}; read every key VerdictRule.RequiredFigures lists";
+
+    /// <summary>The figures in the layout's order; those the snapshot lacks are <see cref="Missing"/>, figures of other windows are left out.</summary>
+    internal UsageFigures[] ToFigures(CounterLayout layout)
+    {
+        var figures = new UsageFigures[layout.FigureCount];
+        figures.AsSpan().Fill(Missing);
+        foreach (var (key, value) in _figures)
+        {
+            var window = layout.WindowIndex(key.WindowId);
+            if (window >= 0 && key.Metric is Metric.FlopUnits or Metric.GpuSeconds)
+            {
+                figures[layout.FigureIndex(key.Subject, window, key.Metric)] = value;
+            }
+        }
+
+        return figures;
+    }
 }

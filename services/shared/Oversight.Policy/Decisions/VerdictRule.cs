@@ -1,3 +1,4 @@
+using Oversight.Policy.Counters;
 using System.Globalization;
 using Oversight.Policy.Documents;
 
@@ -21,49 +22,93 @@ public static class VerdictRule
     /// <exception cref="InvalidOperationException">The snapshot lacks a figure the rule needs.</exception>
     public static Decision Decide(EffectivePolicy policy, AccountStanding account, UsageSnapshot snapshot, RequestAmounts request)
     {
+        _ = policy.Tier(account.TierLevel);
+        var figures = snapshot.ToFigures(policy.Layout);
+        return Explain(policy, account, figures, request, Rule(policy, account, figures, request));
+    }
+
+    /// <summary>
+    /// The rule itself, without allocating: the verdict, the tier it requires and the window that
+    /// decided, read from figures laid out as <see cref="EffectivePolicy.Layout"/> says (a figure
+    /// with a negative usage is missing). <see cref="Explain"/> turns it into a <see cref="Decision"/>.
+    /// </summary>
+    internal static Ruling Rule(EffectivePolicy policy, AccountStanding account, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(request.FlopUnits, nameof(request));
         ArgumentOutOfRangeException.ThrowIfNegative(request.GpuSeconds, nameof(request));
         var level = account.TierLevel;
-        var current = policy.Tier(level);
+        _ = policy.Tier(level);
+        if (account.Suspended)
+        {
+            return new Ruling(Verdict.Deny, null, -1);
+        }
 
+        // The first tier that fits, from the account's own up, decides.
+        var exceeded = FirstExceeded(policy, level, account.Linked, figures, request);
+        if (exceeded < 0)
+        {
+            return Allowed(policy, level, account.Linked, figures, request);
+        }
+
+        for (var higher = level + 1; higher < policy.Ladder.Count; higher++)
+        {
+            if (FirstExceeded(policy, higher, account.Linked, figures, request) < 0)
+            {
+                var verdict = policy.Tier(higher).Requirement switch
+                {
+                    RequirementKind.StatedPurpose => Verdict.RequireStatedPurpose,
+                    RequirementKind.Identity => Verdict.RequireIdentity,
+                    RequirementKind.Organisation => Verdict.RequireOrganisation,
+                    // Validation keeps "none" to the first rung; were it higher, nothing would be asked of the account.
+                    _ => Verdict.Allow,
+                };
+                return new Ruling(verdict, higher, exceeded);
+            }
+        }
+
+        return new Ruling(Verdict.Deny, null, exceeded);
+    }
+
+    /// <summary>The ruling as a <see cref="Decision"/>: the current tier's windows and a sentence for a person.</summary>
+    internal static Decision Explain(EffectivePolicy policy, AccountStanding account, ReadOnlySpan<UsageFigures> figures, RequestAmounts request, Ruling ruling)
+    {
+        var level = account.TierLevel;
+        var current = policy.Tier(level);
         if (account.Suspended)
         {
             return new Decision(Verdict.Deny, level, current, null, null, null, [], "the account is suspended; no compute can be authorized");
         }
 
-        var currentWindows = Assess(policy, level, account.Linked, snapshot, request);
-        int? fitting = null;
-        for (var t = level; t < policy.Ladder.Count && fitting is null; t++)
+        var windows = Assess(policy, level, account.Linked, figures, request);
+        var deciding = ruling.DecidingLimit >= 0 ? windows[ruling.DecidingLimit] : null;
+        if (ruling.RequiredTierLevel is not { } higher)
         {
-            // The first tier that fits, from the account's own up, decides.
-            if ((t == level ? currentWindows : Assess(policy, t, account.Linked, snapshot, request)).All(w => w.Fits))
+            if (ruling.Verdict == Verdict.Deny)
             {
-                fitting = t;
+                return new Decision(Verdict.Deny, level, current, null, null, deciding, windows,
+                    () => $"{Describe(deciding!)}; no tier of the ladder allows this request");
             }
+
+            var nearLimit = ruling.Verdict == Verdict.AllowNearLimit;
+            var fraction = policy.Document.NearLimitFraction;
+            return new Decision(ruling.Verdict, level, current, null, null, deciding, windows, () => (nearLimit, deciding) switch
+            {
+                (_, null) => $"{current.Id} tier: allowed; the tier has no limits",
+                (true, _) => $"{Describe(deciding)}, past {Percent(fraction)} of the limit",
+                (false, _) => string.Create(CultureInfo.InvariantCulture, $"{current.Id} tier: allowed; closest to its limit is the {deciding.WindowId} {Label(deciding.Metric)} window at {deciding.After:N0} of {deciding.Limit:N0} {Unit(deciding.Metric)}"),
+            });
         }
 
-        if (fitting == level)
-        {
-            return Allowed(policy, level, current, currentWindows);
-        }
-        // The current tier does not fit, so one of its windows is exceeded.
-        var exceeded = currentWindows.First(w => !w.Fits);
-        if (fitting is not { } higher)
-        {
-            return new Decision(Verdict.Deny, level, current, null, null, exceeded, currentWindows,
-                () => $"{Describe(exceeded)}; no tier of the ladder allows this request");
-        }
         var required = policy.Tier(higher);
-        var (verdict, action) = required.Requirement switch
+        var action = required.Requirement switch
         {
-            RequirementKind.StatedPurpose => (Verdict.RequireStatedPurpose, "state a purpose"),
-            RequirementKind.Identity => (Verdict.RequireIdentity, "verify your identity"),
-            RequirementKind.Organisation => (Verdict.RequireOrganisation, "verify your organisation"),
-            // Validation keeps "none" to the first rung; were it higher, nothing would be asked of the account.
-            _ => (Verdict.Allow, "no step is needed"),
+            RequirementKind.StatedPurpose => "state a purpose",
+            RequirementKind.Identity => "verify your identity",
+            RequirementKind.Organisation => "verify your organisation",
+            _ => "no step is needed",
         };
-        return new Decision(verdict, level, current, higher, required, exceeded, currentWindows,
-            () => $"{Describe(exceeded)}; {action} (tier {required.Id}) to continue");
+        return new Decision(ruling.Verdict, level, current, higher, required, deciding, windows,
+            () => $"{Describe(deciding!)}; {action} (tier {required.Id}) to continue");
     }
 
     /// <summary>
@@ -82,64 +127,94 @@ public static class VerdictRule
             .ToArray();
     }
 
-    private static Decision Allowed(EffectivePolicy policy, int level, TierDefinition current, IReadOnlyList<WindowAssessment> windows)
+    /// <summary>The index of the tier's first limit the request would exceed, or -1 when all hold.</summary>
+    private static int FirstExceeded(EffectivePolicy policy, int level, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
     {
-        var fraction = policy.Document.NearLimitFraction;
-        var past = windows.Where(w => w.IsPast(fraction)).ToArray();
-        var nearLimit = past.Length > 0;
-        var closest = Closest(nearLimit ? past : windows);
-        return new Decision(nearLimit ? Verdict.AllowNearLimit : Verdict.Allow, level, current, null, null, closest, windows, () => (nearLimit, closest) switch
+        var limits = policy.LayoutLimitsFor(level);
+        for (var i = 0; i < limits.Length; i++)
         {
-            (_, null) => $"{current.Id} tier: allowed; the tier has no limits",
-            (true, _) => $"{Describe(closest)}, past {Percent(fraction)} of the limit",
-            (false, _) => string.Create(CultureInfo.InvariantCulture, $"{current.Id} tier: allowed; closest to its limit is the {closest.WindowId} {Label(closest.Metric)} window at {closest.After:N0} of {closest.Limit:N0} {Unit(closest.Metric)}"),
-        });
+            if (After(policy, limits[i], linked, figures, request) > limits[i].Limit)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
-    private static WindowAssessment[] Assess(EffectivePolicy policy, int level, bool linked, UsageSnapshot snapshot, RequestAmounts request)
+    /// <summary>
+    /// ALLOW, or ALLOW_NEAR_LIMIT when a window would be past the near-limit fraction; the deciding
+    /// window is the one closest to its limit (among those past the fraction, when any are).
+    /// </summary>
+    private static Ruling Allowed(EffectivePolicy policy, int level, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
+    {
+        var limits = policy.LayoutLimitsFor(level);
+        int closest = -1, closestPast = -1;
+        Int128 closestAfter = 0, closestPastAfter = 0;
+        for (var i = 0; i < limits.Length; i++)
+        {
+            var after = After(policy, limits[i], linked, figures, request);
+            var limit = limits[i].Limit;
+            if (closest < 0 || FillsMore(after, limit, closestAfter, limits[closest].Limit))
+            {
+                (closest, closestAfter) = (i, after);
+            }
+
+            if (policy.NearLimit.IsPast(after, limit) && (closestPast < 0 || FillsMore(after, limit, closestPastAfter, limits[closestPast].Limit)))
+            {
+                (closestPast, closestPastAfter) = (i, after);
+            }
+        }
+
+        return closestPast >= 0 ? new Ruling(Verdict.AllowNearLimit, null, closestPast) : new Ruling(Verdict.Allow, null, closest);
+    }
+
+    /// <summary>Usage + held + request in one limit's window and metric: what it would hold if the request ran.</summary>
+    private static Int128 After(EffectivePolicy policy, LayoutLimit limit, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
+    {
+        var figure = Figure(policy, limit, linked, figures);
+        return (Int128)figure.Usage + figure.Held + (limit.Metric == Metric.FlopUnits ? request.FlopUnits : request.GpuSeconds);
+    }
+
+    // An unlinked account is a cluster of one: its own figures are the cluster's.
+    private static UsageFigures Figure(EffectivePolicy policy, LayoutLimit limit, bool linked, ReadOnlySpan<UsageFigures> figures)
+    {
+        var subject = limit.Subject == SubjectKind.Cluster && linked ? SubjectKind.Cluster : SubjectKind.Own;
+        var figure = figures[policy.Layout.FigureIndex(subject, limit.Window, limit.Metric)];
+        return figure.Usage >= 0
+            ? figure
+            : throw new InvalidOperationException(UsageSnapshot.MissingFigure(new UsageKey(subject, policy.CounterWindows[limit.Window].Id, limit.Metric)));
+    }
+
+    private static WindowAssessment[] Assess(EffectivePolicy policy, int level, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
     {
         var tierId = policy.Tier(level).Id;
-        var checks = policy.LimitsFor(level);
-        var windows = new WindowAssessment[checks.Count];
+        var checks = policy.LimitArray(level);
+        var limits = policy.LayoutLimitsFor(level);
+        var windows = new WindowAssessment[checks.Length];
         for (var i = 0; i < windows.Length; i++)
         {
             var check = checks[i];
-            var key = KeyFor(check, linked);
-            var figures = snapshot.Get(key);
-            windows[i] = new WindowAssessment(tierId, check.WindowId, check.Metric, key.Subject == SubjectKind.Cluster,
-                figures.Usage, figures.Held, request.For(check.Metric), check.Limit);
+            var figure = Figure(policy, limits[i], linked, figures);
+            windows[i] = new WindowAssessment(tierId, check.WindowId, check.Metric, check.SharedByCluster && linked,
+                figure.Usage, figure.Held, request.For(check.Metric), check.Limit);
         }
 
         return windows;
     }
 
-    // An unlinked account is a cluster of one: its own figures are the cluster's.
     private static UsageKey KeyFor(LimitCheck check, bool linked) =>
         new(check.SharedByCluster && linked ? SubjectKind.Cluster : SubjectKind.Own, check.WindowId, check.Metric);
 
-    /// <summary>The window with the highest share of its limit used after the request; the first on a tie.</summary>
-    private static WindowAssessment? Closest(IReadOnlyList<WindowAssessment> windows)
+    // Whether a/aLimit > b/bLimit, compared exactly (cross-multiplied); a zero limit counts as full.
+    // After < 3 x 2^63 and limits < 2^63, so each product is below 2^128: UInt128 holds it.
+    private static bool FillsMore(Int128 a, long aLimit, Int128 b, long bLimit)
     {
-        WindowAssessment? best = null;
-        foreach (var w in windows)
-        {
-            if (best is null || CompareFill(w, best) > 0)
-            {
-                best = w;
-            }
-        }
-        return best;
-    }
-
-    // Compares After/Limit exactly (cross-multiplied); a zero limit counts as full. After < 3 x 2^63
-    // and Limit < 2^63, so each product is below 2^128: UInt128 holds it without a BigInteger.
-    private static int CompareFill(WindowAssessment a, WindowAssessment b)
-    {
-        static (UInt128 Numerator, UInt128 Denominator) Fill(WindowAssessment w) =>
-            w.Limit == 0 ? (1, 1) : ((UInt128)w.After, (UInt128)w.Limit);
-        var (an, ad) = Fill(a);
-        var (bn, bd) = Fill(b);
-        return (an * bd).CompareTo(bn * ad);
+        static (UInt128 Numerator, UInt128 Denominator) Fill(Int128 after, long limit) =>
+            limit == 0 ? (1, 1) : ((UInt128)after, (UInt128)limit);
+        var (an, ad) = Fill(a, aLimit);
+        var (bn, bd) = Fill(b, bLimit);
+        return an * bd > bn * ad;
     }
 
     private static string Describe(WindowAssessment w) => string.Create(CultureInfo.InvariantCulture,
@@ -151,3 +226,8 @@ public static class VerdictRule
 
     private static string Percent(decimal fraction) => (fraction * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%";
 }
+
+/// <summary>What the verdict rule decided, before it is explained.</summary>
+/// <param name="RequiredTierLevel">The tier that would fit, when it is above the account's own; otherwise null.</param>
+/// <param name="DecidingLimit">An index into the current tier's limits: the first exceeded, or for ALLOW the closest to its limit; -1 for none.</param>
+internal readonly record struct Ruling(Verdict Verdict, int? RequiredTierLevel, int DecidingLimit);

@@ -1,4 +1,5 @@
 using Oversight.Policy.Counters;
+using Oversight.Policy.Decisions;
 
 namespace Oversight.Policy.Documents;
 
@@ -10,7 +11,8 @@ public sealed class EffectivePolicy
 {
     private readonly Dictionary<string, int> _tierLevels;
     private readonly HashSet<string> _sharedTierIds;
-    private readonly IReadOnlyList<LimitCheck>[] _limitsByLevel;
+    private readonly LimitCheck[][] _limitsByLevel;
+    private readonly LayoutLimit[][] _layoutLimitsByLevel;
 
     /// <exception cref="PolicyValidationException">The document is not valid.</exception>
     internal EffectivePolicy(string? marketplaceId, PolicyDocument document)
@@ -21,13 +23,23 @@ public sealed class EffectivePolicy
         _tierLevels = document.Ladder.Select((t, level) => (t.Id, level)).ToDictionary(x => x.Id, x => x.level, StringComparer.Ordinal);
         _sharedTierIds = new HashSet<string>(SharedTierIdsOf(document), StringComparer.Ordinal);
         _limitsByLevel = document.Ladder.Select(BuildLimits).ToArray();
-        CounterWindows = document.Windows
-            .Select(w => w.IsLifetime ? CounterWindow.Lifetime(w.Id) : new CounterWindow(w.Id, w.LengthSeconds, w.BucketSeconds ?? w.LengthSeconds!.Value))
+        Layout = new CounterLayout(document.Windows
+            .Select(w => w.IsLifetime ? CounterWindow.Lifetime(w.Id) : new CounterWindow(w.Id, w.LengthSeconds, w.BucketSeconds ?? w.LengthSeconds!.Value)));
+        _layoutLimitsByLevel = _limitsByLevel
+            .Select(checks => checks.Select(c => new LayoutLimit(
+                c.SharedByCluster ? SubjectKind.Cluster : SubjectKind.Own, Layout.WindowIndex(c.WindowId), c.Metric, c.Limit)).ToArray())
             .ToArray();
+        NearLimit = new NearLimitThreshold(document.NearLimitFraction);
     }
 
     /// <summary>The windows as the counter stores count them (a lifetime window has no buckets).</summary>
-    public IReadOnlyList<CounterWindow> CounterWindows { get; }
+    public IReadOnlyList<CounterWindow> CounterWindows => Layout.Windows;
+
+    /// <summary>The windows, validated once, and the order of an account's figures on the allocation-free path.</summary>
+    public CounterLayout Layout { get; }
+
+    /// <summary>When a window counts as near its limit.</summary>
+    internal NearLimitThreshold NearLimit { get; }
 
     /// <summary>The marketplace this policy was resolved for; null for the document's own defaults.</summary>
     public string? MarketplaceId { get; }
@@ -57,11 +69,20 @@ public sealed class EffectivePolicy
     /// </summary>
     public IReadOnlyList<LimitCheck> LimitsFor(int tierLevel) => _limitsByLevel[CheckLevel(tierLevel)];
 
+    /// <summary>
+    /// The same limits as <see cref="LimitsFor"/>, with windows as indexes into <see cref="Layout"/>
+    /// and the subject a store checks (a shared tier's limits against the cluster's sums, which for
+    /// an account alone in its cluster are its own).
+    /// </summary>
+    public ReadOnlySpan<LayoutLimit> LayoutLimitsFor(int tierLevel) => _layoutLimitsByLevel[CheckLevel(tierLevel)];
+
+    internal LimitCheck[] LimitArray(int tierLevel) => _limitsByLevel[CheckLevel(tierLevel)];
+
     internal static IEnumerable<string> SharedTierIdsOf(PolicyDocument document) =>
         document.SharedTierIds
         ?? document.Ladder.Where(t => t.Requirement is RequirementKind.None or RequirementKind.StatedPurpose).Select(t => t.Id);
 
-    private IReadOnlyList<LimitCheck> BuildLimits(TierDefinition tier) =>
+    private LimitCheck[] BuildLimits(TierDefinition tier) =>
         (from window in Document.Windows
          from metric in WindowLimits.Metrics
          let limit = tier.LimitFor(window.Id, metric)

@@ -12,8 +12,8 @@ namespace Oversight.Replay.Simulation;
 /// <summary>
 /// Decides in this process with the enforcement service's own entry point: <see cref="AdmissionEngine"/>
 /// on an <see cref="InMemoryCounterStore"/> (the same store the embedded default uses, whose
-/// semantics a conformance suite checks against the Redis store). Settles without exactly-once
-/// marks: the replay has no redelivery (DESIGN.md "Exactly once").
+/// semantics a conformance suite checks against the Redis store), on its allocation-free path.
+/// Settles without exactly-once marks: the replay has no redelivery (DESIGN.md "Exactly once").
 /// </summary>
 public sealed class InProcessBackend : IReplayBackend
 {
@@ -31,30 +31,35 @@ public sealed class InProcessBackend : IReplayBackend
     public ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {
         var reference = new AccountRef(_policy.MarketplaceId ?? "replay", StoreId(account), StoreId(account.ClusterRoot));
-        account.BackendState = reference;
         if (!reference.Linked)
         {
             _store.InitializeTag(reference.Tag, Epoch);
         }
 
+        account.BackendState = _store.Handle(reference.Tag, reference.AccountId);
         return ValueTask.CompletedTask;
     }
 
-    public async ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
+    // The engine's allocation-free path: the same amounts, limits, holds and verdict rule as the
+    // enforcement service's AuthorizeAsync, without the explanation the replay never reads.
+    public ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
     {
         var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, ReplayLease.Precision, job.FlopUnits, CheckOnly: false);
-        var outcome = await _engine.AuthorizeAsync(_policy, Reference(account), new AccountStanding(account.TierLevel), lease, now, cancellationToken);
-        var decision = outcome.Decision ?? throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
-        return new AuthorizeAnswer(decision.Verdict, decision.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds);
+        var outcome = _engine.Authorize(_policy, Handle(account), new AccountStanding(account.TierLevel), lease, now);
+        if (outcome.Status == AdmissionStatus.EpochMissing)
+        {
+            throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
+        }
+
+        return ValueTask.FromResult(new AuthorizeAnswer(outcome.Verdict, outcome.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds));
     }
 
-    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
     {
-        var result = await _engine.SettleAsync(_policy, Reference(account), new UsageRecord(attestationId, leaseId, flopUnits, gpuSeconds, now, final), now, markRetentionSeconds: null, cancellationToken);
-        if (result.Status != SettleStatus.Applied)
-        {
-            throw new InvalidOperationException($"attestation {attestationId} was not counted: {result.Status}");
-        }
+        var status = _engine.Settle(_policy, Handle(account), leaseId, flopUnits, gpuSeconds, now, final, now);
+        return status == SettleStatus.Applied
+            ? ValueTask.CompletedTask
+            : throw new InvalidOperationException($"attestation {attestationId} was not counted: {status}");
     }
 
     public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>
@@ -64,6 +69,6 @@ public sealed class InProcessBackend : IReplayBackend
     // trace's account names (e-mail addresses, spaces) fit, so the store knows each pseudonym by its index.
     private static string StoreId(SimulatedAccount account) => "a" + account.Index.ToString(CultureInfo.InvariantCulture);
 
-    private static AccountRef Reference(SimulatedAccount account) =>
-        account.BackendState as AccountRef ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");
+    private static CounterHandle Handle(SimulatedAccount account) =>
+        account.BackendState as CounterHandle ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");
 }
