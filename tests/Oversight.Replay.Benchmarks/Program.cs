@@ -24,7 +24,7 @@ var seed = Option("--seed", 1);
 Console.WriteLine($"replay benchmark: default policy, {accounts:N0} accounts, one thread, .NET {Environment.Version}, {Environment.ProcessorCount} processors");
 // Events per second of wall time and of this process's CPU time: on a busy machine the second is
 // the fairer figure (the replay and, with workstation non-concurrent GC, its collections run on one thread).
-Console.WriteLine($"{"jobs",12} {"events",12} {"seconds",8} {"events/s",12} {"events/cpu-s",13} {"jobs/s",10} {"alloc/event",12} {"heap after",11} {"peak RSS",10}  verdicts");
+Console.WriteLine($"{"jobs",12} {"events",12} {"seconds",8} {"events/s",12} {"events/cpu-s",13} {"jobs/s",10} {"alloc/event",12} {"heap after",11} {"peak RSS",10} {"GC time",7} {"GCs",6}  verdicts");
 await Measure(Math.Max(1, jobs / 10), warmup: true); // JIT and tiering
 foreach (var n in new[] { jobs, jobs * 2 })
 {
@@ -46,6 +46,8 @@ async Task Measure(long jobCount, bool warmup)
     GC.WaitForPendingFinalizers();
     GC.Collect();
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var pausedBefore = GC.GetTotalPauseDuration();
+    var collectionsBefore = GC.CollectionCount(0);
     var simulator = new ReplaySimulator(options, new InProcessBackend(options.Policy.Resolve(options.Marketplace)), 86400);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var clock = Stopwatch.StartNew();
@@ -53,6 +55,8 @@ async Task Measure(long jobCount, bool warmup)
     clock.Stop();
     var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+    var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds;
+    var collections = GC.CollectionCount(0) - collectionsBefore;
     GC.Collect();
     GC.WaitForPendingFinalizers();
     GC.Collect();
@@ -68,7 +72,7 @@ async Task Measure(long jobCount, bool warmup)
         .Select(v => $"{v}={result.VerdictCount(v)}"));
     var seconds = clock.Elapsed.TotalSeconds;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{jobCount,12:N0} {result.Events,12:N0} {seconds,8:F2} {result.Events / seconds,12:N0} {result.Events / cpu,13:N0} {jobCount / seconds,10:N0} {allocated / (double)result.Events,10:N0} B {heap / 1e6,8:N1} MB {Environment.WorkingSet / 1e6,7:N0} MB  {verdicts}"));
+        $"{jobCount,12:N0} {result.Events,12:N0} {seconds,8:F2} {result.Events / seconds,12:N0} {result.Events / cpu,13:N0} {jobCount / seconds,10:N0} {allocated / (double)result.Events,10:N0} B {heap / 1e6,8:N1} MB {Environment.WorkingSet / 1e6,7:N0} MB {paused / seconds,7:P0} {collections,6:N0}  {verdicts}"));
 }
 
 int Option(string name, int fallback)

@@ -305,10 +305,10 @@ public sealed class SimulatorBehaviourTests
         public ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken) =>
             inner.AuthorizeAsync(account, leaseId, job, now, cancellationToken);
 
-        public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+        public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
         {
             Attestations.Add(new Attestation(leaseId, flopUnits, gpuSeconds, intervalStart, now, final));
-            return inner.AttestAsync(account, leaseId, job, attestationId, flopUnits, gpuSeconds, intervalStart, now, final, cancellationToken);
+            return inner.AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, cancellationToken);
         }
 
         public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>

@@ -19,8 +19,90 @@ public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
     /// </summary>
     /// <exception cref="UnknownAcceleratorException">The model is not in the catalogue.</exception>
     /// <exception cref="OverflowException">The estimate does not fit in int64 units.</exception>
-    public long EstimateUnits(string model, PrecisionClass precision, long count, long durationSeconds, decimal utilisation) =>
-        Units(Catalogue.PlausibilityPeak(model, precision), count, durationSeconds, utilisation);
+    public long EstimateUnits(string model, PrecisionClass precision, long count, long durationSeconds, decimal utilisation)
+    {
+        var rate = _last;
+        if (rate is null || rate.Precision != precision || rate.Utilisation != utilisation || !string.Equals(rate.Model, model, StringComparison.Ordinal))
+        {
+            _last = rate = new Rate(model, precision, utilisation, Catalogue.PlausibilityPeak(model, precision));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(durationSeconds);
+        return rate.TryUnits(count, durationSeconds, out var units) ? units : Units(rate.Peak, count, durationSeconds, utilisation);
+    }
+
+    // The last rate used. The replay estimates millions of jobs of one model at one utilisation, and
+    // looking the model up (its name is normalised) and unpacking the decimals cost more than the
+    // arithmetic. Immutable, so threads sharing the estimator at most replace each other's rate.
+    private Rate? _last;
+
+    /// <summary>peak x utilisation as an integer over a power of ten that fits 64 bits, when it does.</summary>
+    private sealed class Rate
+    {
+        private readonly UInt128 _numerator;
+        private readonly ulong _denominator;
+
+        public Rate(string model, PrecisionClass precision, decimal utilisation, decimal peak)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(peak);
+            if (utilisation is <= 0m or > 1m)
+            {
+                throw new ArgumentOutOfRangeException(nameof(utilisation), utilisation, "utilisation must be above 0 and at most 1");
+            }
+
+            (Model, Precision, Utilisation, Peak) = (model, precision, utilisation, peak);
+            if (TryMantissa(peak, out var peakMantissa, out var peakScale) && TryMantissa(utilisation, out var utilMantissa, out var utilScale)
+                && peakScale + utilScale <= 19)
+            {
+                _numerator = peakMantissa * utilMantissa; // each below 2^64
+                _denominator = PowerOfTen(peakScale + utilScale); // 10^19 < 2^64
+            }
+        }
+
+        public string Model { get; }
+
+        public PrecisionClass Precision { get; }
+
+        public decimal Utilisation { get; }
+
+        public decimal Peak { get; }
+
+        /// <summary>ceil(count x duration x peak x utilisation), when 128 bits hold the product.</summary>
+        public bool TryUnits(long count, long durationSeconds, out long units)
+        {
+            units = 0;
+            var hardware = (UInt128)(ulong)count * (ulong)durationSeconds;
+            if (_denominator == 0 || (hardware != 0 && _numerator > UInt128.MaxValue / hardware))
+            {
+                return false;
+            }
+
+            var product = hardware * _numerator;
+            var (quotient, remainder) = product <= ulong.MaxValue
+                ? Math.DivRem((ulong)product, _denominator) is var (q, r) ? ((UInt128)q, (UInt128)r) : default
+                : UInt128.DivRem(product, _denominator);
+            var ceiling = remainder > 0 ? quotient + 1 : quotient;
+            if (ceiling > long.MaxValue)
+            {
+                return false; // the slow path reports the overflow with its message
+            }
+
+            units = (long)ceiling;
+            return true;
+        }
+
+        private static ulong PowerOfTen(int exponent)
+        {
+            var value = 1UL;
+            for (var i = 0; i < exponent; i++)
+            {
+                value *= 10;
+            }
+
+            return value;
+        }
+    }
 
     /// <summary>The most FLOP units the hardware could have done: the plausibility bound for an attestation.</summary>
     public long MaxPlausibleUnits(string model, PrecisionClass precision, long count, long durationSeconds) =>
@@ -56,7 +138,8 @@ public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfNegative(durationSeconds);
-        return ToInt64((BigInteger)count * durationSeconds, $"{count} accelerators x {durationSeconds} s");
+        var high = Math.BigMul(count, durationSeconds, out long low);
+        return high == 0 && low >= 0 ? low : ToInt64((BigInteger)count * durationSeconds, $"{count} accelerators x {durationSeconds} s");
     }
 
     internal static long ToInt64(BigInteger value, string what) =>

@@ -13,7 +13,7 @@ public sealed record AccountRef(string MarketplaceId, string AccountId, string C
 }
 
 /// <summary>A lease to admit. FlopUnits, when given, replaces the estimate.</summary>
-public sealed record LeaseRequest(
+public readonly record struct LeaseRequest(
     string LeaseId,
     string AcceleratorModel,
     int AcceleratorCount,

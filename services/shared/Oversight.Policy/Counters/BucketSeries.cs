@@ -1,62 +1,101 @@
 namespace Oversight.Policy.Counters;
 
 /// <summary>
-/// The buckets of one (subject, window, metric): bucket indexes ascending in a compact deque of
-/// two parallel arrays, with a running total. Usage normally arrives in time order, so adding is
-/// an append or an increment of the last bucket and pruning advances the head: no allocation on
-/// the hot path once the arrays have grown. Only non-zero amounts are stored. Not thread-safe
-/// (the owning tag's lock guards it).
+/// The buckets of one (subject, window), both metrics together: bucket indexes ascending in a
+/// compact deque of triples (index, FLOP units, GPU-seconds) in one array, with a running total
+/// per metric. Usage normally arrives in time order, so adding is an append or an increment of the
+/// last bucket and pruning advances the head: no allocation on the hot path once the array has
+/// grown, and one array per window keeps an account's counters in few cache lines (a replay
+/// touches thousands of accounts in turn). Buckets where both amounts are zero are not stored.
+/// Not thread-safe (the owning tag's lock guards it).
 /// </summary>
 internal sealed class BucketSeries
 {
-    private long[] _index = new long[4];
-    private long[] _amount = new long[4];
-    private int _head;
+    private const int Stride = 3;
+
+    private long[] _data = new long[Stride * 4];
+    private int _head; // in buckets
     private int _count;
 
-    /// <summary>Sum of every stored bucket.</summary>
-    public long Total { get; private set; }
+    public long FlopTotal { get; private set; }
 
-    /// <summary>Oldest stored bucket index, or null when empty.</summary>
-    public long? OldestBucket => _count == 0 ? null : _index[_head];
+    public long GpuTotal { get; private set; }
 
-    public void Add(long bucket, long amount)
+    public long Total(Metric metric) => metric == Metric.FlopUnits ? FlopTotal : GpuTotal;
+
+    /// <summary>The oldest stored bucket with a non-zero amount of <paramref name="metric"/>, or null.</summary>
+    public long? OldestBucket(Metric metric)
     {
-        if (amount == 0)
+        var offset = metric == Metric.FlopUnits ? 1 : 2;
+        for (var i = _head; i < _head + _count; i++)
+        {
+            if (_data[(i * Stride) + offset] != 0)
+            {
+                return _data[i * Stride];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>floor(<paramref name="at"/> / B) for <paramref name="at"/> &gt;= 0, without dividing when it is the newest bucket (the usual case).</summary>
+    public long BucketOf(long at, long bucketSeconds)
+    {
+        if (_count > 0)
+        {
+            var start = Index(_head + _count - 1) * bucketSeconds;
+            if (at >= start && at - start < bucketSeconds)
+            {
+                return Index(_head + _count - 1);
+            }
+        }
+
+        return at / bucketSeconds;
+    }
+
+    public void Add(long bucket, long flop, long gpu)
+    {
+        if (flop == 0 && gpu == 0)
         {
             return;
         }
 
-        Total += amount;
+        FlopTotal += flop;
+        GpuTotal += gpu;
         if (_count > 0)
         {
             var last = _head + _count - 1;
-            if (_index[last] == bucket)
+            if (Index(last) == bucket)
             {
-                _amount[last] += amount;
+                _data[(last * Stride) + 1] += flop;
+                _data[(last * Stride) + 2] += gpu;
                 return;
             }
 
-            if (_index[last] > bucket)
+            if (Index(last) > bucket)
             {
-                InsertOutOfOrder(bucket, amount);
+                InsertOutOfOrder(bucket, flop, gpu);
                 return;
             }
         }
 
         EnsureRoomAtEnd();
-        var at = _head + _count;
-        _index[at] = bucket;
-        _amount[at] = amount;
+        Set(_head + _count, bucket, flop, gpu);
         _count++;
     }
 
-    /// <summary>Removes every bucket whose index is below <paramref name="minCountedBucket"/>.</summary>
-    public void PruneBelow(long minCountedBucket)
+    /// <summary>
+    /// Removes every bucket a rolling window no longer counts at <paramref name="now"/>: bucket
+    /// <c>i</c> counts while <c>(i + 1) * B + L &gt; now</c>. Written with a multiplication rather than
+    /// <c>i &lt; floor((now - L) / B)</c> because a 64-bit division costs more than the rest of a
+    /// check, and the replay makes tens of millions of them.
+    /// </summary>
+    public void PruneEnded(long now, long bucketSeconds, long lengthSeconds)
     {
-        while (_count > 0 && _index[_head] < minCountedBucket)
+        while (_count > 0 && ((Index(_head) + 1) * bucketSeconds) + lengthSeconds <= now)
         {
-            Total -= _amount[_head];
+            FlopTotal -= _data[(_head * Stride) + 1];
+            GpuTotal -= _data[(_head * Stride) + 2];
             _head++;
             _count--;
         }
@@ -67,17 +106,35 @@ internal sealed class BucketSeries
         }
     }
 
-    private void InsertOutOfOrder(long bucket, long amount)
+    public BucketSeries Copy()
+    {
+        var copy = new BucketSeries { _data = (long[])_data.Clone(), _head = _head, _count = _count };
+        copy.FlopTotal = FlopTotal;
+        copy.GpuTotal = GpuTotal;
+        return copy;
+    }
+
+    private long Index(int position) => _data[position * Stride];
+
+    private void Set(int position, long bucket, long flop, long gpu)
+    {
+        _data[position * Stride] = bucket;
+        _data[(position * Stride) + 1] = flop;
+        _data[(position * Stride) + 2] = gpu;
+    }
+
+    private void InsertOutOfOrder(long bucket, long flop, long gpu)
     {
         // Binary search in [head, head + count).
         int lo = _head, hi = _head + _count - 1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var v = _index[mid];
+            var v = Index(mid);
             if (v == bucket)
             {
-                _amount[mid] += amount;
+                _data[(mid * Stride) + 1] += flop;
+                _data[(mid * Stride) + 2] += gpu;
                 return;
             }
 
@@ -96,34 +153,29 @@ internal sealed class BucketSeries
         EnsureRoomAtEnd();
         var pos = _head + offset;
         var end = _head + _count;
-        Array.Copy(_index, pos, _index, pos + 1, end - pos);
-        Array.Copy(_amount, pos, _amount, pos + 1, end - pos);
-        _index[pos] = bucket;
-        _amount[pos] = amount;
+        Array.Copy(_data, pos * Stride, _data, (pos + 1) * Stride, (end - pos) * Stride);
+        Set(pos, bucket, flop, gpu);
         _count++;
     }
 
     private void EnsureRoomAtEnd()
     {
-        if (_head + _count < _index.Length)
+        var capacity = _data.Length / Stride;
+        if (_head + _count < capacity)
         {
             return;
         }
 
-        if (_head > 0 && _count < _index.Length / 2)
+        if (_head > 0 && _count < capacity / 2)
         {
-            Array.Copy(_index, _head, _index, 0, _count);
-            Array.Copy(_amount, _head, _amount, 0, _count);
+            Array.Copy(_data, _head * Stride, _data, 0, _count * Stride);
             _head = 0;
             return;
         }
 
-        var index = new long[_index.Length * 2];
-        var amount = new long[_amount.Length * 2];
-        Array.Copy(_index, _head, index, 0, _count);
-        Array.Copy(_amount, _head, amount, 0, _count);
-        _index = index;
-        _amount = amount;
+        var data = new long[_data.Length * 2];
+        Array.Copy(_data, _head * Stride, data, 0, _count * Stride);
+        _data = data;
         _head = 0;
     }
 }

@@ -129,7 +129,7 @@ public sealed class InMemoryCounterStore : ICounterStore
 
                 var window = IndexOf(command.Windows, limit.WindowId);
                 var subject = state.Subject(limit.Subject);
-                var usage = state.Usage(subject, slots[window], command.Windows[window], limit.Metric, now, out _);
+                var usage = TagState.Usage(subject, slots[window], command.Windows[window], limit.Metric, now);
                 if (usage + TagState.Held(subject, limit.Metric) + amount > limit.Limit)
                 {
                     (failed ??= []).Add(i);
@@ -285,8 +285,15 @@ public sealed class InMemoryCounterStore : ICounterStore
             var own = state.Own(handle);
             state.PruneHolds(now);
             var half = layout.FigureCount / 2;
-            state.Fill(own, windows, slots, now, figures[..half]);
-            state.Fill(state.Cluster, windows, slots, now, figures[half..]);
+            TagState.Fill(own, windows, slots, now, figures[..half]);
+            if (state.Cluster is var cluster && ReferenceEquals(cluster, own))
+            {
+                figures[..half].CopyTo(figures[half..]);
+            }
+            else
+            {
+                TagState.Fill(cluster, windows, slots, now, figures[half..]);
+            }
             if (state.Holds.ContainsKey(leaseId))
             {
                 return ReserveStatus.AlreadyHeld;
@@ -356,32 +363,9 @@ public sealed class InMemoryCounterStore : ICounterStore
         throw new ArgumentException($"Unknown window '{id}'.", nameof(id));
     }
 
-    /// <summary>floor(a / b) for b &gt; 0.</summary>
-    private static long FloorDiv(long a, long b)
-    {
-        var q = a / b;
-        return (a % b != 0 && a < 0) ? q - 1 : q;
-    }
-
-    /// <summary>The first bucket a window counts at <paramref name="now"/>: <c>(i + 1) * B &gt; now - L</c> iff <c>i &gt;= floor((now - L) / B)</c>.</summary>
-    private static long MinCountedBucket(CounterWindow window, long now) =>
-        window.LengthSeconds is { } length ? FloorDiv(now - length, window.BucketSeconds) : long.MinValue;
-
-    private static long BucketOf(CounterWindow window, long at) =>
-        window.IsLifetime ? 0 : FloorDiv(at, window.BucketSeconds);
-
     internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt)
     {
         public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt);
-    }
-
-    /// <summary>The two metrics' buckets of one (subject, window).</summary>
-    internal sealed class WindowCounters
-    {
-        public readonly BucketSeries Flop = new();
-        public readonly BucketSeries Gpu = new();
-
-        public BucketSeries Of(Metric metric) => metric == Metric.FlopUnits ? Flop : Gpu;
     }
 
     /// <summary>One subject of a tag (an account, or the cluster "*"): its counters by window slot and its held sums.</summary>
@@ -389,12 +373,19 @@ public sealed class InMemoryCounterStore : ICounterStore
     {
         public readonly string Id = id;
 
-        public WindowCounters?[] Windows = [];
+        public BucketSeries?[] Windows = [];
 
         // Held amounts are running sums (the cluster's over every hold of the tag), so that a check
         // does not walk every live hold (a busy account can hold hundreds of leases).
         public long HeldFlop;
         public long HeldGpu;
+
+        public SubjectState CopyAs(string id) => new(id)
+        {
+            Windows = Array.ConvertAll(Windows, w => w?.Copy()),
+            HeldFlop = HeldFlop,
+            HeldGpu = HeldGpu,
+        };
     }
 
     internal sealed class TagState
@@ -407,9 +398,17 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>Counts resets: a <see cref="CounterHandle"/> made before one looks its subject up again.</summary>
         public int Generation;
 
-        public SubjectState Cluster = new(CounterSubject.Cluster);
-
         private readonly Dictionary<string, SubjectState> _accounts = new(StringComparer.Ordinal);
+
+        // The cluster "*" sums every account of the tag. While the tag has one account (every
+        // unlinked account is alone in its tag) that sum is the account itself, so the account
+        // serves as the cluster and each event is counted once, not twice; the cluster's own
+        // counters are made, as a copy, when a second account joins.
+        private SubjectState? _sole;
+        private SubjectState? _cluster;
+
+        /// <summary>The cluster's counters; null while the tag has no account (its figures are zero).</summary>
+        public SubjectState? Cluster => _cluster ?? _sole;
 
         public readonly Dictionary<string, HoldEntry> Holds = new(StringComparer.Ordinal);
 
@@ -431,7 +430,8 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             Epoch = null;
             Generation++;
-            Cluster = new SubjectState(CounterSubject.Cluster);
+            _sole = null;
+            _cluster = null;
             _accounts.Clear();
             Holds.Clear();
             Marks.Clear();
@@ -448,8 +448,24 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>The account's subject, created when missing.</summary>
         public SubjectState Account(string accountId)
         {
-            ref var subject = ref CollectionsMarshal.GetValueRefOrAddDefault(_accounts, accountId, out _);
-            return subject ??= new SubjectState(accountId);
+            ref var subject = ref CollectionsMarshal.GetValueRefOrAddDefault(_accounts, accountId, out var existed);
+            if (existed)
+            {
+                return subject!;
+            }
+
+            subject = new SubjectState(accountId);
+            if (_accounts.Count == 1)
+            {
+                _sole = subject;
+            }
+            else if (_cluster is null)
+            {
+                _cluster = _sole!.CopyAs(CounterSubject.Cluster);
+                _sole = null;
+            }
+
+            return subject;
         }
 
         public SubjectState Own(CounterHandle handle)
@@ -519,8 +535,11 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             entry.Account.HeldFlop += sign * entry.FlopUnits;
             entry.Account.HeldGpu += sign * entry.GpuSeconds;
-            Cluster.HeldFlop += sign * entry.FlopUnits;
-            Cluster.HeldGpu += sign * entry.GpuSeconds;
+            if (_cluster is not null)
+            {
+                _cluster.HeldFlop += sign * entry.FlopUnits;
+                _cluster.HeldGpu += sign * entry.GpuSeconds;
+            }
         }
 
         public int PruneHolds(long now)
@@ -570,32 +589,43 @@ public sealed class InMemoryCounterStore : ICounterStore
         public static long Held(SubjectState? subject, Metric metric) =>
             subject is null ? 0 : metric == Metric.FlopUnits ? subject.HeldFlop : subject.HeldGpu;
 
-        public long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now, out long? resetsAt)
+        /// <summary>The subject's usage in a window, and for a rolling window with usage when its oldest counted bucket leaves it.</summary>
+        public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now, out long? resetsAt)
         {
-            resetsAt = null;
-            if (subject is null || slot >= subject.Windows.Length || subject.Windows[slot] is not { } counters)
+            var series = Counted(subject, slot, window, metric, now);
+            resetsAt = window.LengthSeconds is { } length && series?.OldestBucket(metric) is { } oldest
+                ? ((oldest + 1) * window.BucketSeconds) + length
+                : null;
+            return series?.Total(metric) ?? 0;
+        }
+
+        public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now) =>
+            Counted(subject, slot, window, metric, now)?.Total(metric) ?? 0;
+
+        /// <summary>The subject's buckets of one window and metric, pruned to what the window counts at <paramref name="now"/>; null when it has none.</summary>
+        private static BucketSeries? Counted(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now)
+        {
+            if (subject is null || slot >= subject.Windows.Length || subject.Windows[slot] is not { } series)
             {
-                return 0;
+                return null;
             }
 
-            var series = counters.Of(metric);
             if (window.LengthSeconds is { } length)
             {
-                series.PruneBelow(MinCountedBucket(window, now));
-                if (series.OldestBucket is { } oldest)
-                {
-                    resetsAt = ((oldest + 1) * window.BucketSeconds) + length;
-                }
+                series.PruneEnded(now, window.BucketSeconds, length);
             }
 
-            return series.Total;
+            return series;
         }
 
         /// <summary>Counts usage once for the account and its cluster and shrinks or releases the lease's hold; returns whether the lease had one.</summary>
         public bool Apply(SubjectState account, IReadOnlyList<CounterWindow> windows, int[] slots, long now, long at, long flop, long gpu, string? leaseId, bool final)
         {
             Count(account, windows, slots, now, at, flop, gpu);
-            Count(Cluster, windows, slots, now, at, flop, gpu);
+            if (_cluster is not null)
+            {
+                Count(_cluster, windows, slots, now, at, flop, gpu);
+            }
             if (leaseId is null || !Holds.TryGetValue(leaseId, out var hold))
             {
                 return false;
@@ -631,28 +661,31 @@ public sealed class InMemoryCounterStore : ICounterStore
                 }
 
                 var window = windows[i];
-                var counters = subject.Windows[slot] ??= new WindowCounters();
-                var minCounted = MinCountedBucket(window, now);
-                counters.Flop.PruneBelow(minCounted);
-                counters.Gpu.PruneBelow(minCounted);
-                var bucket = BucketOf(window, at);
-                if (bucket < minCounted)
+                var series = subject.Windows[slot] ??= new BucketSeries();
+                if (window.LengthSeconds is not { } length)
+                {
+                    series.Add(0, flop, gpu);
+                    continue;
+                }
+
+                series.PruneEnded(now, window.BucketSeconds, length);
+                var bucket = series.BucketOf(at, window.BucketSeconds);
+                if (((bucket + 1) * window.BucketSeconds) + length <= now)
                 {
                     continue; // already outside the window: it would be pruned at once
                 }
 
-                counters.Flop.Add(bucket, flop);
-                counters.Gpu.Add(bucket, gpu);
+                series.Add(bucket, flop, gpu);
             }
         }
 
         /// <summary>One subject's figures in layout order (window, then metric).</summary>
-        public void Fill(SubjectState subject, CounterWindow[] windows, int[] slots, long now, Span<UsageFigures> figures)
+        public static void Fill(SubjectState? subject, CounterWindow[] windows, int[] slots, long now, Span<UsageFigures> figures)
         {
             for (var i = 0; i < windows.Length; i++)
             {
-                figures[2 * i] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.FlopUnits, now, out _), subject.HeldFlop);
-                figures[(2 * i) + 1] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.GpuSeconds, now, out _), subject.HeldGpu);
+                figures[2 * i] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.FlopUnits, now), Held(subject, Metric.FlopUnits));
+                figures[(2 * i) + 1] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.GpuSeconds, now), Held(subject, Metric.GpuSeconds));
             }
         }
 

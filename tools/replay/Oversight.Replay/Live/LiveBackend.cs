@@ -170,8 +170,9 @@ public sealed class LiveBackend : IReplayBackend
         return new AuthorizeAnswer((CoreVerdict)response.Verdict, required, response.RequestedFlopUnits, response.RequestedGpuSeconds);
     }
 
-    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
     {
+        var attestationId = ReplayLease.AttestationId(leaseId, part);
         await SetClockAsync(now, cancellationToken);
         var reference = Reference(account);
         var (startAt, endAt) = Clock == LiveClock.Simulated

@@ -18,7 +18,8 @@ public interface IReplayBackend
     ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken);
 
     /// <summary>The provider attests usage of an admitted lease over an interval ending at <paramref name="now"/>.</summary>
-    ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
+    /// <param name="part">The attestation's number within the lease (0, 1, ...): its id is <see cref="ReplayLease.AttestationId"/>.</param>
+    ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
 
     /// <summary>The user completed a step-up: the pseudonym now holds the tier at <paramref name="tierLevel"/>.</summary>
     ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken);
@@ -61,4 +62,10 @@ public static class ReplayLease
     /// request names no precision (and what Epoch AI's method uses for training).
     /// </summary>
     public const PrecisionClass Precision = PrecisionClass.Bf16;
+
+    /// <summary>
+    /// The id of a lease's attestation number <paramref name="part"/>. Written only by a backend
+    /// that sends it: the in-process replay keeps no exactly-once marks, so it never needs one.
+    /// </summary>
+    public static string AttestationId(string leaseId, int part) => $"{leaseId}-a{part}";
 }

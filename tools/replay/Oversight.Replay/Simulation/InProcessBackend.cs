@@ -54,12 +54,12 @@ public sealed class InProcessBackend : IReplayBackend
         return ValueTask.FromResult(new AuthorizeAnswer(outcome.Verdict, outcome.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds));
     }
 
-    public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, string attestationId, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
     {
         var status = _engine.Settle(_policy, Handle(account), leaseId, flopUnits, gpuSeconds, now, final, now);
         return status == SettleStatus.Applied
             ? ValueTask.CompletedTask
-            : throw new InvalidOperationException($"attestation {attestationId} was not counted: {status}");
+            : throw new InvalidOperationException($"attestation {ReplayLease.AttestationId(leaseId, part)} was not counted: {status}");
     }
 
     public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>

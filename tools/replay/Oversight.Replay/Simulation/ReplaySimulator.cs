@@ -29,19 +29,17 @@ public sealed class ReplaySimulator
         Authorize = 2,
     }
 
-    private readonly record struct EventKey(long Time, EventKind Kind, long Sequence) : IComparable<EventKey>
+    /// <summary>The order of events: by time, then kind, then the order they were scheduled in (kind and sequence packed in one number, so a comparison is two at most).</summary>
+    private readonly record struct EventKey(long Time, long Order) : IComparable<EventKey>
     {
-        public int CompareTo(EventKey other)
+        public EventKey(long time, EventKind kind, long sequence)
+            : this(time, ((long)kind << 58) | sequence)
         {
-            var byTime = Time.CompareTo(other.Time);
-            if (byTime != 0)
-            {
-                return byTime;
-            }
-
-            var byKind = Kind.CompareTo(other.Kind);
-            return byKind != 0 ? byKind : Sequence.CompareTo(other.Sequence);
         }
+
+        public EventKind Kind => (EventKind)(Order >>> 58);
+
+        public int CompareTo(EventKey other) => Time != other.Time ? Time.CompareTo(other.Time) : Order.CompareTo(other.Order);
     }
 
     /// <summary>A job as the simulator tracks it: its account, its amounts, and how far its attestations have got.</summary>
@@ -74,7 +72,7 @@ public sealed class ReplaySimulator
     private readonly EffectivePolicy _policy;
     private readonly IReplayBackend _backend;
     private readonly FlopEstimator _estimator = new(AcceleratorCatalogue.Default);
-    private readonly PriorityQueue<(EventKind Kind, RunningJob? Job, SimulatedAccount? Account, int Level), EventKey> _queue = new();
+    private readonly PriorityQueue<(RunningJob? Job, SimulatedAccount? Account, int Level), EventKey> _queue = new();
     private readonly Dictionary<string, SimulatedUser> _usersByName = new(StringComparer.Ordinal);
     private readonly List<SimulatedUser> _users = [];
     private readonly Random _random;
@@ -134,7 +132,7 @@ public sealed class ReplaySimulator
             }
 
             _queue.TryDequeue(out var item, out var key);
-            switch (item.Kind)
+            switch (key.Kind)
             {
                 case EventKind.StepUpDone:
                     await CompleteStepUpAsync(item.Account!, item.Level, key.Time, cancellationToken);
@@ -239,13 +237,13 @@ public sealed class ReplaySimulator
         }
     }
 
-    private async ValueTask OpenAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    private ValueTask OpenAsync(SimulatedAccount account, long now, CancellationToken cancellationToken) =>
+        account.Opened ? ValueTask.CompletedTask : OpenFirstTimeAsync(account, now, cancellationToken);
+
+    private async ValueTask OpenFirstTimeAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {
-        if (!account.Opened)
-        {
-            await _backend.OpenAccountAsync(account, now, cancellationToken);
-            account.Opened = true;
-        }
+        await _backend.OpenAccountAsync(account, now, cancellationToken);
+        account.Opened = true;
     }
 
     /// <summary>Records the request and lets the user abandon or step up; returns the tier level when the step-up takes no time.</summary>
@@ -316,11 +314,11 @@ public sealed class ReplaySimulator
         var end = run.RunStart + run.Job.DurationSeconds;
         var final = now >= end;
         // Cumulative shares, so the parts add up to the job's FLOP exactly.
-        var flopSoFar = final ? run.Amounts.FlopUnits : (long)((Int128)run.Amounts.FlopUnits * (now - run.RunStart) / run.Job.DurationSeconds);
+        var flopSoFar = final ? run.Amounts.FlopUnits : Share(run.Amounts.FlopUnits, now - run.RunStart, run.Job.DurationSeconds);
         var flop = flopSoFar - run.FlopAttested;
         var gpuSeconds = (long)run.Job.AcceleratorCount * (now - run.AttestedUntil);
         var intervalStart = run.AttestedUntil;
-        await _backend.AttestAsync(run.Account, run.LeaseId, run.Job, $"{run.LeaseId}-a{run.Part}", flop, gpuSeconds, intervalStart, now, final, cancellationToken);
+        await _backend.AttestAsync(run.Account, run.LeaseId, run.Job, run.Part, flop, gpuSeconds, intervalStart, now, final, cancellationToken);
         _events++;
         run.Part++;
         run.FlopAttested = flopSoFar;
@@ -339,6 +337,13 @@ public sealed class ReplaySimulator
         }
     }
 
+    /// <summary>floor(total x part / whole), exact; in 64 bits when the product fits (a 128-bit division is a slow software routine).</summary>
+    private static long Share(long total, long part, long whole)
+    {
+        var high = Math.BigMul(total, part, out long low);
+        return high == 0 && low >= 0 ? low / whole : (long)((Int128)total * part / whole);
+    }
+
     private void Schedule(long time, EventKind kind, RunningJob? job, SimulatedAccount? account, int level) =>
-        _queue.Enqueue((kind, job, account, level), new EventKey(time, kind, _sequence++));
+        _queue.Enqueue((job, account, level), new EventKey(time, kind, _sequence++));
 }

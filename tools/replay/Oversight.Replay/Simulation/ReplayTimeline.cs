@@ -66,12 +66,22 @@ public sealed class ReplayTimeline(long bucketSeconds, int tiers)
 
     private Point PointAt(long at)
     {
+        // Events come in time order, so most fall into the bucket before: no tree look-up for them.
+        if (_last is { } last && at >= _lastStart && at - _lastStart < BucketSeconds)
+        {
+            return last;
+        }
+
         var bucket = Math.DivRem(at, BucketSeconds) is var (q, r) && r < 0 ? q - 1 : q;
         if (!_points.TryGetValue(bucket, out var point))
         {
             _points[bucket] = point = new Point(tiers);
         }
 
+        (_last, _lastStart) = (point, bucket * BucketSeconds);
         return point;
     }
+
+    private Point? _last;
+    private long _lastStart;
 }
