@@ -121,11 +121,22 @@ public sealed class ReplaySimulator
                 }
 
                 previousStart = pending.Start;
-                Schedule(pending.Start, EventKind.Authorize, Admit(pending), null, 0);
+                var run = Admit(pending);
+                var first = _queue.Count == 0 || pending.Start < head.Time;
                 pending = next.MoveNext() ? next.Current : null;
                 if ((_jobIndex & 0x3FFF) == 0)
                 {
                     OnProgress?.Invoke(_jobIndex);
+                }
+
+                if (first)
+                {
+                    // Earlier than everything queued: it would be the next out of the queue anyway.
+                    await AuthorizeAsync(run, previousStart, cancellationToken);
+                }
+                else
+                {
+                    Schedule(previousStart, EventKind.Authorize, run, null, 0);
                 }
 
                 continue;
@@ -161,7 +172,7 @@ public sealed class ReplaySimulator
         }
 
         // Sybil what-if: the user's jobs go round-robin to its pseudonyms.
-        var slot = (int)(user.Jobs % _options.SybilSplit);
+        var slot = _options.SybilSplit == 1 ? 0 : (int)(user.Jobs % _options.SybilSplit);
         while (user.Pseudonyms.Count <= slot)
         {
             var name = _options.SybilSplit == 1 ? user.Name : $"{user.Name}~{user.Pseudonyms.Count + 1}";
