@@ -72,13 +72,16 @@ public sealed class FlopEstimator(AcceleratorCatalogue catalogue)
         public bool TryUnits(long count, long durationSeconds, out long units)
         {
             units = 0;
-            var hardware = (UInt128)(ulong)count * (ulong)durationSeconds;
-            if (_denominator == 0 || (hardware != 0 && _numerator > UInt128.MaxValue / hardware))
+            // count and duration are below 2^63: with a numerator below 2^64 each product fits in 128 bits
+            // (no 128-bit division to check it: that is a slow software routine).
+            var hardwareHigh = Math.BigMul((ulong)count, (ulong)durationSeconds, out var hardware);
+            if (_denominator == 0 || hardwareHigh != 0 || _numerator > ulong.MaxValue)
             {
                 return false;
             }
 
-            var product = hardware * _numerator;
+            var productHigh = Math.BigMul(hardware, (ulong)_numerator, out var productLow);
+            var product = new UInt128(productHigh, productLow);
             var (quotient, remainder) = product <= ulong.MaxValue
                 ? Math.DivRem((ulong)product, _denominator) is var (q, r) ? ((UInt128)q, (UInt128)r) : default
                 : UInt128.DivRem(product, _denominator);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Oversight.Policy.Decisions;
 
@@ -294,27 +295,35 @@ public sealed class InMemoryCounterStore : ICounterStore
             {
                 TagState.Fill(cluster, windows, slots, now, figures[half..]);
             }
-            if (state.Holds.ContainsKey(leaseId))
+            // One hash of the lease id on the admitted path: claim the entry, and give it back when
+            // nothing is to be held (nothing else touches the dictionary in between).
+            ref var hold = ref CollectionsMarshal.GetValueRefOrAddDefault(state.Holds, leaseId, out var exists);
+            if (exists)
             {
                 return ReserveStatus.AlreadyHeld;
             }
 
+            var status = ReserveStatus.Admitted;
             foreach (var limit in limits)
             {
                 var amount = limit.Metric == Metric.FlopUnits ? flopUnits : gpuSeconds;
                 var figure = figures[layout.FigureIndex(limit.Subject, limit.Window, limit.Metric)];
                 if (amount != 0 && figure.Usage + figure.Held + amount > limit.Limit)
                 {
-                    return ReserveStatus.Refused;
+                    status = ReserveStatus.Refused;
+                    break;
                 }
             }
 
-            if (!checkOnly)
+            if (status == ReserveStatus.Refused || checkOnly)
             {
-                state.AddHold(leaseId, new HoldEntry(own, flopUnits, gpuSeconds, expiresAt));
+                state.Holds.Remove(leaseId);
+                return status;
             }
 
-            return ReserveStatus.Admitted;
+            hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
+            state.Track(hold);
+            return status;
         }
     }
 
@@ -516,6 +525,12 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void AddHold(string leaseId, HoldEntry entry)
         {
             Holds.Add(leaseId, entry);
+            Track(entry);
+        }
+
+        /// <summary>Counts a hold just put into <see cref="Holds"/> in the held sums and the pruning schedule.</summary>
+        public void Track(HoldEntry entry)
+        {
             AddHeld(entry, 1);
             _earliestHoldExpiry = Math.Min(_earliestHoldExpiry, entry.ExpiresAt);
         }
@@ -626,27 +641,31 @@ public sealed class InMemoryCounterStore : ICounterStore
             {
                 Count(_cluster, windows, slots, now, at, flop, gpu);
             }
-            if (leaseId is null || !Holds.TryGetValue(leaseId, out var hold))
+
+            if (leaseId is null)
             {
                 return false;
             }
 
+            // One hash of the lease id per settle: remove a final lease's hold, or shrink the hold in place.
             if (final)
             {
-                RemoveHold(leaseId);
-            }
-            else
-            {
-                AddHeld(hold, -1);
-                hold = hold with
-                {
-                    FlopUnits = Math.Max(0, hold.FlopUnits - flop),
-                    GpuSeconds = Math.Max(0, hold.GpuSeconds - gpu),
-                };
-                Holds[leaseId] = hold;
-                AddHeld(hold, 1);
+                return RemoveHold(leaseId);
             }
 
+            ref var hold = ref CollectionsMarshal.GetValueRefOrNullRef(Holds, leaseId);
+            if (Unsafe.IsNullRef(ref hold))
+            {
+                return false;
+            }
+
+            AddHeld(hold, -1);
+            hold = hold with
+            {
+                FlopUnits = Math.Max(0, hold.FlopUnits - flop),
+                GpuSeconds = Math.Max(0, hold.GpuSeconds - gpu),
+            };
+            AddHeld(hold, 1);
             return true;
         }
 

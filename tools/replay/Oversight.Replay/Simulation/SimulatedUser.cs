@@ -19,6 +19,8 @@ public sealed class SimulatedUser
 
     public List<SimulatedAccount> Pseudonyms { get; } = [];
 
+    internal SimulatedAccount? FirstPseudonym { get; set; }
+
     public long Jobs { get; internal set; }
 
     public long JobsRun { get; internal set; }
