@@ -645,6 +645,40 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(ReserveStatus.Admitted, (await Store.ReserveAsync(Reserve(tag, "lease-a2", "acct-a", flop: 10, limits: [own, shared]))).Status);
     }
 
+    [Fact]
+    public async Task ClusterSubject_WhenASecondAccountJoinsLater_StillSumsTheFirstAccountsEarlierUsageAndHolds()
+    {
+        // Alone in its tag, an account's figures are its cluster's; a second account joining later
+        // must find the first one's earlier buckets and live hold in the cluster, and both keep ageing.
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 10, gpu: 1, now: T0));
+        await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 5, now: T0 + (2 * Hour)));
+        await Store.ReserveAsync(Reserve(tag, "lease-a", "acct-a", flop: 100, gpu: 4, now: T0 + (2 * Hour), expiresAt: T0 + (40 * Hour)));
+
+        await Store.SettleAsync(Settle(tag, "att-3", "acct-b", flop: 20, now: T0 + (3 * Hour)));
+        await Store.SettleAsync(Settle(tag, "att-4", "acct-a", flop: 30, now: T0 + (3 * Hour), lease: "lease-a"));
+
+        var joined = await ReadAsync(tag, T0 + (3 * Hour), "acct-a", "acct-b", CounterSubject.Cluster);
+        Assert.Equal((65, 70), Figures(joined, CounterSubject.Cluster, Rolling24h, Metric.FlopUnits));
+        Assert.Equal((1, 4), Figures(joined, CounterSubject.Cluster, Rolling24h, Metric.GpuSeconds));
+        Assert.Equal((45, 70), Figures(joined, "acct-a", Rolling24h, Metric.FlopUnits));
+        Assert.Equal((20, 0), Figures(joined, "acct-b", Rolling24h, Metric.FlopUnits));
+
+        // The first hour's bucket leaves the 24-hour window for both subjects, and the hold's release frees both.
+        var later = T0 + Day + Hour;
+        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-a", later)).Status);
+        var aged = await ReadAsync(tag, later, "acct-a", CounterSubject.Cluster);
+        Assert.Equal((55, 0), Figures(aged, CounterSubject.Cluster, Rolling24h, Metric.FlopUnits));
+        Assert.Equal((35, 0), Figures(aged, "acct-a", Rolling24h, Metric.FlopUnits));
+        Assert.Equal((65, 0), Figures(aged, CounterSubject.Cluster, Lifetime, Metric.FlopUnits));
+    }
+
+    private static (long Usage, long Held) Figures(CounterSnapshot snapshot, string subject, CounterWindow window, Metric metric)
+    {
+        var reading = snapshot.Get(subject, window.Id, metric);
+        return (reading.Usage, reading.Held);
+    }
+
     // ---------- concurrency ----------
 
     [Fact]
