@@ -1,5 +1,5 @@
-using Oversight.Policy.Counters;
 using System.Globalization;
+using Oversight.Policy.Counters;
 using Oversight.Policy.Documents;
 
 namespace Oversight.Policy.Decisions;
