@@ -29,19 +29,6 @@ public sealed class ReplaySimulator
         Authorize = 2,
     }
 
-    /// <summary>The order of events: by time, then kind, then the order they were scheduled in (kind and sequence packed in one number, so a comparison is two at most).</summary>
-    private readonly record struct EventKey(long Time, long Order) : IComparable<EventKey>
-    {
-        public EventKey(long time, EventKind kind, long sequence)
-            : this(time, ((long)kind << 58) | sequence)
-        {
-        }
-
-        public EventKind Kind => (EventKind)(Order >>> 58);
-
-        public int CompareTo(EventKey other) => Time != other.Time ? Time.CompareTo(other.Time) : Order.CompareTo(other.Order);
-    }
-
     /// <summary>A job as the simulator tracks it: its account, its amounts, and how far its attestations have got.</summary>
     private sealed class RunningJob(TraceJob job, SimulatedAccount account, long index, RequestAmounts amounts)
     {
@@ -72,13 +59,12 @@ public sealed class ReplaySimulator
     private readonly EffectivePolicy _policy;
     private readonly IReplayBackend _backend;
     private readonly FlopEstimator _estimator = new(AcceleratorCatalogue.Default);
-    private readonly PriorityQueue<(RunningJob? Job, SimulatedAccount? Account, int Level), EventKey> _queue = new();
+    private readonly EventQueue<(RunningJob? Job, SimulatedAccount? Account, int Level)> _queue = new();
     private readonly Dictionary<string, SimulatedUser> _usersByName = new(StringComparer.Ordinal);
     private readonly List<SimulatedUser> _users = [];
     private readonly Random _random;
     private readonly long[] _verdicts = new long[Enum.GetValues<Verdict>().Length];
     private readonly ReplayTimeline _timeline;
-    private long _sequence;
     private long _jobIndex;
     private long _events;
     private long _accounts;
@@ -113,7 +99,7 @@ public sealed class ReplaySimulator
         {
             cancellationToken.ThrowIfCancellationRequested();
             // Trace jobs join the queue when their start comes, so the queue holds only what is in flight.
-            if (pending is not null && (!_queue.TryPeek(out _, out var head) || pending.Start <= head.Time))
+            if (pending is not null && (!_queue.TryPeekTime(out var head) || pending.Start <= head))
             {
                 if (pending.Start < previousStart)
                 {
@@ -122,7 +108,7 @@ public sealed class ReplaySimulator
 
                 previousStart = pending.Start;
                 var run = Admit(pending);
-                var first = _queue.Count == 0 || pending.Start < head.Time;
+                var first = _queue.Count == 0 || pending.Start < head;
                 pending = next.MoveNext() ? next.Current : null;
                 if ((_jobIndex & 0x3FFF) == 0)
                 {
@@ -132,6 +118,7 @@ public sealed class ReplaySimulator
                 if (first)
                 {
                     // Earlier than everything queued: it would be the next out of the queue anyway.
+                    _queue.AdvanceTo(previousStart);
                     await AuthorizeAsync(run, previousStart, cancellationToken);
                 }
                 else
@@ -142,17 +129,17 @@ public sealed class ReplaySimulator
                 continue;
             }
 
-            _queue.TryDequeue(out var item, out var key);
-            switch (key.Kind)
+            _queue.TryDequeue(out var item, out var time, out var kind);
+            switch ((EventKind)kind)
             {
                 case EventKind.StepUpDone:
-                    await CompleteStepUpAsync(item.Account!, item.Level, key.Time, cancellationToken);
+                    await CompleteStepUpAsync(item.Account!, item.Level, time, cancellationToken);
                     break;
                 case EventKind.Attest:
-                    await AttestAsync(item.Job!, key.Time, cancellationToken);
+                    await AttestAsync(item.Job!, time, cancellationToken);
                     break;
                 default:
-                    await AuthorizeAsync(item.Job!, key.Time, cancellationToken);
+                    await AuthorizeAsync(item.Job!, time, cancellationToken);
                     break;
             }
         }
@@ -359,5 +346,5 @@ public sealed class ReplaySimulator
     }
 
     private void Schedule(long time, EventKind kind, RunningJob? job, SimulatedAccount? account, int level) =>
-        _queue.Enqueue((job, account, level), new EventKey(time, kind, _sequence++));
+        _queue.Enqueue(time, (int)kind, (job, account, level));
 }
