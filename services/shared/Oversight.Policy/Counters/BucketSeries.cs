@@ -5,15 +5,16 @@ namespace Oversight.Policy.Counters;
 /// compact deque of triples (index, FLOP units, GPU-seconds) in one array, with a running total
 /// per metric. Usage normally arrives in time order, so adding is an append or an increment of the
 /// last bucket and pruning advances the head: no allocation on the hot path once the array has
-/// grown, and one array per window keeps an account's counters in few cache lines (a replay
-/// touches thousands of accounts in turn). Buckets where both amounts are zero are not stored.
-/// Not thread-safe (the owning tag's lock guards it).
+/// grown. A struct kept inline in its subject's array of windows, with one array of buckets per
+/// window, so that an account's counters take few cache lines (a replay touches thousands of
+/// accounts in turn). Buckets where both amounts are zero are not stored; the array is made at the
+/// first amount. Not thread-safe (the owning tag's lock guards it).
 /// </summary>
-internal sealed class BucketSeries
+internal struct BucketSeries
 {
     private const int Stride = 3;
 
-    private long[] _data = new long[Stride * 4];
+    private long[]? _data;
     private int _head; // in buckets
     private int _count;
 
@@ -21,15 +22,15 @@ internal sealed class BucketSeries
 
     public long GpuTotal { get; private set; }
 
-    public long Total(Metric metric) => metric == Metric.FlopUnits ? FlopTotal : GpuTotal;
+    public readonly long Total(Metric metric) => metric == Metric.FlopUnits ? FlopTotal : GpuTotal;
 
     /// <summary>The oldest stored bucket with a non-zero amount of <paramref name="metric"/>, or null.</summary>
-    public long? OldestBucket(Metric metric)
+    public readonly long? OldestBucket(Metric metric)
     {
         var offset = metric == Metric.FlopUnits ? 1 : 2;
         for (var i = _head; i < _head + _count; i++)
         {
-            if (_data[(i * Stride) + offset] != 0)
+            if (_data![(i * Stride) + offset] != 0)
             {
                 return _data[i * Stride];
             }
@@ -39,7 +40,7 @@ internal sealed class BucketSeries
     }
 
     /// <summary>floor(<paramref name="at"/> / B) for <paramref name="at"/> &gt;= 0, without dividing when it is the newest bucket (the usual case).</summary>
-    public long BucketOf(long at, long bucketSeconds)
+    public readonly long BucketOf(long at, long bucketSeconds)
     {
         if (_count > 0)
         {
@@ -67,7 +68,7 @@ internal sealed class BucketSeries
             var last = _head + _count - 1;
             if (Index(last) == bucket)
             {
-                _data[(last * Stride) + 1] += flop;
+                _data![(last * Stride) + 1] += flop;
                 _data[(last * Stride) + 2] += gpu;
                 return;
             }
@@ -94,7 +95,7 @@ internal sealed class BucketSeries
     {
         while (_count > 0 && ((Index(_head) + 1) * bucketSeconds) + lengthSeconds <= now)
         {
-            FlopTotal -= _data[(_head * Stride) + 1];
+            FlopTotal -= _data![(_head * Stride) + 1];
             GpuTotal -= _data[(_head * Stride) + 2];
             _head++;
             _count--;
@@ -106,19 +107,13 @@ internal sealed class BucketSeries
         }
     }
 
-    public BucketSeries Copy()
-    {
-        var copy = new BucketSeries { _data = (long[])_data.Clone(), _head = _head, _count = _count };
-        copy.FlopTotal = FlopTotal;
-        copy.GpuTotal = GpuTotal;
-        return copy;
-    }
+    public readonly BucketSeries Copy() => this with { _data = (long[]?)_data?.Clone() };
 
-    private long Index(int position) => _data[position * Stride];
+    private readonly long Index(int position) => _data![position * Stride];
 
-    private void Set(int position, long bucket, long flop, long gpu)
+    private readonly void Set(int position, long bucket, long flop, long gpu)
     {
-        _data[position * Stride] = bucket;
+        _data![position * Stride] = bucket;
         _data[(position * Stride) + 1] = flop;
         _data[(position * Stride) + 2] = gpu;
     }
@@ -133,7 +128,7 @@ internal sealed class BucketSeries
             var v = Index(mid);
             if (v == bucket)
             {
-                _data[(mid * Stride) + 1] += flop;
+                _data![(mid * Stride) + 1] += flop;
                 _data[(mid * Stride) + 2] += gpu;
                 return;
             }
@@ -153,13 +148,19 @@ internal sealed class BucketSeries
         EnsureRoomAtEnd();
         var pos = _head + offset;
         var end = _head + _count;
-        Array.Copy(_data, pos * Stride, _data, (pos + 1) * Stride, (end - pos) * Stride);
+        Array.Copy(_data!, pos * Stride, _data!, (pos + 1) * Stride, (end - pos) * Stride);
         Set(pos, bucket, flop, gpu);
         _count++;
     }
 
     private void EnsureRoomAtEnd()
     {
+        if (_data is null)
+        {
+            _data = new long[Stride * 4];
+            return;
+        }
+
         var capacity = _data.Length / Stride;
         if (_head + _count < capacity)
         {

@@ -60,7 +60,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return null;
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             return state.Epoch;
         }
@@ -71,7 +71,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         ArgumentException.ThrowIfNullOrEmpty(epoch);
         var state = _tags.GetOrAdd(tag, static _ => new TagState());
-        lock (state.Gate)
+        lock (state)
         {
             state.Epoch = epoch;
         }
@@ -85,7 +85,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return;
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             state.Clear();
         }
@@ -100,7 +100,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return ReserveResult.EpochMissing;
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null)
             {
@@ -167,7 +167,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             state = _tags.GetOrAdd(command.Tag, _ => new TagState());
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null && !command.Rebuilding)
             {
@@ -203,7 +203,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return new ReleaseResult(ReleaseStatus.EpochMissing);
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null)
             {
@@ -227,7 +227,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             return ReadResult.EpochMissing;
         }
 
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null)
             {
@@ -274,7 +274,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         }
 
         var state = handle.State;
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null)
             {
@@ -345,7 +345,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
         ArgumentOutOfRangeException.ThrowIfNegative(at);
         var state = handle.State;
-        lock (state.Gate)
+        lock (state)
         {
             if (state.Epoch is null)
             {
@@ -382,7 +382,7 @@ public sealed class InMemoryCounterStore : ICounterStore
     {
         public readonly string Id = id;
 
-        public BucketSeries?[] Windows = [];
+        public BucketSeries[] Windows = [];
 
         // Held amounts are running sums (the cluster's over every hold of the tag), so that a check
         // does not walk every live hold (a busy account can hold hundreds of leases).
@@ -391,17 +391,19 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         public SubjectState CopyAs(string id) => new(id)
         {
-            Windows = Array.ConvertAll(Windows, w => w?.Copy()),
+            Windows = Array.ConvertAll(Windows, w => w.Copy()),
             HeldFlop = HeldFlop,
             HeldGpu = HeldGpu,
         };
     }
 
+    /// <summary>
+    /// One tag's counters, holds and marks. Callers lock the state itself: a separate lock object
+    /// would be one more cache line to fetch on every call of a replay that cycles through
+    /// thousands of tags.
+    /// </summary>
     internal sealed class TagState
     {
-        /// <summary>The tag's lock (a System.Threading.Lock: cheaper than locking the object itself).</summary>
-        public readonly Lock Gate = new();
-
         public string? Epoch;
 
         /// <summary>Counts resets: a <see cref="CounterHandle"/> made before one looks its subject up again.</summary>
@@ -423,7 +425,8 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         public readonly Dictionary<string, long> Marks = new(StringComparer.Ordinal);
 
-        private readonly PriorityQueue<string, long> _markExpiries = new();
+        // Made at the first mark: the replay never marks, and an empty queue would still be fetched on every settle.
+        private PriorityQueue<string, long>? _markExpiries;
 
         /// <summary>Window ids by slot: counters are kept by slot, so the hot path compares no strings.</summary>
         private readonly List<string> _windowIds = [];
@@ -444,7 +447,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             _accounts.Clear();
             Holds.Clear();
             Marks.Clear();
-            _markExpiries.Clear();
+            _markExpiries?.Clear();
             _windowIds.Clear();
             _layout = null;
             _earliestHoldExpiry = long.MaxValue;
@@ -491,13 +494,18 @@ public sealed class InMemoryCounterStore : ICounterStore
         public int[] Slots(IReadOnlyList<CounterWindow> windows)
         {
             var slots = new int[windows.Count];
+            var identity = true;
             for (var i = 0; i < slots.Length; i++)
             {
                 slots[i] = Slot(windows[i].Id);
+                identity &= slots[i] == i;
             }
 
-            return slots;
+            // Nearly every tag meets its windows in the policy's order: share one array for them all.
+            return identity && slots.Length < IdentitySlots.Length ? IdentitySlots[slots.Length] : slots;
         }
+
+        private static readonly int[][] IdentitySlots = [.. Enumerable.Range(0, 9).Select(n => Enumerable.Range(0, n).ToArray())];
 
         public int[] Slots(CounterLayout layout)
         {
@@ -586,12 +594,12 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void AddMark(string attestationId, long expiresAt)
         {
             Marks[attestationId] = expiresAt;
-            _markExpiries.Enqueue(attestationId, expiresAt);
+            (_markExpiries ??= new()).Enqueue(attestationId, expiresAt);
         }
 
         public void PruneMarks(long now)
         {
-            while (_markExpiries.TryPeek(out var id, out var expiresAt) && expiresAt <= now)
+            while (_markExpiries is not null && _markExpiries.TryPeek(out var id, out var expiresAt) && expiresAt <= now)
             {
                 _markExpiries.Dequeue();
                 if (Marks.TryGetValue(id, out var current) && current <= now)
@@ -607,30 +615,34 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>The subject's usage in a window, and for a rolling window with usage when its oldest counted bucket leaves it.</summary>
         public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now, out long? resetsAt)
         {
-            var series = Counted(subject, slot, window, metric, now);
-            resetsAt = window.LengthSeconds is { } length && series?.OldestBucket(metric) is { } oldest
-                ? ((oldest + 1) * window.BucketSeconds) + length
-                : null;
-            return series?.Total(metric) ?? 0;
+            resetsAt = null;
+            if (subject is null || slot >= subject.Windows.Length)
+            {
+                return 0;
+            }
+
+            ref var series = ref Counted(subject, slot, window, now);
+            if (window.LengthSeconds is { } length && series.OldestBucket(metric) is { } oldest)
+            {
+                resetsAt = ((oldest + 1) * window.BucketSeconds) + length;
+            }
+
+            return series.Total(metric);
         }
 
         public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now) =>
-            Counted(subject, slot, window, metric, now)?.Total(metric) ?? 0;
+            subject is null || slot >= subject.Windows.Length ? 0 : Counted(subject, slot, window, now).Total(metric);
 
-        /// <summary>The subject's buckets of one window and metric, pruned to what the window counts at <paramref name="now"/>; null when it has none.</summary>
-        private static BucketSeries? Counted(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now)
+        /// <summary>The subject's buckets of one window, pruned to what the window counts at <paramref name="now"/>.</summary>
+        private static ref BucketSeries Counted(SubjectState subject, int slot, CounterWindow window, long now)
         {
-            if (subject is null || slot >= subject.Windows.Length || subject.Windows[slot] is not { } series)
-            {
-                return null;
-            }
-
+            ref var series = ref subject.Windows[slot];
             if (window.LengthSeconds is { } length)
             {
                 series.PruneEnded(now, window.BucketSeconds, length);
             }
 
-            return series;
+            return ref series;
         }
 
         /// <summary>Counts usage once for the account and its cluster and shrinks or releases the lease's hold; returns whether the lease had one.</summary>
@@ -680,7 +692,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 }
 
                 var window = windows[i];
-                var series = subject.Windows[slot] ??= new BucketSeries();
+                ref var series = ref subject.Windows[slot];
                 if (window.LengthSeconds is not { } length)
                 {
                     series.Add(0, flop, gpu);
@@ -703,8 +715,11 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             for (var i = 0; i < windows.Length; i++)
             {
-                figures[2 * i] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.FlopUnits, now), Held(subject, Metric.FlopUnits));
-                figures[(2 * i) + 1] = new UsageFigures(Usage(subject, slots[i], windows[i], Metric.GpuSeconds, now), Held(subject, Metric.GpuSeconds));
+                var (flop, gpu) = subject is null || slots[i] >= subject.Windows.Length
+                    ? (0L, 0L)
+                    : Counted(subject, slots[i], windows[i], now) is var series ? (series.FlopTotal, series.GpuTotal) : default;
+                figures[2 * i] = new UsageFigures(flop, Held(subject, Metric.FlopUnits));
+                figures[(2 * i) + 1] = new UsageFigures(gpu, Held(subject, Metric.GpuSeconds));
             }
         }
 
