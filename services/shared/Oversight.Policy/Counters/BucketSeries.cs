@@ -54,6 +54,13 @@ internal struct BucketSeries
         return at / bucketSeconds;
     }
 
+    /// <summary>Adds to the totals only: for a lifetime window, which never prunes and so needs no buckets.</summary>
+    public void AddToTotals(long flop, long gpu)
+    {
+        FlopTotal += flop;
+        GpuTotal += gpu;
+    }
+
     public void Add(long bucket, long flop, long gpu)
     {
         if (flop == 0 && gpu == 0)

@@ -695,7 +695,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 ref var series = ref subject.Windows[slot];
                 if (window.LengthSeconds is not { } length)
                 {
-                    series.Add(0, flop, gpu);
+                    series.AddToTotals(flop, gpu);
                     continue;
                 }
 
