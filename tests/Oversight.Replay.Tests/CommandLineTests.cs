@@ -135,9 +135,9 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Formats_lists_all_seven_formats()
+    public async Task Formats_lists_all_eight_formats()
     {
-        string[] expected = ["csv", "jsonl", "alibaba-lora", "philly-chronus", "helios", "pai-2020", "philly-json"];
+        string[] expected = ["csv", "jsonl", "parquet", "alibaba-lora", "philly-chronus", "helios", "pai-2020", "philly-json"];
 
         var (exitCode, stdout, _) = await CliAsync("formats");
 

@@ -16,7 +16,7 @@ public class TraceSettings : CommandSettings
     public string Trace { get; init; } = "";
 
     [CommandOption("-f|--format <FORMAT>")]
-    [Description("Trace format: auto (default; by extension and CSV header), csv, jsonl, alibaba-lora, philly-chronus, helios, pai-2020, philly-json. `formats` lists them.")]
+    [Description("Trace format: auto (default; by extension and CSV header), csv, jsonl, parquet, alibaba-lora, philly-chronus, helios, pai-2020, philly-json. `formats` lists them.")]
     [DefaultValue("auto")]
     public string Format { get; init; } = "auto";
 

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Oversight.Policy.Accelerators;
 
 namespace Oversight.Replay.Traces;
 
@@ -24,24 +23,14 @@ public sealed class CanonicalCsvFormat : ITraceFormat
     public void Read(string path, TraceCollector collector)
     {
         using var table = CsvTable.Open(path);
-        foreach (var required in new[] { "account", "start", "end" })
-        {
-            if (!table.Has(required))
-            {
-                throw new TraceFormatException(new TraceLocation(Path.GetFileName(path), 1), $"the header has no '{required}' column (canonical columns: account,start,end,accelerator,count,flop,workload_class)");
-            }
-        }
-
-        var fallback = CanonicalFallback.For(collector, Path.GetFileName(path), table.Has("accelerator"), table.Has("count"));
+        var fallback = CanonicalRows.CheckColumns(collector, new TraceLocation(Path.GetFileName(path), 1), "the header", table.Has);
+        var row = new CsvRow(table);
         while (table.Read())
         {
             try
             {
                 table.CheckWidth();
-                var model = table.Has("accelerator") ? table.Required("accelerator") : fallback.Model!;
-                var count = table.Has("count") ? table.Integer("count") : fallback.Count!.Value;
-                long? flop = table.Text("flop") is null ? null : FlopUnits.FromFlop(Flop(table));
-                JobRules.Add(collector, table.Location(), table.Required("account"), table.Time("start"), table.Time("end"), model, count, flop, table.Text("workload_class"));
+                CanonicalRows.Add(collector, row, fallback);
             }
             catch (TraceFormatException e)
             {
@@ -50,10 +39,22 @@ public sealed class CanonicalCsvFormat : ITraceFormat
         }
     }
 
-    private static double Flop(CsvTable table)
+    /// <summary>The table's current record as a canonical row: an empty field is an absent value.</summary>
+    private sealed class CsvRow(CsvTable table) : ICanonicalRow
     {
-        var flop = table.Number("flop");
-        return flop >= 0 ? flop : throw new TraceFormatException(table.Location("flop"), "FLOP must not be negative");
+        public TraceLocation Location => table.Location();
+
+        public TraceLocation At(string column) => table.Location(column);
+
+        public TraceFormatException Missing(string column) => table.Empty(column);
+
+        public string? Text(string column) => table.Text(column);
+
+        public long? Integer(string column) => table.Text(column) is null ? null : table.Integer(column);
+
+        public double? Number(string column) => table.Text(column) is null ? null : table.Number(column);
+
+        public long? Time(string column) => table.Text(column) is null ? null : table.Time(column);
     }
 }
 
@@ -85,12 +86,7 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
 
             try
             {
-                var fields = new JsonFields(file, lineNumber, line);
-                var model = fields.Text("accelerator", required: fallback.Model is null) ?? fallback.Model!;
-                var count = fields.Integer("count", required: fallback.Count is null) ?? fallback.Count!.Value;
-                var flop = fields.Number("flop");
-                JobRules.Add(collector, new TraceLocation(file, lineNumber), fields.Text("account", required: true)!, fields.Time("start"), fields.Time("end"),
-                    model, count, flop is null ? null : FlopUnits.FromFlop(flop.Value), fields.Text("workload_class", required: false));
+                CanonicalRows.Add(collector, new JsonFields(file, lineNumber, line), fallback);
             }
             catch (TraceFormatException e)
             {
@@ -99,8 +95,8 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
         }
     }
 
-    /// <summary>One line's object, with getters that name the field at fault.</summary>
-    private sealed class JsonFields
+    /// <summary>One line's object as a canonical row: an absent field or a JSON null is an absent value.</summary>
+    private sealed class JsonFields : ICanonicalRow
     {
         private readonly string _file;
         private readonly long _line;
@@ -126,36 +122,39 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
             }
         }
 
-        private TraceLocation At(string field) => new(_file, _line, field);
+        public TraceLocation Location => new(_file, _line);
 
-        private JsonElement? Get(string field, bool required) =>
-            _root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null
-                ? value
-                : required ? throw new TraceFormatException(At(field), "the field is missing") : null;
+        public TraceLocation At(string field) => new(_file, _line, field);
 
-        public string? Text(string field, bool required) => Get(field, required) switch
+        public TraceFormatException Missing(string field) => new(At(field), "the field is missing");
+
+        private JsonElement? Get(string field) =>
+            _root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+
+        public string? Text(string field) => Get(field) switch
         {
             null => null,
             { ValueKind: JsonValueKind.String } v when v.GetString() is { Length: > 0 } s => s,
             _ => throw new TraceFormatException(At(field), "expected a non-empty string"),
         };
 
-        public long? Integer(string field, bool required) => Get(field, required) switch
+        public long? Integer(string field) => Get(field) switch
         {
             null => null,
             { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out var n) => n,
             _ => throw new TraceFormatException(At(field), "expected a whole number"),
         };
 
-        public double? Number(string field) => Get(field, required: false) switch
+        public double? Number(string field) => Get(field) switch
         {
             null => null,
-            { ValueKind: JsonValueKind.Number } v when v.GetDouble() >= 0 => v.GetDouble(),
-            _ => throw new TraceFormatException(At(field), "expected a number of FLOP, at least 0"),
+            { ValueKind: JsonValueKind.Number } v => v.GetDouble(),
+            _ => throw new TraceFormatException(At(field), "expected a number of FLOP"),
         };
 
-        public long Time(string field) => Get(field, required: true)!.Value switch
+        public long? Time(string field) => Get(field) switch
         {
+            null => null,
             { ValueKind: JsonValueKind.Number } v => (long)Math.Floor(v.GetDouble()),
             { ValueKind: JsonValueKind.String } v when TraceTime.TryParse(v.GetString()!, out var t) => t,
             _ => throw new TraceFormatException(At(field), "expected Unix seconds or a date and time such as \"2024-11-15T16:57:50Z\""),
@@ -163,38 +162,37 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
     }
 }
 
-/// <summary>What the canonical formats use when a row leaves out the accelerator or the count.</summary>
-internal sealed record CanonicalFallback(string? Model, long? Count)
+/// <summary>
+/// The canonical trace as an Apache Parquet file: columns named as in the CSV (<c>account</c>, <c>start</c>,
+/// <c>end</c>, <c>accelerator</c>, <c>count</c>, optional <c>flop</c> and <c>workload_class</c>); times as Unix
+/// seconds, timestamps (UTC when no zone is given) or date strings; a null is an empty field.
+/// </summary>
+public sealed class CanonicalParquetFormat : ITraceFormat
 {
-    public static CanonicalFallback For(TraceCollector collector, string file, bool hasModel, bool hasCount)
+    public string Name => "parquet";
+
+    public string Description => "canonical Parquet: the CSV's columns, by name (times as Unix seconds, timestamps or date strings)";
+
+    public bool Recognises(IReadOnlyList<string> header) => false;
+
+    // The trace readers are synchronous and Parquet.Net reads only asynchronously; Task.Run keeps
+    // the wait off any synchronization context the caller has.
+    public void Read(string path, TraceCollector collector) => Task.Run(() => ReadAsync(path, collector)).GetAwaiter().GetResult();
+
+    private static async Task ReadAsync(string path, TraceCollector collector)
     {
-        var options = collector.Options;
-        if (!hasModel && options.Accelerator is null)
+        await using var table = await ParquetTable.OpenAsync(path);
+        var fallback = CanonicalRows.CheckColumns(collector, table.Schema, "the file", table.Has);
+        while (await table.ReadAsync())
         {
-            throw new TraceFormatException(new TraceLocation(file, 1), "the trace has no 'accelerator' column: give --accelerator");
+            try
+            {
+                CanonicalRows.Add(collector, table, fallback);
+            }
+            catch (TraceFormatException e)
+            {
+                collector.Bad(e);
+            }
         }
-
-        if (!hasCount && options.AcceleratorCount is null)
-        {
-            throw new TraceFormatException(new TraceLocation(file, 1), "the trace has no 'count' column: give --accelerator-count");
-        }
-
-        return ForMissingFields(collector, hasModel, hasCount);
-    }
-
-    public static CanonicalFallback ForMissingFields(TraceCollector collector, bool hasModel = false, bool hasCount = false)
-    {
-        var options = collector.Options;
-        if (!hasModel && options.Accelerator is { } model)
-        {
-            collector.Assume($"Jobs that name no accelerator are taken to run on {model} (--accelerator).");
-        }
-
-        if (!hasCount && options.AcceleratorCount is { } count)
-        {
-            collector.Assume($"Jobs that give no accelerator count are taken to use {count} (--accelerator-count).");
-        }
-
-        return new CanonicalFallback(hasModel ? null : options.Accelerator, hasCount ? null : options.AcceleratorCount);
     }
 }

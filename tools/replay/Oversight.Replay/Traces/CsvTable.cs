@@ -104,8 +104,9 @@ internal sealed class CsvTable : IDisposable
         return value.Length == 0 ? null : value;
     }
 
-    public string Required(string column) =>
-        Text(column) ?? throw new TraceFormatException(Location(column), "the field is empty");
+    public string Required(string column) => Text(column) ?? throw Empty(column);
+
+    public TraceFormatException Empty(string column) => new(Location(column), "the field is empty");
 
     public long Integer(string column)
     {
@@ -116,9 +117,9 @@ internal sealed class CsvTable : IDisposable
         }
 
         // Some traces write whole numbers as "1.0".
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number == Math.Floor(number) && Math.Abs(number) < 9e15)
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && TraceNumbers.TryWhole(number, out value))
         {
-            return (long)number;
+            return value;
         }
 
         throw new TraceFormatException(Location(column), $"'{text}' is not a whole number");
@@ -133,10 +134,11 @@ internal sealed class CsvTable : IDisposable
     }
 
     /// <summary>A time as Unix seconds: a number of seconds, or a date and time (UTC unless it names an offset).</summary>
-    public long Time(string column) =>
-        TraceTime.TryParse(Required(column), out var seconds)
-            ? seconds
-            : throw new TraceFormatException(Location(column), $"'{Text(column)}' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50");
+    public long Time(string column)
+    {
+        var text = Required(column);
+        return TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(Location(column), TraceTime.NotATime(text));
+    }
 
     private string Describe(string column) =>
         _columns.TryGetValue(column, out var index) ? $"{index + 1} ({column})" : column;
@@ -168,6 +170,21 @@ public static class TraceTime
         return false;
     }
 
+    /// <summary>The reason given for a time that cannot be read.</summary>
+    internal static string NotATime(string text) => $"'{text}' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50";
+
     public static string Format(long unixSeconds) =>
         DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Numbers as traces write them.</summary>
+internal static class TraceNumbers
+{
+    /// <summary>A whole number written as a floating-point one ("1.0"), within the range a double holds exactly.</summary>
+    public static bool TryWhole(double number, out long value)
+    {
+        var whole = number == Math.Floor(number) && Math.Abs(number) < 9e15;
+        value = whole ? (long)number : 0;
+        return whole;
+    }
 }

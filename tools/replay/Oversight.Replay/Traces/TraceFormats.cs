@@ -7,6 +7,7 @@ public static class TraceFormats
     [
         new CanonicalCsvFormat(),
         new CanonicalJsonLinesFormat(),
+        new CanonicalParquetFormat(),
         new AlibabaLoraFormat(),
         new PhillyChronusFormat(),
         new HeliosAcmeFormat(),
@@ -19,8 +20,8 @@ public static class TraceFormats
         ?? throw new ArgumentException($"unknown trace format '{name}' (known: {string.Join(", ", All.Select(f => f.Name))}, auto)");
 
     /// <summary>
-    /// The format of a file: .jsonl/.ndjson is canonical JSON Lines, .json a Philly job log, and a
-    /// CSV is recognised by its header row.
+    /// The format of a file: .jsonl/.ndjson is canonical JSON Lines, .parquet canonical Parquet,
+    /// .json a Philly job log, and a CSV is recognised by its header row.
     /// </summary>
     public static ITraceFormat Detect(string path)
     {
@@ -28,6 +29,11 @@ public static class TraceFormats
         if (extension is ".jsonl" or ".ndjson")
         {
             return Named("jsonl");
+        }
+
+        if (extension == ".parquet")
+        {
+            return Named("parquet");
         }
 
         if (extension == ".json")

@@ -23,10 +23,18 @@ public sealed record TraceJob(
     public long DurationSeconds => End - Start;
 }
 
-/// <summary>A place in a trace file: 1-based line, and the column when one is at fault.</summary>
+/// <summary>
+/// A place in a trace file: 1-based line (in a Parquet file, the row's number), and the column when
+/// one is at fault. Line 0 is the file as a whole: a Parquet file names its columns in a schema,
+/// not on a line.
+/// </summary>
 public readonly record struct TraceLocation(string File, long Line, string? Column = null)
 {
-    public override string ToString() => Column is null ? $"{File}:{Line}" : $"{File}:{Line}, column {Column}";
+    public override string ToString()
+    {
+        var place = Line == 0 ? File : $"{File}:{Line}";
+        return Column is null ? place : $"{place}, column {Column}";
+    }
 }
 
 /// <summary>A row that cannot become a job: where it is and why.</summary>
