@@ -248,6 +248,21 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReadAsync("m{1}:a", T0, Windows, ["acct-a"]));
     }
 
+    [Fact]
+    public async Task Windows_LongerThanTheLimit_AndUsageBeyondTheLatestTime_AreRefused()
+    {
+        // Bounds that keep a bucket's end plus a window's length inside int64 (the stores compare times without dividing).
+        var tag = await NewInitializedTagAsync();
+        var endless = new CounterWindow("endless", CounterWindow.MaxSeconds + 1, CounterWindow.MaxSeconds);
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5, windows: [endless])));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 5, at: CounterWindow.MaxTime + 1)));
+        var longest = new CounterWindow("longest", CounterWindow.MaxSeconds, CounterWindow.MaxSeconds);
+        await Store.SettleAsync(Settle(tag, "att-3", "acct-a", flop: 5, windows: [longest], at: CounterWindow.MaxTime));
+        var read = await Store.ReadAsync(tag, T0, [longest], ["acct-a"]);
+        Assert.Equal(5, read.Snapshot.Get("acct-a", longest.Id, Metric.FlopUnits).Usage);
+    }
+
     // ---------- holds: expiry and release ----------
 
     [Fact]

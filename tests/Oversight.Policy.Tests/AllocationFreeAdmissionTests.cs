@@ -130,6 +130,21 @@ public sealed class AllocationFreeAdmissionTests
         Assert.Equal(0, store.Read("m1:acct-1", 1_800_000_000, Policy.CounterWindows, ["acct-1"]).Snapshot.Readings.Sum(r => r.Held));
     }
 
+    [Fact]
+    public void ALimitThatDoesNotFitTheLayout_IsRefused_AndLeavesNoHoldBehind()
+    {
+        var store = new InMemoryCounterStore();
+        store.InitializeTag("m1:acct-1", "e1");
+        var handle = store.Handle("m1:acct-1", "acct-1");
+        var figures = new UsageFigures[Policy.Layout.FigureCount];
+        LayoutLimit[] bad = [new(SubjectKind.Own, Policy.CounterWindows.Count, Metric.FlopUnits, 10)];
+
+        Assert.Throws<ArgumentException>(() => store.Reserve(handle, Policy.Layout, 1_800_000_000, bad, "lease-1", 1, 1, 1_800_000_100, false, figures));
+
+        var status = store.Reserve(handle, Policy.Layout, 1_800_000_000, Policy.LayoutLimitsFor(0), "lease-1", 1, 1, 1_800_000_100, false, figures);
+        Assert.Equal(ReserveStatus.Admitted, status);
+    }
+
     private static async Task<IReadOnlyList<CounterReading>> ReadingsAsync(InMemoryCounterStore store, AccountRef account, long now) =>
         (await store.ReadAsync(account.Tag, now, Policy.CounterWindows, [account.AccountId, CounterSubject.Cluster])).Snapshot.Readings;
 }

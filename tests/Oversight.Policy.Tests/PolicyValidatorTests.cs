@@ -27,6 +27,7 @@ public class PolicyValidatorTests
         { "windows[0].id", WithWindow(0, WindowDefinition.Rolling("{tag}", 86400, 3600)) },
         { "windows[0].length_seconds", WithWindow(0, WindowDefinition.Rolling(Day, 0, 3600)) },
         { "windows[0].bucket_seconds", WithWindow(0, WindowDefinition.Rolling(Day, 86400, 0)) },
+        { "windows[0].length_seconds", WithWindow(0, WindowDefinition.Rolling(Day, (1L << 40) * 2, 86400)) },
         { "windows[0].bucket_seconds", WithWindow(0, WindowDefinition.Rolling(Day, 86400, 7000)) },
         { "windows[0].bucket_seconds", WithWindow(0, WindowDefinition.Rolling(Day, 86400, 172800)) },
         { "windows[0].bucket_seconds", WithWindow(0, new WindowDefinition(Day, 86400, null)) },

@@ -69,6 +69,24 @@ public sealed class EventQueueTests
     }
 
     [Fact]
+    public void EventsAtTheEndsOfTime_ComeOutInOrder()
+    {
+        var queue = new EventQueue<int>();
+        queue.Enqueue(long.MaxValue, 0, 3);
+        queue.Enqueue(long.MinValue, 1, 2);
+        queue.Enqueue(long.MinValue, 0, 1);
+        queue.Enqueue(0, 2, 4);
+
+        var order = new List<(int, long)>();
+        while (queue.TryDequeue(out var item, out var time, out _))
+        {
+            order.Add((item, time));
+        }
+
+        Assert.Equal([(1, long.MinValue), (2, long.MinValue), (4, 0), (3, long.MaxValue)], order);
+    }
+
+    [Fact]
     public void AnEventBeforeTheClock_IsRefused()
     {
         var queue = new EventQueue<int>();

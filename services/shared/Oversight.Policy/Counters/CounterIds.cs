@@ -88,14 +88,14 @@ public static class CounterIds
             var w = windows[i];
             ArgumentNullException.ThrowIfNull(w, nameof(windows));
             ValidateCharset(w.Id, allowColon: false, nameof(windows));
-            if (w.BucketSeconds <= 0)
+            if (w.BucketSeconds is <= 0 or > CounterWindow.MaxSeconds)
             {
-                throw new ArgumentOutOfRangeException(nameof(windows), w.BucketSeconds, $"Window '{w.Id}': bucket size must be positive.");
+                throw new ArgumentOutOfRangeException(nameof(windows), w.BucketSeconds, $"Window '{w.Id}': bucket size must be positive and at most {CounterWindow.MaxSeconds} s.");
             }
 
-            if (w.LengthSeconds is <= 0)
+            if (w.LengthSeconds is <= 0 or > CounterWindow.MaxSeconds)
             {
-                throw new ArgumentOutOfRangeException(nameof(windows), w.LengthSeconds, $"Window '{w.Id}': length must be positive.");
+                throw new ArgumentOutOfRangeException(nameof(windows), w.LengthSeconds, $"Window '{w.Id}': length must be positive and at most {CounterWindow.MaxSeconds} s.");
             }
 
             for (var j = 0; j < i; j++)

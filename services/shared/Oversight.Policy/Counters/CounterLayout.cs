@@ -2,7 +2,7 @@ namespace Oversight.Policy.Counters;
 
 /// <summary>
 /// A policy's windows, validated once, and the order in which the figures of one account are
-/// laid out for the allocation-free path (<see cref="InMemoryCounterStore.Reserve(CounterHandle, CounterLayout, long, ReadOnlySpan{LayoutLimit}, in HoldRequest, bool, Span{Decisions.UsageFigures})"/>):
+/// laid out for the allocation-free path (see <see cref="InMemoryCounterStore.Handle"/>):
 /// subject (the account's own, then its cluster's), then window, then metric (FLOP before
 /// GPU-seconds), the same order as a <see cref="CounterSnapshot"/> for the subjects
 /// <c>[account, "*"]</c>. Built once per policy (<see cref="Documents.EffectivePolicy.Layout"/>); immutable.

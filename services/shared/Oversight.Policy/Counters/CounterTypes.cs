@@ -17,6 +17,16 @@ public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSe
         new(id, (long)length.TotalSeconds, (long)bucket.TotalSeconds);
 
     public bool IsLifetime => LengthSeconds is null;
+
+    /// <summary>
+    /// The longest length or bucket a window may have (2^40 s, about 35,000 years). With it, and
+    /// times below <see cref="MaxTime"/>, a bucket's end plus a length stays far inside int64, so
+    /// the stores compare times without dividing and without overflowing.
+    /// </summary>
+    public const long MaxSeconds = 1L << 40;
+
+    /// <summary>The latest time a usage may be counted at (2^62 s).</summary>
+    public const long MaxTime = 1L << 62;
 }
 
 /// <summary>One check of a reserve: usage + held + the request's amount of <paramref name="Metric"/> must stay &lt;= <paramref name="Limit"/>.</summary>
@@ -200,6 +210,7 @@ public sealed record SettleCommand(
         ArgumentOutOfRangeException.ThrowIfNegative(FlopUnits);
         ArgumentOutOfRangeException.ThrowIfNegative(GpuSeconds);
         ArgumentOutOfRangeException.ThrowIfNegative(At);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(At, CounterWindow.MaxTime);
         if (MarkRetentionSeconds is { } retention)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(retention, nameof(MarkRetentionSeconds));

@@ -262,10 +262,19 @@ public sealed class InMemoryCounterStore : ICounterStore
         CounterHandle handle, CounterLayout layout, long now, ReadOnlySpan<LayoutLimit> limits,
         string leaseId, long flopUnits, long gpuSeconds, long expiresAt, bool checkOnly, Span<UsageFigures> figures)
     {
-        ArgumentNullException.ThrowIfNull(handle);
-        ArgumentNullException.ThrowIfNull(layout);
+        CheckHandle(handle, layout);
         ArgumentOutOfRangeException.ThrowIfLessThan(figures.Length, layout.FigureCount, nameof(figures));
         CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
+        foreach (var limit in limits)
+        {
+            // Checked before the lease's entry is claimed, so that a bad limit leaves nothing behind.
+            if ((uint)limit.Window >= (uint)layout.Windows.Count || limit.Subject is not (SubjectKind.Own or SubjectKind.Cluster)
+                || limit.Metric is not (Metric.FlopUnits or Metric.GpuSeconds) || limit.Limit < 0)
+            {
+                throw new ArgumentException($"Limit {limit} does not fit the layout's {layout.Windows.Count} windows.", nameof(limits));
+            }
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(flopUnits);
         ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
         if (!checkOnly && expiresAt <= now)
@@ -334,8 +343,7 @@ public sealed class InMemoryCounterStore : ICounterStore
     /// </summary>
     public SettleStatus Settle(CounterHandle handle, CounterLayout layout, long now, string? leaseId, long flopUnits, long gpuSeconds, long at, bool final)
     {
-        ArgumentNullException.ThrowIfNull(handle);
-        ArgumentNullException.ThrowIfNull(layout);
+        CheckHandle(handle, layout);
         if (leaseId is not null)
         {
             CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
@@ -344,6 +352,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         ArgumentOutOfRangeException.ThrowIfNegative(flopUnits);
         ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
         ArgumentOutOfRangeException.ThrowIfNegative(at);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(at, CounterWindow.MaxTime);
         var state = handle.State;
         lock (state)
         {
@@ -356,6 +365,16 @@ public sealed class InMemoryCounterStore : ICounterStore
             state.PruneMarks(now);
             state.Apply(state.Own(handle), layout.WindowArray, state.Slots(layout), now, at, flopUnits, gpuSeconds, leaseId, final);
             return SettleStatus.Applied;
+        }
+    }
+
+    private void CheckHandle(CounterHandle handle, CounterLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!handle.IsOf(this))
+        {
+            throw new ArgumentException("The handle is another store's.", nameof(handle));
         }
     }
 
@@ -501,7 +520,8 @@ public sealed class InMemoryCounterStore : ICounterStore
                 identity &= slots[i] == i;
             }
 
-            // Nearly every tag meets its windows in the policy's order: share one array for them all.
+            // Nearly every tag meets its windows in the policy's order: share one array for them all
+            // (slot maps are only ever read).
             return identity && slots.Length < IdentitySlots.Length ? IdentitySlots[slots.Length] : slots;
         }
 
@@ -715,9 +735,13 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             for (var i = 0; i < windows.Length; i++)
             {
-                var (flop, gpu) = subject is null || slots[i] >= subject.Windows.Length
-                    ? (0L, 0L)
-                    : Counted(subject, slots[i], windows[i], now) is var series ? (series.FlopTotal, series.GpuTotal) : default;
+                long flop = 0, gpu = 0;
+                if (subject is not null && slots[i] < subject.Windows.Length)
+                {
+                    ref var series = ref Counted(subject, slots[i], windows[i], now);
+                    (flop, gpu) = (series.FlopTotal, series.GpuTotal);
+                }
+
                 figures[2 * i] = new UsageFigures(flop, Held(subject, Metric.FlopUnits));
                 figures[(2 * i) + 1] = new UsageFigures(gpu, Held(subject, Metric.GpuSeconds));
             }

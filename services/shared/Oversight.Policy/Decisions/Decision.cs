@@ -40,7 +40,7 @@ public sealed record WindowAssessment(
     public bool Fits => After <= Limit;
 
     /// <summary>Whether the window would be past <paramref name="fraction"/> of its limit after the request.</summary>
-    public bool IsPast(decimal fraction) => (decimal)After > fraction * Limit;
+    public bool IsPast(decimal fraction) => new NearLimitThreshold(fraction).IsPast(After, Limit);
 }
 
 /// <summary>The verdict for one request, with the windows that explain it.</summary>

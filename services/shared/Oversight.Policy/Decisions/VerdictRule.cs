@@ -23,6 +23,15 @@ public static class VerdictRule
     public static Decision Decide(EffectivePolicy policy, AccountStanding account, UsageSnapshot snapshot, RequestAmounts request)
     {
         _ = policy.Tier(account.TierLevel);
+        if (!account.Suspended)
+        {
+            // Every figure the rule may read must be there, whether or not this request reaches its tier.
+            foreach (var key in RequiredFigures(policy, account))
+            {
+                _ = snapshot.Get(key);
+            }
+        }
+
         var figures = snapshot.ToFigures(policy.Layout);
         return Explain(policy, account, figures, request, Rule(policy, account, figures, request));
     }

@@ -1,3 +1,4 @@
+using Oversight.Policy.Counters;
 using System.Text.RegularExpressions;
 using Oversight.Policy.Yaml;
 using static Oversight.Policy.Documents.PolicyKeys;
@@ -63,11 +64,11 @@ public static partial class PolicyValidator
                     Require(w.BucketSeconds is null, YamlPath.Child(path, BucketSeconds), "must be left out for a lifetime window (no length_seconds)");
                     continue;
                 }
-                Require(length > 0, YamlPath.Child(path, LengthSeconds), $"must be positive, not {length}");
+                Require(length is > 0 and <= CounterWindow.MaxSeconds, YamlPath.Child(path, LengthSeconds), $"must be positive and at most {CounterWindow.MaxSeconds} (about 35,000 years; a window that never rolls is a lifetime window), not {length}");
                 var bucketPath = YamlPath.Child(path, BucketSeconds);
                 Require(w.BucketSeconds is not null, bucketPath, "is required for a rolling window");
                 var bucket = w.BucketSeconds!.Value;
-                Require(bucket > 0, bucketPath, $"must be positive, not {bucket}");
+                Require(bucket is > 0 and <= CounterWindow.MaxSeconds, bucketPath, $"must be positive and at most {CounterWindow.MaxSeconds}, not {bucket}");
                 // A rolling window is a whole number of buckets, so it starts and ends on bucket edges.
                 Require(length % bucket == 0, bucketPath, $"must divide length_seconds ({length}) exactly, not {bucket}");
             }

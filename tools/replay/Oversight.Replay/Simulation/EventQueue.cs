@@ -32,7 +32,8 @@ internal sealed class EventQueue<TItem>
     private int[] _next = new int[1024];
     private int _free = -1;
     private int _used;
-    private long _now = long.MinValue;
+    private long _now;
+    private bool _started; // the clock has been set (by the first event taken or AdvanceTo)
     private long _sequence;
 
     public EventQueue()
@@ -47,14 +48,15 @@ internal sealed class EventQueue<TItem>
     public void Enqueue(long time, int kind, TItem item)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)kind, (uint)Kinds, nameof(kind));
-        if (time < _now)
+        if (_started && time < _now)
         {
             throw new ArgumentOutOfRangeException(nameof(time), time, $"the queue's clock is at {_now}: an event cannot be scheduled before it");
         }
 
         Count++;
-        // Until the clock first moves, everything waits in the heap.
-        if (_now == long.MinValue || time - _now >= Horizon)
+        // Until the clock is set, everything waits in the heap. The distance is taken as unsigned:
+        // time >= now, so it is exact even where the signed difference would overflow.
+        if (!_started || (ulong)(time - _now) >= Horizon)
         {
             _later.Enqueue(item, (time, kind, _sequence++));
             return;
@@ -142,15 +144,15 @@ internal sealed class EventQueue<TItem>
 
     private void MoveClock(long time)
     {
-        if (time <= _now)
+        if (_started && time <= _now)
         {
             return;
         }
 
-        _now = time;
+        (_now, _started) = (time, true);
         // Events now within the horizon join the ring in (time, kind, order) order, before anything
         // scheduled from now on can be added to their seconds.
-        while (_later.TryPeek(out _, out var later) && later.Time - _now < Horizon)
+        while (_later.TryPeek(out _, out var later) && (ulong)(later.Time - _now) < Horizon)
         {
             _later.TryDequeue(out var item, out _);
             Append(later.Time, later.Kind, item!);
