@@ -1,5 +1,5 @@
-using Oversight.Policy.Counters;
 using System.Text.RegularExpressions;
+using Oversight.Policy.Counters;
 using Oversight.Policy.Yaml;
 using static Oversight.Policy.Documents.PolicyKeys;
 
