@@ -245,6 +245,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1,
             limits: [Limit("acct-a", otherWindow, Metric.FlopUnits, 5)])));
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-1", "acct|a", flop: 1)));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease\t1", "acct-a", flop: 1)));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.SettleAsync(Settle(tag, "att\u00851", "acct-a", flop: 1)));
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReadAsync("m{1}:a", T0, Windows, ["acct-a"]));
     }
 
