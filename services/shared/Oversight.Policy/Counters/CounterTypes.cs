@@ -195,6 +195,20 @@ public sealed record SettleCommand(
     long? MarkRetentionSeconds,
     bool Rebuilding = false)
 {
+    /// <summary>The checks of the usage itself, shared with the in-memory store's allocation-free settle.</summary>
+    internal static void ValidateUsage(string? leaseId, long flopUnits, long gpuSeconds, long at)
+    {
+        if (leaseId is not null)
+        {
+            CounterIds.ValidateOpaqueId(leaseId, nameof(LeaseId));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(flopUnits, nameof(FlopUnits));
+        ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds, nameof(GpuSeconds));
+        ArgumentOutOfRangeException.ThrowIfNegative(at, nameof(At));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(at, CounterWindow.MaxTime, nameof(At));
+    }
+
     /// <summary>Throws when the command is malformed (called by every store before it touches its state).</summary>
     public void Validate()
     {
@@ -202,15 +216,7 @@ public sealed record SettleCommand(
         CounterIds.ValidateWindows(Windows);
         CounterIds.ValidateOpaqueId(AttestationId, nameof(AttestationId));
         CounterIds.ValidateAccount(AccountId, nameof(AccountId));
-        if (LeaseId is not null)
-        {
-            CounterIds.ValidateOpaqueId(LeaseId, nameof(LeaseId));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(FlopUnits);
-        ArgumentOutOfRangeException.ThrowIfNegative(GpuSeconds);
-        ArgumentOutOfRangeException.ThrowIfNegative(At);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(At, CounterWindow.MaxTime);
+        ValidateUsage(LeaseId, FlopUnits, GpuSeconds, At);
         if (MarkRetentionSeconds is { } retention)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(retention, nameof(MarkRetentionSeconds));

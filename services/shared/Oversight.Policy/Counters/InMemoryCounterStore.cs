@@ -344,15 +344,7 @@ public sealed class InMemoryCounterStore : ICounterStore
     public SettleStatus Settle(CounterHandle handle, CounterLayout layout, long now, string? leaseId, long flopUnits, long gpuSeconds, long at, bool final)
     {
         CheckHandle(handle, layout);
-        if (leaseId is not null)
-        {
-            CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(flopUnits);
-        ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds);
-        ArgumentOutOfRangeException.ThrowIfNegative(at);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(at, CounterWindow.MaxTime);
+        SettleCommand.ValidateUsage(leaseId, flopUnits, gpuSeconds, at);
         var state = handle.State;
         lock (state)
         {
