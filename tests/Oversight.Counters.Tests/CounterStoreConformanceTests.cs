@@ -251,6 +251,29 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task ManyWindows_EachCountAndAgeOnTheirOwn()
+    {
+        // More windows than the in-memory store keeps inline in a subject.
+        IReadOnlyList<CounterWindow> windows =
+        [
+            new("1h", Hour, 60), new("6h", 6 * Hour, Hour), Rolling24h, new("7d", 7 * Day, Day), Rolling30d, Lifetime,
+        ];
+        var tag = await NewInitializedTagAsync();
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 7, gpu: 1, now: T0, windows: windows));
+        await Store.SettleAsync(Settle(tag, "att-2", "acct-b", flop: 3, now: T0 + (2 * Hour), windows: windows));
+
+        var read = await Store.ReadAsync(tag, T0 + (2 * Hour), windows, ["acct-a", CounterSubject.Cluster]);
+        long[] expected = [3, 10, 10, 10, 10, 10];
+        for (var i = 0; i < windows.Count; i++)
+        {
+            Assert.Equal(expected[i], read.Snapshot.Get(CounterSubject.Cluster, windows[i].Id, Metric.FlopUnits).Usage);
+            Assert.Equal(i == 0 ? 0 : 7, read.Snapshot.Get("acct-a", windows[i].Id, Metric.FlopUnits).Usage);
+        }
+
+        Assert.Equal(1, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.GpuSeconds).Usage);
+    }
+
+    [Fact]
     public async Task Windows_LongerThanTheLimit_AndUsageBeyondTheLatestTime_AreRefused()
     {
         // Bounds that keep a bucket's end plus a window's length inside int64 (the stores compare times without dividing).

@@ -393,19 +393,54 @@ public sealed class InMemoryCounterStore : ICounterStore
     {
         public readonly string Id = id;
 
-        public BucketSeries[] Windows = [];
-
         // Held amounts are running sums (the cluster's over every hold of the tag), so that a check
         // does not walk every live hold (a busy account can hold hundreds of leases).
         public long HeldFlop;
         public long HeldGpu;
 
-        public SubjectState CopyAs(string id) => new(id)
+        // The first windows' series live in the subject itself, so that a call fetches one object
+        // for them, not two (a replay cycles through thousands of accounts); more go to an array.
+        private InlineSeries _inline;
+        private BucketSeries[]? _more;
+
+        public int WindowCount { get; private set; }
+
+        public ref BucketSeries Series(int slot) => ref slot < InlineSeries.Length ? ref _inline[slot] : ref _more![slot - InlineSeries.Length];
+
+        public void EnsureWindows(int count)
         {
-            Windows = Array.ConvertAll(Windows, w => w.Copy()),
-            HeldFlop = HeldFlop,
-            HeldGpu = HeldGpu,
-        };
+            if (count <= WindowCount)
+            {
+                return;
+            }
+
+            if (count > InlineSeries.Length)
+            {
+                Array.Resize(ref _more, count - InlineSeries.Length);
+            }
+
+            WindowCount = count;
+        }
+
+        public SubjectState CopyAs(string id)
+        {
+            var copy = new SubjectState(id) { HeldFlop = HeldFlop, HeldGpu = HeldGpu };
+            copy.EnsureWindows(WindowCount);
+            for (var slot = 0; slot < WindowCount; slot++)
+            {
+                copy.Series(slot) = Series(slot).Copy();
+            }
+
+            return copy;
+        }
+    }
+
+    [InlineArray(Length)]
+    internal struct InlineSeries
+    {
+        public const int Length = 4;
+
+        private BucketSeries _first;
     }
 
     /// <summary>
@@ -628,7 +663,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now, out long? resetsAt)
         {
             resetsAt = null;
-            if (subject is null || slot >= subject.Windows.Length)
+            if (subject is null || slot >= subject.WindowCount)
             {
                 return 0;
             }
@@ -643,12 +678,12 @@ public sealed class InMemoryCounterStore : ICounterStore
         }
 
         public static long Usage(SubjectState? subject, int slot, CounterWindow window, Metric metric, long now) =>
-            subject is null || slot >= subject.Windows.Length ? 0 : Counted(subject, slot, window, now).Total(metric);
+            subject is null || slot >= subject.WindowCount ? 0 : Counted(subject, slot, window, now).Total(metric);
 
         /// <summary>The subject's buckets of one window, pruned to what the window counts at <paramref name="now"/>.</summary>
         private static ref BucketSeries Counted(SubjectState subject, int slot, CounterWindow window, long now)
         {
-            ref var series = ref subject.Windows[slot];
+            ref var series = ref subject.Series(slot);
             if (window.LengthSeconds is { } length)
             {
                 series.PruneEnded(now, window.BucketSeconds, length);
@@ -698,13 +733,10 @@ public sealed class InMemoryCounterStore : ICounterStore
             for (var i = 0; i < slots.Length; i++)
             {
                 var slot = slots[i];
-                if (slot >= subject.Windows.Length)
-                {
-                    Array.Resize(ref subject.Windows, slot + 1);
-                }
+                subject.EnsureWindows(slot + 1);
 
                 var window = windows[i];
-                ref var series = ref subject.Windows[slot];
+                ref var series = ref subject.Series(slot);
                 if (window.LengthSeconds is not { } length)
                 {
                     series.AddToTotals(flop, gpu);
@@ -728,7 +760,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             for (var i = 0; i < windows.Length; i++)
             {
                 long flop = 0, gpu = 0;
-                if (subject is not null && slots[i] < subject.Windows.Length)
+                if (subject is not null && slots[i] < subject.WindowCount)
                 {
                     ref var series = ref Counted(subject, slots[i], windows[i], now);
                     (flop, gpu) = (series.FlopTotal, series.GpuTotal);
