@@ -72,7 +72,10 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         var store = InMemory(account);
         var amounts = Amounts(policy, lease);
         standing = AsStored(standing);
-        Span<UsageFigures> figures = stackalloc UsageFigures[policy.Layout.FigureCount];
+        // On the stack for any ordinary policy (16 windows); a policy with more windows gets an array.
+        var count = policy.Layout.FigureCount;
+        Span<UsageFigures> figures = count <= 64 ? stackalloc UsageFigures[64] : new UsageFigures[count];
+        figures = figures[..count];
         var status = store.Reserve(
             account, policy.Layout, now, standing.Suspended ? [] : policy.LayoutLimitsFor(standing.TierLevel),
             lease.LeaseId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds, lease.CheckOnly || standing.Suspended, figures);
