@@ -14,10 +14,10 @@ namespace Oversight.Policy.Counters;
 /// Besides the <see cref="ICounterStore"/> commands, the store has an allocation-free path for
 /// replays of millions of events: a <see cref="CounterHandle"/> names an account's tag and subject
 /// once, a <see cref="CounterLayout"/> its windows, and <see cref="Reserve(CounterHandle, CounterLayout, long, ReadOnlySpan{LayoutLimit}, string, long, long, long, bool, Span{Decisions.UsageFigures})"/>
-/// and <see cref="Settle(CounterHandle, CounterLayout, long, string?, long, long, long, bool)"/>
-/// write figures into the caller's span. Both paths run the same code on the same state (counters
-/// by subject object and window slot, not by string), so the conformance suite, which drives the
-/// command path, checks the arithmetic of both.
+/// (which writes the snapshot into the caller's span) and <see cref="Settle(CounterHandle, CounterLayout, long, string?, long, long, long, bool)"/>
+/// take them. Both paths run the same code on the same state (counters by subject object and
+/// window slot, not by string): the conformance suite drives the command path, and
+/// AllocationFreeAdmissionTests (Oversight.Policy.Tests) checks the handle path against it.
 /// </remarks>
 public sealed class InMemoryCounterStore : ICounterStore
 {
