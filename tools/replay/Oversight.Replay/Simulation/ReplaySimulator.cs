@@ -35,6 +35,12 @@ public sealed class ReplaySimulator
     {
         public TraceJob Job { get; } = job;
 
+        // Copied from the job, so that an attestation reads only this object (a replay attests
+        // long after the trace row was read, and every object fetched then is a cache miss).
+        public long DurationSeconds { get; } = job.DurationSeconds;
+
+        public int AcceleratorCount { get; } = job.AcceleratorCount;
+
         public SimulatedAccount Account { get; } = account;
 
         public long Index { get; } = index;
@@ -52,6 +58,8 @@ public sealed class ReplaySimulator
         public long AttestedUntil { get; set; }
 
         public long FlopAttested { get; set; }
+
+        public long GpuSecondsAttested { get; set; }
 
         public int Part { get; set; }
     }
@@ -309,34 +317,38 @@ public sealed class ReplaySimulator
     }
 
     private long NextAttestation(RunningJob run) =>
-        Math.Min(run.AttestedUntil + _options.AttestIntervalSeconds, run.RunStart + run.Job.DurationSeconds);
+        Math.Min(run.AttestedUntil + _options.AttestIntervalSeconds, run.RunStart + run.DurationSeconds);
 
     private async ValueTask AttestAsync(RunningJob run, long now, CancellationToken cancellationToken)
     {
-        var end = run.RunStart + run.Job.DurationSeconds;
+        var end = run.RunStart + run.DurationSeconds;
         var final = now >= end;
         // Cumulative shares, so the parts add up to the job's FLOP exactly.
-        var flopSoFar = final ? run.Amounts.FlopUnits : Share(run.Amounts.FlopUnits, now - run.RunStart, run.Job.DurationSeconds);
+        var flopSoFar = final ? run.Amounts.FlopUnits : Share(run.Amounts.FlopUnits, now - run.RunStart, run.DurationSeconds);
         var flop = flopSoFar - run.FlopAttested;
-        var gpuSeconds = (long)run.Job.AcceleratorCount * (now - run.AttestedUntil);
+        var gpuSeconds = run.AcceleratorCount * (now - run.AttestedUntil);
         var intervalStart = run.AttestedUntil;
         await _backend.AttestAsync(run.Account, run.LeaseId, run.Job, run.Part, flop, gpuSeconds, intervalStart, now, final, cancellationToken);
         _events++;
         run.Part++;
         run.FlopAttested = flopSoFar;
+        run.GpuSecondsAttested += gpuSeconds;
         run.AttestedUntil = now;
 
         // A job that waited for a step-up ends later than the trace says.
         _last = Math.Max(_last, now);
-        var user = run.Account.User;
-        user.FlopRun += flop;
-        user.GpuSecondsRun += gpuSeconds;
-        user.FlopRunByTier[run.TierAtAdmission] += flop;
         _timeline.Ran(now, run.TierAtAdmission, flop);
         if (!final)
         {
             Schedule(NextAttestation(run), EventKind.Attest, run, null, 0);
+            return;
         }
+
+        // The user's totals take the job's whole run at its end: one visit to the user per job, not per attestation.
+        var user = run.Account.User;
+        user.FlopRun += run.FlopAttested;
+        user.GpuSecondsRun += run.GpuSecondsAttested;
+        user.FlopRunByTier[run.TierAtAdmission] += run.FlopAttested;
     }
 
     /// <summary>"job-&lt;index&gt;", formatted on the stack (an interpolated string rents and returns a pooled buffer, which cost more than the rest of an admission here).</summary>
