@@ -18,6 +18,12 @@ internal struct BucketSeries
     private int _head; // in buckets
     private int _count;
 
+    // Copies of the oldest and newest bucket indexes, kept in the struct so that the usual calls
+    // (is anything to prune? is this the newest bucket?) read no array: only adding an amount and
+    // actually pruning touch it.
+    private long _oldest;
+    private long _newest;
+
     public long FlopTotal { get; private set; }
 
     public long GpuTotal { get; private set; }
@@ -44,10 +50,10 @@ internal struct BucketSeries
     {
         if (_count > 0)
         {
-            var start = Index(_head + _count - 1) * bucketSeconds;
+            var start = _newest * bucketSeconds;
             if (at >= start && at - start < bucketSeconds)
             {
-                return Index(_head + _count - 1);
+                return _newest;
             }
         }
 
@@ -72,17 +78,18 @@ internal struct BucketSeries
         GpuTotal += gpu;
         if (_count > 0)
         {
-            var last = _head + _count - 1;
-            if (Index(last) == bucket)
+            if (_newest == bucket)
             {
+                var last = _head + _count - 1;
                 _data![(last * Stride) + 1] += flop;
                 _data[(last * Stride) + 2] += gpu;
                 return;
             }
 
-            if (Index(last) > bucket)
+            if (_newest > bucket)
             {
                 InsertOutOfOrder(bucket, flop, gpu);
+                _oldest = Index(_head);
                 return;
             }
         }
@@ -90,6 +97,8 @@ internal struct BucketSeries
         EnsureRoomAtEnd();
         Set(_head + _count, bucket, flop, gpu);
         _count++;
+        _newest = bucket;
+        _oldest = Index(_head);
     }
 
     /// <summary>
@@ -100,12 +109,16 @@ internal struct BucketSeries
     /// </summary>
     public void PruneEnded(long now, long bucketSeconds, long lengthSeconds)
     {
-        while (_count > 0 && ((Index(_head) + 1) * bucketSeconds) + lengthSeconds <= now)
+        while (_count > 0 && ((_oldest + 1) * bucketSeconds) + lengthSeconds <= now)
         {
             FlopTotal -= _data![(_head * Stride) + 1];
             GpuTotal -= _data[(_head * Stride) + 2];
             _head++;
             _count--;
+            if (_count > 0)
+            {
+                _oldest = Index(_head);
+            }
         }
 
         if (_count == 0)
