@@ -21,36 +21,6 @@ internal static class PrivateServers
         return dir;
     }
 
-    private static readonly Random PortRandom = new();
-    private static readonly HashSet<int> Handed = new();
-
-    /// <summary>A port in [min, max) that can be bound on 127.0.0.1 now and was not handed out
-    /// before by this process.</summary>
-    public static int FreePort(int min = 30000, int max = 32000)
-    {
-        for (var attempt = 0; attempt < 500; attempt++)
-        {
-            int port;
-            lock (PortRandom)
-            {
-                port = PortRandom.Next(min, max);
-                if (!Handed.Add(port)) continue;
-            }
-            try
-            {
-                var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                listener.Stop();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // taken, try another
-            }
-        }
-        throw new InvalidOperationException($"no free port on 127.0.0.1 in [{min}, {max})");
-    }
-
     public static bool PortOpen(int port)
     {
         try

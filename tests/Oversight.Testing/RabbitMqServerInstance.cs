@@ -25,8 +25,8 @@ public sealed class RabbitMqServerInstance : IAsyncDisposable
                       "RabbitMqServerInstance needs a local RabbitMQ (apt-get install rabbitmq-server; " +
                       "tests/run.sh installs it). It is not available with Testcontainers only.");
 
-        AmqpPort = PrivateServers.FreePort();
-        var distPort = PrivateServers.FreePort(20000, 24000);
+        AmqpPort = LoopbackPorts.Free(30000, 32000);
+        var distPort = LoopbackPorts.Free(20000, 24000);
         NodeName = $"rabbit-ovt-{AmqpPort}@localhost";
         DataDirectory = PrivateServers.NewDataDirectory($"rabbitmq-{AmqpPort}-{Guid.NewGuid():N}"[..27]);
         Directory.CreateDirectory(Path.Combine(DataDirectory, "log"));

@@ -29,7 +29,7 @@ public sealed class RedisServerInstance : IAsyncDisposable
                       "RedisServerInstance needs a local redis-server (apt-get install redis-server; " +
                       "tests/run.sh installs it). It is not available with Testcontainers only.");
         _appendOnly = appendOnly;
-        Port = PrivateServers.FreePort();
+        Port = LoopbackPorts.Free(30000, 32000);
         DataDirectory = PrivateServers.NewDataDirectory($"redis-{Port}-{Guid.NewGuid():N}"[..24]);
     }
 

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -49,8 +47,34 @@ public sealed class ServiceHost : IAsyncDisposable
         string dataDirectory,
         Action<IServiceCollection>? overrideServices = null)
     {
-        var grpcPort = FreePort();
-        var healthPort = FreePort();
+        // Another test process can take a free port before Kestrel binds it: start again on new ones.
+        for (var attempt = 1; ; attempt++)
+        {
+            var grpcPort = FreePort();
+            var healthPort = FreePort();
+            var app = Build(settings, add, map, dataDirectory, overrideServices, grpcPort, healthPort);
+            try
+            {
+                await app.StartAsync();
+                return new ServiceHost(app, grpcPort, healthPort, dataDirectory);
+            }
+            catch (Exception e) when (attempt < 5 && LoopbackPorts.IsAddressInUse(e))
+            {
+                await app.StopAsync(); // hosted services that did start (the bus) stop before the retry
+                await app.DisposeAsync();
+            }
+        }
+    }
+
+    private static WebApplication Build(
+        IDictionary<string, string?> settings,
+        Action<WebApplicationBuilder> add,
+        Action<WebApplication> map,
+        string dataDirectory,
+        Action<IServiceCollection>? overrideServices,
+        int grpcPort,
+        int healthPort)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Development });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -71,8 +95,7 @@ public sealed class ServiceHost : IAsyncDisposable
         var app = builder.Build();
         app.MapOversightDefaults();
         map(app);
-        await app.StartAsync();
-        return new ServiceHost(app, grpcPort, healthPort, dataDirectory);
+        return app;
     }
 
     /// <summary>A development token for this host (and every host sharing its data folder).</summary>
@@ -91,10 +114,6 @@ public sealed class ServiceHost : IAsyncDisposable
         await App.DisposeAsync();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback port for a service host (see <see cref="LoopbackPorts"/>).</summary>
+    public static int FreePort() => LoopbackPorts.Free();
 }

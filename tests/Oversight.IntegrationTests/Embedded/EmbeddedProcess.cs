@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using Oversight.Testing;
 
 namespace Oversight.IntegrationTests.Embedded;
 
@@ -30,9 +29,33 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
 
     public static async Task<EmbeddedProcess> StartAsync(IDictionary<string, string>? environment = null)
     {
+        // Another test process can take a free port before the program binds it: start again on new ones.
+        for (var attempt = 1; ; attempt++)
+        {
+            var embedded = await TryStartAsync(environment);
+            if (embedded.Started)
+            {
+                return embedded;
+            }
+
+            var output = embedded.Output;
+            await embedded.DisposeAsync();
+            if (attempt < 5 && output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            throw new InvalidOperationException($"The embedded default did not start within 90 s. Output:\n{output}");
+        }
+    }
+
+    private bool Started => _started.Task.IsCompletedSuccessfully;
+
+    private static async Task<EmbeddedProcess> TryStartAsync(IDictionary<string, string>? environment)
+    {
         var dataDirectory = Directory.CreateTempSubdirectory("oversight-embedded-").FullName;
-        var grpcPort = FreePort();
-        var healthPort = FreePort();
+        var grpcPort = ServiceHost.FreePort();
+        var healthPort = ServiceHost.FreePort();
         var start = Program("", dataDirectory);
         start.Environment["Oversight__Hosting__GrpcPort"] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["Oversight__Hosting__HealthPort"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -49,12 +72,10 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
         embedded._process.BeginErrorReadLine();
 
         var exited = embedded._process.WaitForExitAsync();
-        var first = await Task.WhenAny(embedded._started.Task, exited, Task.Delay(TimeSpan.FromSeconds(90)));
-        if (first != embedded._started.Task)
+        await Task.WhenAny(embedded._started.Task, exited, Task.Delay(TimeSpan.FromSeconds(90)));
+        if (exited.IsCompleted)
         {
-            var output = embedded.Output;
-            await embedded.DisposeAsync();
-            throw new InvalidOperationException($"The embedded default did not start within 90 s. Output:\n{output}");
+            await exited; // the output handlers have seen every line once the exit is awaited
         }
 
         return embedded;
@@ -126,12 +147,5 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
         {
             _started.TrySetResult();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
