@@ -106,6 +106,42 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task GetPolicy_ByACallerOfOneMarketplace_ShowsOnlyThatMarketplacesOverride()
+    {
+        var market = Deployment.NewMarketplace();
+        var other = Deployment.NewMarketplace();
+        var third = Deployment.NewMarketplace();
+        var document = TestPolicies.DefaultWith(new Dictionary<string, string>
+        {
+            [market.Id] = TestPolicies.Ladder(anonymous: 1_000),
+            [other.Id] = TestPolicies.Ladder(anonymous: 2_000),
+        });
+        var set = await Client.SetPolicyAsync(new SetPolicyRequest { Document = document, Format = PolicyFormat.Yaml, Comment = "two overrides" }, Deployment.Admin);
+        var stored = PolicyLoader.Load(document);
+
+        // A deployment-wide admin sees the document as stored.
+        var full = await Client.GetPolicyAsync(new GetPolicyRequest { Version = set.Version }, Deployment.Admin);
+        Assert.Equal((document, PolicyFormat.Yaml), (full.Document, full.Format));
+
+        // The operator of one marketplace sees its own override and not the other's, in a document
+        // that still loads and means the same for it.
+        var own = await Client.GetPolicyAsync(new GetPolicyRequest { Version = set.Version }, market.Operator);
+        var ownDocument = PolicyLoader.Load(own.Document);
+        Assert.Equal((set.Version, PolicyFormat.Yaml, "two overrides"), (own.Version, own.Format, own.Comment));
+        Assert.Equal([market.Id], ownDocument.Overrides.Keys);
+        Assert.DoesNotContain(other.Id, own.Document, StringComparison.Ordinal);
+        Assert.Equal(stored.Resolve(market.Id).Document, ownDocument.Resolve(market.Id).Document);
+
+        // A marketplace without an override sees none, and a marketplace admin is scoped like its operator.
+        var none = await Client.GetPolicyAsync(new GetPolicyRequest(), third.Operator);
+        Assert.Empty(PolicyLoader.Load(none.Document).Overrides);
+        Assert.Equal(stored.Resolve(third.Id).Document, PolicyLoader.Load(none.Document).Resolve(third.Id).Document);
+        var otherAdmin = await Client.GetPolicyAsync(new GetPolicyRequest(), Deployment.Auth("admin", other.Id));
+        Assert.Equal([other.Id], PolicyLoader.Load(otherAdmin.Document).Overrides.Keys);
+        Assert.DoesNotContain(market.Id, otherAdmin.Document, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SetPolicy_InJson_IsStoredAsJson_AndApplies()
     {
         var market = Deployment.NewMarketplace();

@@ -12,6 +12,7 @@ using Oversight.Enforcement.Policies;
 using Oversight.Enforcement.V1;
 using Oversight.Hosting;
 using Oversight.Hosting.Auth;
+using Oversight.Policy;
 using Oversight.Policy.Accelerators;
 using Oversight.Policy.Admission;
 using Oversight.Policy.Counters;
@@ -218,12 +219,12 @@ public sealed class ThresholdEnforcementService(
 
     public override async Task<GetPolicyResponse> GetPolicy(GetPolicyRequest request, ServerCallContext context)
     {
-        Caller.From(context);
+        var caller = Caller.From(context);
         new Validation().Check(request.Version >= 0, "version", "version must be 0 (current) or a stored version.").ThrowIfInvalid();
         var version = request.Version == 0 ? (await policies.CurrentAsync(context.CancellationToken)).Version : request.Version;
         var record = await db.PolicyVersions.AsNoTracking().FirstOrDefaultAsync(p => p.Version == version, context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"Policy version {version} does not exist."));
-        return new GetPolicyResponse
+        var response = new GetPolicyResponse
         {
             Version = record.Version,
             Document = record.Document,
@@ -231,7 +232,22 @@ public sealed class ThresholdEnforcementService(
             CreatedAt = Timestamp.FromDateTimeOffset(record.CreatedAt),
             Comment = record.Comment,
         };
+        if (!caller.IsDeploymentWide && VisibleTo(PolicyLoader.Load(record.Document), caller.Marketplace) is { } narrowed)
+        {
+            // A caller acts only inside its marketplace (DESIGN.md "Security"): other marketplaces'
+            // overrides are theirs. The narrowed copy is written anew, so the stored comments go.
+            response.Document = PolicyLoader.ToYaml(narrowed);
+            response.Format = PolicyFormat.Yaml;
+        }
+
+        return response;
     }
+
+    /// <summary>The document without other marketplaces' overrides, or null when it names none.</summary>
+    private static PolicyDocument? VisibleTo(PolicyDocument document, string? marketplaceId) =>
+        document.Overrides.Keys.All(key => key == marketplaceId)
+            ? null
+            : document with { Overrides = new ValueMap<PolicyOverride>(document.Overrides.Where(o => o.Key == marketplaceId)) };
 
     public override async Task<ListPolicyVersionsResponse> ListPolicyVersions(ListPolicyVersionsRequest request, ServerCallContext context)
     {
