@@ -89,6 +89,17 @@ public sealed class BadRowTests : IDisposable
     }
 
     [Fact]
+    public void An_invalid_json_line_counts_its_column_in_characters_not_bytes()
+    {
+        // "Zoë Ω" is 5 characters and 7 bytes in UTF-8: the ',' that fails is the 31st character (the 33rd byte).
+        var path = _folder.WriteLines("bad.jsonl", """{"account": "Zoë Ω", "start": , "end": 1700000600}""");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal(new TraceLocation("bad.jsonl", 1, "31"), error.Location);
+    }
+
+    [Fact]
     public void A_json_line_without_a_required_field_names_the_field()
     {
         var path = _folder.WriteLines("bad.jsonl", """{"account":"a","end":1700000600,"accelerator":"T4","count":1}""");

@@ -113,7 +113,7 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
             }
             catch (JsonException e)
             {
-                throw new TraceFormatException(new TraceLocation(file, line, $"{(e.BytePositionInLine ?? 0) + 1}"), $"not valid JSON: {e.Message.Split(" LineNumber")[0]}");
+                throw new TraceFormatException(new TraceLocation(file, line, $"{Column(text, e.BytePositionInLine ?? 0)}"), $"not valid JSON: {e.Message.Split(" LineNumber")[0]}");
             }
 
             if (_root.ValueKind != JsonValueKind.Object)
@@ -123,6 +123,13 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
         }
 
         public TraceLocation Location => new(_file, _line);
+
+        /// <summary>The 1-based character column of a UTF-8 byte offset (the parser counts bytes; an editor counts characters).</summary>
+        private static long Column(string text, long bytePosition)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            return Encoding.UTF8.GetCharCount(bytes, 0, (int)Math.Min(bytePosition, bytes.Length)) + 1;
+        }
 
         public TraceLocation At(string field) => new(_file, _line, field);
 
