@@ -310,6 +310,44 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task Holds_ExpiringOneByOne_ArePrunedEachAtItsOwnTime_AndSettledOrReheldLeasesAreNotPrunedTwice()
+    {
+        var tag = await NewInitializedTagAsync();
+        // Ten holds of 1..10 units, lease-i expiring at T0 + 10 i, across two accounts.
+        for (var i = 1; i <= 10; i++)
+        {
+            await Store.ReserveAsync(Reserve(tag, $"lease-{i}", i % 2 == 0 ? "acct-a" : "acct-b", flop: i, gpu: 2 * i, expiresAt: T0 + (10 * i)));
+        }
+
+        // lease-3 settles in full before its time; lease-4 settles in full and is held again, later, with 100 units.
+        await Store.SettleAsync(Settle(tag, "att-3", "acct-b", flop: 3, lease: "lease-3", final: true, now: T0 + 1));
+        await Store.SettleAsync(Settle(tag, "att-4", "acct-a", flop: 4, lease: "lease-4", final: true, now: T0 + 2));
+        await Store.ReserveAsync(Reserve(tag, "lease-4", "acct-a", flop: 100, gpu: 100, now: T0 + 3, expiresAt: T0 + 1000));
+        // lease-6 shrinks to 2 units.
+        await Store.SettleAsync(Settle(tag, "att-6", "acct-a", flop: 4, gpu: 12, lease: "lease-6", now: T0 + 4));
+
+        var pruned = new List<int>();
+        var held = new List<(long Cluster, long A, long GpuCluster)>();
+        for (var now = T0 + 10; now <= T0 + 110; now += 10)
+        {
+            var read = await Store.ReadAsync(tag, now, Windows, [CounterSubject.Cluster, "acct-a"]);
+            pruned.Add(read.ExpiredHoldsPruned);
+            held.Add((read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held,
+                read.Snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Held,
+                read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.GpuSeconds).Held));
+        }
+
+        // Every live hold is pruned exactly at its expiry; lease-3 (settled) and lease-4 (held again) are not.
+        Assert.Equal([1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0], pruned);
+        // After lease-1 expired: leases 2, 5, 6 (shrunk to 2 units and 0 GPU-seconds), 7, 8, 9, 10 and the new lease-4.
+        Assert.Equal((2 + 5 + 2 + 7 + 8 + 9 + 10 + 100, 2 + 2 + 8 + 10 + 100, 4 + 10 + 0 + 14 + 16 + 18 + 20 + 100), held[0]);
+        Assert.Equal((100, 100, 100), held[^1]);
+        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-4", T0 + 200)).Status);
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 200));
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.GpuSeconds, now: T0 + 200));
+    }
+
+    [Fact]
     public async Task Release_RemovesTheLiveHold()
     {
         var tag = await NewInitializedTagAsync();

@@ -50,6 +50,29 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
     }
 
     [Fact]
+    public async Task Holds_WrittenBeforeTheSumsAndTheExpiryIndex_AreSummedAndPrunedAfterAnUpgrade()
+    {
+        // The holds hash as the scripts wrote it before held sums and the expiry index existed.
+        var tag = await NewInitializedTagAsync();
+        var database = fixture.Connection.GetDatabase();
+        await database.HashSetAsync(RedisCounterKeys.Holds(tag),
+        [
+            new HashEntry("lease-1", $"acct-a|10|4|{T0 + 60}"),
+            new HashEntry("lease-2", $"acct-b|20|6|{T0 + 120}"),
+        ]);
+
+        Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
+        Assert.Equal(4, await HeldAsync(tag, "acct-a", Metric.GpuSeconds));
+        var release = await Store.ReleaseAsync(tag, "lease-2", T0 + 1);
+        var read = await Store.ReadAsync(tag, T0 + 60, Windows, [CounterSubject.Cluster]);
+
+        Assert.Equal(ReleaseStatus.Released, release.Status);
+        Assert.Equal(1, read.ExpiredHoldsPruned);
+        Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(0, await database.SortedSetLengthAsync(RedisCounterKeys.HoldExpiries(tag)));
+    }
+
+    [Fact]
     public async Task Keys_AllShareTheTagsHashSlot()
     {
         var tag = await NewInitializedTagAsync();

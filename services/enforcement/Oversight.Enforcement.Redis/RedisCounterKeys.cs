@@ -9,7 +9,11 @@ namespace Oversight.Enforcement.Redis;
 /// Cluster hash tag, so every key one script touches lives in one slot.
 /// <list type="bullet">
 /// <item><c>ovs:{tag}:e</c> string: the epoch marker; no TTL.</item>
-/// <item><c>ovs:{tag}:h</c> hash: lease id → <c>account|flopUnits|gpuSeconds|expiresAt</c>.</item>
+/// <item><c>ovs:{tag}:h</c> hash: lease id → <c>account|flopUnits|gpuSeconds|expiresAt</c>, and the
+/// held sums per subject (<c>#f:&lt;subject&gt;</c>, <c>#g:&lt;subject&gt;</c>) with the format marker
+/// <c>#v</c>; lease ids never contain '#'. The sums live and expire with the holds they sum.</item>
+/// <item><c>ovs:{tag}:x</c> sorted set: lease ids of the holds, score = expiry (Unix s), so that
+/// pruning visits only expired holds.</item>
 /// <item><c>ovs:{tag}:m</c> sorted set: counted attestation ids, score = mark expiry (Unix s).</item>
 /// <item><c>ovs:{tag}:k</c> set: every usage key ever written, so a reset finds them all without SCAN.</item>
 /// <item><c>ovs:{tag}:r</c> string: the rebuild lease (one replica rebuilds a tag at a time); not
@@ -24,6 +28,8 @@ public static class RedisCounterKeys
     public static RedisKey Epoch(string tag) => Prefix(tag) + "e";
 
     public static RedisKey Holds(string tag) => Prefix(tag) + "h";
+
+    public static RedisKey HoldExpiries(string tag) => Prefix(tag) + "x";
 
     public static RedisKey Marks(string tag) => Prefix(tag) + "m";
 

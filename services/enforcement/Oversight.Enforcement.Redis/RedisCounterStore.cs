@@ -67,7 +67,7 @@ public sealed class RedisCounterStore : ICounterStore
             await _database.KeyDeleteAsync(keys).ConfigureAwait(false);
         }
 
-        await _database.KeyDeleteAsync([RedisCounterKeys.Holds(tag), RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
+        await _database.KeyDeleteAsync([RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
     }
 
     public async Task<ReserveResult> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken = default)
@@ -87,7 +87,7 @@ public sealed class RedisCounterStore : ICounterStore
             }
         }
 
-        var keys = new List<RedisKey>(2 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag) };
+        var keys = new List<RedisKey>(3 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag) };
         AddUsageKeys(keys, tag, windows, subjects);
 
         var hold = command.Hold;
@@ -135,9 +135,9 @@ public sealed class RedisCounterStore : ICounterStore
         var windows = command.Windows;
         string[] subjects = [command.AccountId, CounterSubject.Cluster];
 
-        var keys = new List<RedisKey>(4 + (subjects.Length * windows.Count * 2))
+        var keys = new List<RedisKey>(5 + (subjects.Length * windows.Count * 2))
         {
-            RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.Marks(tag), RedisCounterKeys.Registry(tag),
+            RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.Marks(tag), RedisCounterKeys.Registry(tag),
         };
         AddUsageKeys(keys, tag, windows, subjects);
 
@@ -189,7 +189,7 @@ public sealed class RedisCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
         var result = await ReleaseScript.EvaluateAsync(
-            _database, [RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag)], [now, leaseId]).ConfigureAwait(false);
+            _database, [RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [now, leaseId]).ConfigureAwait(false);
         return new ReleaseResult((ReleaseStatus)(int)result);
     }
 
@@ -198,7 +198,7 @@ public sealed class RedisCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateWindows(windows);
         CounterIds.ValidateSubjects(subjects);
-        var keys = new List<RedisKey>(2 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag) };
+        var keys = new List<RedisKey>(3 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag) };
         AddUsageKeys(keys, tag, windows, subjects);
         var values = new List<RedisValue> { now };
         AddLayout(values, windows, subjects);

@@ -13,40 +13,114 @@ local function hdel_all(key, fields)
   end
 end
 
--- Removes the tag's expired holds (expiresAt <= now); returns their count and the live holds
--- as lease -> { account, flop, gpu, expiresAt }.
-local function load_holds(holds_key, now)
-  local raw = redis.call('HGETALL', holds_key)
-  local live = {}
-  local expired = {}
-  for i = 1, #raw, 2 do
-    local account, flop, gpu, exp = string.match(raw[i + 1], '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
-    if account == nil then
-      error('corrupt hold ' .. raw[i] .. ' in ' .. holds_key)
-    end
-    exp = tonumber(exp)
-    if exp <= now then
-      expired[#expired + 1] = raw[i]
-    else
-      live[raw[i]] = { account, tonumber(flop), tonumber(gpu), exp }
-    end
+-- Holds. The holds hash maps each lease id to 'account|flop|gpu|expiresAt' and also keeps the
+-- held sums per subject ('#f:<subject>', '#g:<subject>'; subject '*' is every hold of the tag)
+-- and the marker '#v' (lease ids never contain '#'). A sorted set indexes lease ids by expiry.
+-- So a script costs O(log n + expired) however many holds are live, and the sums live and expire
+-- with the holds they sum.
+
+local function parse_hold(holds_key, lease, raw)
+  local account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
+  if account == nil then
+    error('corrupt hold ' .. lease .. ' in ' .. holds_key)
   end
-  if #expired > 0 then
-    hdel_all(holds_key, expired)
-  end
-  return #expired, live
+  return { account, tonumber(flop), tonumber(gpu), tonumber(exp) }
 end
 
--- Held amounts of a subject: '*' is every live hold of the tag, an account its own.
-local function held_of(live, subject)
-  local flop, gpu = 0, 0
-  for _, h in pairs(live) do
-    if subject == '*' or h[1] == subject then
-      flop = flop + h[2]
-      gpu = gpu + h[3]
+-- Adds to a held sum; a sum back at zero is removed, so a tag without holds has no holds hash.
+local function add_sum(holds_key, field, delta)
+  if redis.call('HINCRBY', holds_key, field, delta) == 0 then
+    redis.call('HDEL', holds_key, field)
+  end
+end
+
+-- Adds (sign 1) or removes (sign -1) amounts from the held sums of the account and of '*'.
+local function add_held(holds_key, account, flop, gpu, sign)
+  if flop ~= 0 then
+    local delta = string.format('%d', sign * flop)
+    add_sum(holds_key, '#f:' .. account, delta)
+    add_sum(holds_key, '#f:*', delta)
+  end
+  if gpu ~= 0 then
+    local delta = string.format('%d', sign * gpu)
+    add_sum(holds_key, '#g:' .. account, delta)
+    add_sum(holds_key, '#g:*', delta)
+  end
+end
+
+-- Holds written before the sums and the expiry index existed: index and sum them once.
+local function upgrade_holds(holds_key, expiries_key)
+  if redis.call('HEXISTS', holds_key, '#v') == 1 or redis.call('EXISTS', holds_key) == 0 then
+    return
+  end
+  local raw = redis.call('HGETALL', holds_key)
+  for i = 1, #raw, 2 do
+    if string.sub(raw[i], 1, 1) ~= '#' then
+      local h = parse_hold(holds_key, raw[i], raw[i + 1])
+      redis.call('ZADD', expiries_key, h[4], raw[i])
+      add_held(holds_key, h[1], h[2], h[3], 1)
     end
   end
-  return flop, gpu
+  redis.call('HSET', holds_key, '#v', '2')
+end
+
+-- The live hold of a lease, or nil.
+local function get_hold(holds_key, lease)
+  local raw = redis.call('HGET', holds_key, lease)
+  if not raw then
+    return nil
+  end
+  return parse_hold(holds_key, lease, raw)
+end
+
+local function put_hold(holds_key, expiries_key, lease, account, flop_s, gpu_s, exp_s)
+  redis.call('HSET', holds_key, lease, account .. '|' .. flop_s .. '|' .. gpu_s .. '|' .. exp_s, '#v', '2')
+  redis.call('ZADD', expiries_key, exp_s, lease)
+  add_held(holds_key, account, tonumber(flop_s), tonumber(gpu_s), 1)
+end
+
+local function delete_hold(holds_key, expiries_key, lease, h)
+  redis.call('HDEL', holds_key, lease)
+  redis.call('ZREM', expiries_key, lease)
+  add_held(holds_key, h[1], h[2], h[3], -1)
+  if redis.call('HLEN', holds_key) == 1 then
+    redis.call('DEL', holds_key) -- only the marker '#v' is left
+  end
+end
+
+-- Removes the tag's expired holds (expiresAt <= now); returns how many.
+local function prune_holds(holds_key, expiries_key, now)
+  upgrade_holds(holds_key, expiries_key)
+  local expired = redis.call('ZRANGEBYSCORE', expiries_key, '-inf', now)
+  if #expired == 0 then
+    return 0
+  end
+  local count = 0
+  for _, lease in ipairs(expired) do
+    local h = get_hold(holds_key, lease)
+    if h then
+      delete_hold(holds_key, expiries_key, lease, h)
+      count = count + 1
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', expiries_key, '-inf', now)
+  return count
+end
+
+-- The live hold of a lease, or nil; one found expired (its index entry lost) goes now.
+local function live_hold(holds_key, expiries_key, lease, now)
+  local h = get_hold(holds_key, lease)
+  if h and h[4] <= now then
+    delete_hold(holds_key, expiries_key, lease, h)
+    return nil
+  end
+  return h
+end
+
+-- Held amounts of a subject ('*' is every live hold of the tag), after pruning.
+local function held_of(holds_key, subject)
+  local sums = redis.call('HMGET', holds_key, '#f:' .. subject, '#g:' .. subject)
+  return tonumber(sums[1] or '0'), tonumber(sums[2] or '0')
 end
 
 -- Usage of one (subject, window, metric) key at now, pruning buckets that left the window.
@@ -100,12 +174,12 @@ local function parse_layout(p)
 end
 
 -- usage[s][w][m], resets[s][w][m], held[s][m] for every subject, window and metric.
-local function measure(first_key, windows, subjects, live, now)
+local function measure(first_key, windows, subjects, holds_key, now)
   local W = #windows
   local usage, resets, held = {}, {}, {}
   for s = 1, #subjects do
     usage[s], resets[s] = {}, {}
-    local hf, hg = held_of(live, subjects[s])
+    local hf, hg = held_of(holds_key, subjects[s])
     held[s] = { hf, hg }
     for w = 1, W do
       usage[s][w], resets[s][w] = {}, {}

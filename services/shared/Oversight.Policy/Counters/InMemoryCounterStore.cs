@@ -331,7 +331,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
-            state.Track(hold);
+            state.Track(leaseId, hold);
             return status;
         }
     }
@@ -481,8 +481,9 @@ public sealed class InMemoryCounterStore : ICounterStore
         private CounterLayout? _layout;
         private int[] _layoutSlots = [];
 
-        /// <summary>No hold expires before this: pruning is skipped until now reaches it.</summary>
-        private long _earliestHoldExpiry = long.MaxValue;
+        /// <summary>Every hold's lease id by expiry, so that pruning visits only expired holds. Entries
+        /// of holds settled or released meanwhile stay until their time and are skipped then.</summary>
+        private PriorityQueue<string, long>? _holdExpiries;
 
         public void Clear()
         {
@@ -496,7 +497,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             _markExpiries?.Clear();
             _windowIds.Clear();
             _layout = null;
-            _earliestHoldExpiry = long.MaxValue;
+            _holdExpiries?.Clear();
         }
 
         /// <summary>The subject, or null when it has nothing yet (reads do not create subjects).</summary>
@@ -580,14 +581,14 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void AddHold(string leaseId, HoldEntry entry)
         {
             Holds.Add(leaseId, entry);
-            Track(entry);
+            Track(leaseId, entry);
         }
 
         /// <summary>Counts a hold just put into <see cref="Holds"/> in the held sums and the pruning schedule.</summary>
-        public void Track(HoldEntry entry)
+        public void Track(string leaseId, HoldEntry entry)
         {
             AddHeld(entry, 1);
-            _earliestHoldExpiry = Math.Min(_earliestHoldExpiry, entry.ExpiresAt);
+            (_holdExpiries ??= new()).Enqueue(leaseId, entry.ExpiresAt);
         }
 
         public bool RemoveHold(string leaseId)
@@ -612,29 +613,22 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
+        /// <summary>Removes the holds that expired by <paramref name="now"/>; returns how many. Costs the
+        /// expired entries only, however many holds are live.</summary>
         public int PruneHolds(long now)
         {
-            if (now < _earliestHoldExpiry)
-            {
-                return 0;
-            }
-
             var pruned = 0;
-            var earliest = long.MaxValue;
-            foreach (var (leaseId, hold) in Holds)
+            while (_holdExpiries is not null && _holdExpiries.TryPeek(out var leaseId, out var expiresAt) && expiresAt <= now)
             {
-                if (hold.ExpiresAt <= now)
+                _holdExpiries.Dequeue();
+                // The lease may have settled, or settled and been held again with a later expiry.
+                if (Holds.TryGetValue(leaseId, out var hold) && hold.ExpiresAt <= now)
                 {
-                    RemoveHold(leaseId); // removing while enumerating is allowed (.NET Core 3.0+)
+                    RemoveHold(leaseId);
                     pruned++;
                 }
-                else if (hold.ExpiresAt < earliest)
-                {
-                    earliest = hold.ExpiresAt;
-                }
             }
 
-            _earliestHoldExpiry = earliest;
             return pruned;
         }
 
