@@ -692,6 +692,50 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(3, await UsageAsync(other, "acct-a", Lifetime, Metric.FlopUnits));
     }
 
+    [Fact]
+    public async Task ResetTag_KeepingHolds_PutsThemBackAtWhatTheyReserved_SoSettlingTheLedgerAgainShrinksThemExactly()
+    {
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 100, gpu: 50, expiresAt: T0 + Day));
+        await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-b", flop: 40, gpu: 40, expiresAt: T0 + Day));
+        await Store.ReserveAsync(Reserve(tag, "lease-3", "acct-b", flop: 9, expiresAt: T0 + 60));
+        // The ledger: two parts of lease-1 (the second past the gpu reserved), lease-2 final, usage without a lease.
+        SettleCommand[] ledger =
+        [
+            Settle(tag, "att-1", "acct-a", flop: 30, gpu: 20, lease: "lease-1", now: T0 + 1),
+            Settle(tag, "att-2", "acct-a", flop: 10, gpu: 40, lease: "lease-1", now: T0 + 2),
+            Settle(tag, "att-3", "acct-b", flop: 40, gpu: 40, lease: "lease-2", final: true, now: T0 + 3),
+            Settle(tag, "att-4", "acct-b", flop: 7, now: T0 + 4),
+        ];
+        foreach (var settle in ledger)
+        {
+            await Store.SettleAsync(settle);
+        }
+
+        var before = await ReadAsync(tag, T0 + 5, "acct-a", "acct-b", CounterSubject.Cluster);
+
+        await Store.ResetTagAsync(tag, keepHolds: true);
+
+        // Fails closed like any reset; the holds are back at what they reserved, the counters empty.
+        Assert.Null(await Store.GetEpochAsync(tag));
+        Assert.Equal(ReserveStatus.EpochMissing, (await Store.ReserveAsync(Reserve(tag, "lease-9", "acct-a", flop: 1, now: T0 + 5))).Status);
+        foreach (var settle in ledger)
+        {
+            Assert.Equal(SettleStatus.Applied, (await Store.SettleAsync(settle with { Now = T0 + 5, Rebuilding = true })).Status);
+        }
+
+        await Store.InitializeTagAsync(tag, "epoch-2");
+        var after = await ReadAsync(tag, T0 + 5, "acct-a", "acct-b", CounterSubject.Cluster);
+        Assert.Equal(before.Readings, after.Readings);
+        Assert.Equal(60 + 9, after.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 60, 0, T0 + Day), (await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 1, now: T0 + 5))).Hold);
+        // The kept holds still expire at their time, and a reset without keeping drops them.
+        Assert.Equal(1, (await Store.ReadAsync(tag, T0 + 60, Windows, [CounterSubject.Cluster])).ExpiredHoldsPruned);
+        await Store.ResetTagAsync(tag);
+        await Store.InitializeTagAsync(tag, "epoch-3");
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 60));
+    }
+
     // ---------- the cluster subject ----------
 
     [Fact]

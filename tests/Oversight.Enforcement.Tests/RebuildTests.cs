@@ -82,6 +82,31 @@ public sealed class RebuildTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RebuildCounters_KeepsTheHoldsOfLeasesStillRunning_ShrunkByWhatTheyAttested()
+    {
+        var market = _deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        var running = market.Request(account, 3_000_000);
+        Assert.Equal(Verdict.Allow, (await market.AuthorizeAsync(running)).Verdict);
+        await market.AttestAsync(account, running.LeaseId, 1_000_000, final: false);
+        var live = await market.WaitForUsageAsync(account, 1_000_000);
+        Assert.Equal(2_000_000, TestMarketplace.Window(live, "24h").Held);
+
+        var rebuilt = await _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
+
+        // Held as before: the budget a running lease still uses is not handed out again.
+        Assert.Equal(1, rebuilt.AttestationsApplied);
+        Assert.Equal(live, await market.UsageAsync(account));
+        // 1,000,000 used + 2,000,000 held + 17,500,000 asked > 20,000,000.
+        Assert.Equal(Verdict.RequireStatedPurpose, (await market.AuthorizeAsync(market.Request(account, 17_500_000, checkOnly: true))).Verdict);
+        // The lease's final attestation releases what is left.
+        await market.AttestAsync(account, running.LeaseId, 500_000, final: true);
+        var settled = await market.WaitForUsageAsync(account, 1_500_000);
+        Assert.Equal(0, TestMarketplace.Window(settled, "24h").Held);
+    }
+
+    [Fact]
     public async Task RebuildCounters_OfOneAccount_RebuildsItsTagOnly()
     {
         var market = _deployment.NewMarketplace();

@@ -18,6 +18,7 @@ public sealed class RedisCounterStore : ICounterStore
     private static readonly CounterScript SettleScript = CounterScript.Load("settle");
     private static readonly CounterScript ReleaseScript = CounterScript.Load("release");
     private static readonly CounterScript ReadScript = CounterScript.Load("read");
+    private static readonly CounterScript ResetHoldsScript = CounterScript.Load("reset_holds");
 
     private readonly IDatabaseAsync _database;
     private readonly long _ttlMargin;
@@ -53,7 +54,7 @@ public sealed class RedisCounterStore : ICounterStore
     /// Deletes the epoch first: from then on every script of the tag refuses (EpochMissing) and
     /// writes nothing, so the keys listed in the registry afterwards are all there is to delete.
     /// </summary>
-    public async Task ResetTagAsync(string tag, CancellationToken cancellationToken = default)
+    public async Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
         await _database.KeyDeleteAsync(RedisCounterKeys.Epoch(tag)).ConfigureAwait(false);
@@ -65,6 +66,13 @@ public sealed class RedisCounterStore : ICounterStore
             cancellationToken.ThrowIfCancellationRequested();
             var keys = members.Skip(i).Take(batch).Select(m => (RedisKey)m.ToString()).ToArray();
             await _database.KeyDeleteAsync(keys).ConfigureAwait(false);
+        }
+
+        if (keepHolds)
+        {
+            await ResetHoldsScript.EvaluateAsync(_database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], []).ConfigureAwait(false);
+            await _database.KeyDeleteAsync([RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
+            return;
         }
 
         await _database.KeyDeleteAsync([RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);

@@ -13,10 +13,10 @@ public sealed class SlowResetCounterStore(ICounterStore inner, TimeSpan delay) :
 
     public Task InitializeTagAsync(string tag, string epoch, CancellationToken cancellationToken = default) => inner.InitializeTagAsync(tag, epoch, cancellationToken);
 
-    public async Task ResetTagAsync(string tag, CancellationToken cancellationToken = default)
+    public async Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default)
     {
         await Task.Delay(delay, cancellationToken);
-        await inner.ResetTagAsync(tag, cancellationToken);
+        await inner.ResetTagAsync(tag, keepHolds, cancellationToken);
     }
 
     public Task<ReserveResult> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken = default) => inner.ReserveAsync(command, cancellationToken);

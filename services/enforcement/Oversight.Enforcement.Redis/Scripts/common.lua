@@ -13,18 +13,28 @@ local function hdel_all(key, fields)
   end
 end
 
--- Holds. The holds hash maps each lease id to 'account|flop|gpu|expiresAt' and also keeps the
+-- Holds. The holds hash maps each lease id to 'account|flop|gpu|expiresAt|reservedFlop|reservedGpu'
+-- (what is still held, and what was reserved, for a rebuild that keeps holds) and also keeps the
 -- held sums per subject ('#f:<subject>', '#g:<subject>'; subject '*' is every hold of the tag)
 -- and the marker '#v' (lease ids never contain '#'). A sorted set indexes lease ids by expiry.
 -- So a script costs O(log n + expired) however many holds are live, and the sums live and expire
 -- with the holds they sum.
 
 local function parse_hold(holds_key, lease, raw)
-  local account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
+  local account, flop, gpu, exp, rflop, rgpu = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)|(%d+)|(%d+)$')
+  if account == nil then
+    -- Written before reserved amounts were kept: what it holds is the best known reservation.
+    account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
+    rflop, rgpu = flop, gpu
+  end
   if account == nil then
     error('corrupt hold ' .. lease .. ' in ' .. holds_key)
   end
-  return { account, tonumber(flop), tonumber(gpu), tonumber(exp) }
+  return { account, tonumber(flop), tonumber(gpu), tonumber(exp), tonumber(rflop), tonumber(rgpu) }
+end
+
+local function format_hold(account, flop, gpu, exp, rflop, rgpu)
+  return string.format('%s|%d|%d|%d|%d|%d', account, flop, gpu, exp, rflop, rgpu)
 end
 
 -- Adds to a held sum; a sum back at zero is removed, so a tag without holds has no holds hash.
@@ -74,7 +84,8 @@ local function get_hold(holds_key, lease)
 end
 
 local function put_hold(holds_key, expiries_key, lease, account, flop_s, gpu_s, exp_s)
-  redis.call('HSET', holds_key, lease, account .. '|' .. flop_s .. '|' .. gpu_s .. '|' .. exp_s, '#v', '2')
+  local record = account .. '|' .. flop_s .. '|' .. gpu_s .. '|' .. exp_s .. '|' .. flop_s .. '|' .. gpu_s
+  redis.call('HSET', holds_key, lease, record, '#v', '2')
   redis.call('ZADD', expiries_key, exp_s, lease)
   add_held(holds_key, account, tonumber(flop_s), tonumber(gpu_s), 1)
 end

@@ -58,7 +58,7 @@ if h then
   else
     local f = math.max(0, h[2] - flop)
     local g = math.max(0, h[3] - gpu)
-    redis.call('HSET', KEYS[2], lease, string.format('%s|%d|%d|%d', h[1], f, g, h[4]))
+    redis.call('HSET', KEYS[2], lease, format_hold(h[1], f, g, h[4], h[5], h[6]))
     add_held(KEYS[2], h[1], h[2] - f, h[3] - g, -1)
   end
 end

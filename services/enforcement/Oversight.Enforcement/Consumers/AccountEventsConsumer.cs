@@ -61,7 +61,7 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
         await rebuilder.RebuildAsync(m.MarketplaceId, m.ClusterRoot, onlyIfMissing: false, context.CancellationToken);
         foreach (var former in formerRoots)
         {
-            await store.ResetTagAsync(CounterTag.For(m.MarketplaceId, former), context.CancellationToken);
+            await store.ResetTagAsync(CounterTag.For(m.MarketplaceId, former), cancellationToken: context.CancellationToken);
         }
     }
 

@@ -117,7 +117,9 @@ public sealed class CounterRebuilder(
         var members = await accounts.ClusterMembersAsync(marketplaceId, clusterRoot, cancellationToken);
         var account = new AccountRef(marketplaceId, clusterRoot, clusterRoot);
 
-        await store.ResetTagAsync(tag, cancellationToken);
+        // Holds are not in the ledger: keep them, back at what they reserved, and let the settles
+        // below shrink them again, so leases running across the rebuild stay held.
+        await store.ResetTagAsync(tag, keepHolds: true, cancellationToken);
         var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
         request.AccountIds.AddRange(members);
         long applied = 0;

@@ -60,9 +60,14 @@ public interface ICounterStore
 
     /// <summary>
     /// Deletes everything of the tag: epoch marker first (so it fails closed at once), then
-    /// counters, holds and marks. Used before a rebuild from the ledger.
+    /// counters, marks and (unless <paramref name="keepHolds"/>) holds. Used before a rebuild from
+    /// the ledger.
     /// </summary>
-    Task ResetTagAsync(string tag, CancellationToken cancellationToken = default);
+    /// <param name="keepHolds">Keep the live holds, each back at the amounts it reserved: a rebuild
+    /// that settles every attestation of the ledger again then shrinks them to exactly what they
+    /// held (holds are not in the ledger, so dropping them would free budget that running leases
+    /// still use). Their expiry is kept.</param>
+    Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The admission step, atomic across every window and subject: prunes expired holds; if the

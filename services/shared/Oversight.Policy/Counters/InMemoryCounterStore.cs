@@ -34,9 +34,9 @@ public sealed class InMemoryCounterStore : ICounterStore
         return Task.CompletedTask;
     }
 
-    public Task ResetTagAsync(string tag, CancellationToken cancellationToken = default)
+    public Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default)
     {
-        ResetTag(tag);
+        ResetTag(tag, keepHolds);
         return Task.CompletedTask;
     }
 
@@ -77,7 +77,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         }
     }
 
-    public void ResetTag(string tag)
+    public void ResetTag(string tag, bool keepHolds = false)
     {
         CounterIds.ValidateTag(tag);
         if (!_tags.TryGetValue(tag, out var state))
@@ -87,7 +87,13 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         lock (state)
         {
+            var holds = keepHolds ? state.Holds.ToList() : [];
             state.Clear();
+            foreach (var (leaseId, hold) in holds)
+            {
+                // Back to what was reserved: the rebuild settles the lease's attestations again.
+                state.AddHold(leaseId, HoldEntry.Reserve(state.Account(hold.Account.Id), hold.ReservedFlop, hold.ReservedGpu, hold.ExpiresAt));
+            }
         }
     }
 
@@ -147,7 +153,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, null, []);
             }
 
-            var entry = new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
+            var entry = HoldEntry.Reserve(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
             state.AddHold(hold.LeaseId, entry);
             return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, entry.ToHold(hold.LeaseId), []);
         }
@@ -330,7 +336,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return status;
             }
 
-            hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
+            hold = HoldEntry.Reserve(own, flopUnits, gpuSeconds, expiresAt);
             state.Track(leaseId, hold);
             return status;
         }
@@ -383,8 +389,12 @@ public sealed class InMemoryCounterStore : ICounterStore
         throw new ArgumentException($"Unknown window '{id}'.", nameof(id));
     }
 
-    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt)
+    /// <summary>A live hold: what is still held, and what was reserved (for a rebuild that keeps holds).</summary>
+    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt, long ReservedFlop, long ReservedGpu)
     {
+        public static HoldEntry Reserve(SubjectState account, long flopUnits, long gpuSeconds, long expiresAt) =>
+            new(account, flopUnits, gpuSeconds, expiresAt, flopUnits, gpuSeconds);
+
         public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt);
     }
 
