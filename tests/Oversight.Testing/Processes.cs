@@ -35,7 +35,9 @@ public static class Processes
         }
 
         process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        // Only a guard against a hung process: generous, because a loaded 2-core machine once took
+        // the simulate command past 120 s.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(300));
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -43,7 +45,7 @@ public static class Processes
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish within 120 s");
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish within 300 s");
         }
 
         return (process.ExitCode, await output, await error);
