@@ -43,6 +43,24 @@ public sealed class TraceAdapterTests : IDisposable
     }
 
     [Fact]
+    public void Jobs_share_one_copy_of_each_name_and_keep_file_order_at_equal_starts()
+    {
+        var path = _folder.WriteLines("jobs.csv",
+            "account,start,end,accelerator,count,flop,workload_class",
+            "alice,1700000000,1700000600,H100-SXM,1,,training",
+            "bob,1700000000,1700000600,H100-SXM,1,,training",
+            "alice,1700000100,1700000600,H100-SXM,1,,training");
+
+        var jobs = TraceFormats.Load(path, "csv", new TraceReadOptions()).Jobs;
+
+        // In order already: the file's order, equal starts included.
+        Assert.Equal([2L, 3L, 4L], jobs.Select(j => j.Line.Line));
+        Assert.Same(jobs[0].Account, jobs[2].Account);
+        Assert.Same(jobs[0].AcceleratorModel, jobs[1].AcceleratorModel);
+        Assert.Same(jobs[0].WorkloadClass, jobs[2].WorkloadClass);
+    }
+
+    [Fact]
     public void Canonical_csv_without_accelerator_and_count_columns_takes_them_from_the_options_and_says_so()
     {
         var path = _folder.WriteLines("jobs.csv",

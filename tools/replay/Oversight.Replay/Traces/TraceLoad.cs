@@ -64,6 +64,10 @@ public sealed class TraceCollector(TraceReadOptions options)
     private readonly List<string> _examples = [];
     private readonly List<string> _assumptions = [];
 
+    // Traces repeat a few thousand account names and a handful of models over millions of rows:
+    // the jobs share one copy of each (a third of a large trace's memory otherwise).
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+
     public TraceReadOptions Options { get; } = options;
 
     public long RowsRead { get; private set; }
@@ -71,7 +75,18 @@ public sealed class TraceCollector(TraceReadOptions options)
     public void Add(TraceJob job)
     {
         RowsRead++;
-        _jobs.Add(job);
+        var account = Shared(job.Account);
+        var model = Shared(job.AcceleratorModel);
+        var workload = job.WorkloadClass is { } text ? Shared(text) : null;
+        _jobs.Add(ReferenceEquals(account, job.Account) && ReferenceEquals(model, job.AcceleratorModel) && ReferenceEquals(workload, job.WorkloadClass)
+            ? job
+            : job with { Account = account, AcceleratorModel = model, WorkloadClass = workload });
+    }
+
+    private string Shared(string name)
+    {
+        ref var shared = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_names, name, out _);
+        return shared ??= name;
     }
 
     public void Filter(string reason)
@@ -107,8 +122,17 @@ public sealed class TraceCollector(TraceReadOptions options)
 
     public TraceLoad Complete(string format, IReadOnlyList<TraceFile> files)
     {
-        // A stable sort: equal start times keep the order the trace gave them.
-        var ordered = _jobs.Select((job, index) => (job, index)).OrderBy(x => x.job.Start).ThenBy(x => x.index).Select(x => x.job).ToArray();
+        // A stable sort: equal start times keep the order the trace gave them. Most traces come in
+        // order already, and then there is nothing to sort.
+        var inOrder = true;
+        for (var i = 1; i < _jobs.Count && inOrder; i++)
+        {
+            inOrder = _jobs[i - 1].Start <= _jobs[i].Start;
+        }
+
+        IReadOnlyList<TraceJob> ordered = inOrder
+            ? _jobs
+            : _jobs.Select((job, index) => (job, index)).OrderBy(x => x.job.Start).ThenBy(x => x.index).Select(x => x.job).ToArray();
         return new TraceLoad
         {
             Format = format,
