@@ -736,6 +736,37 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 60));
     }
 
+    [Fact]
+    public async Task ReservedHolds_MoveToATagBeingRebuilt_AtWhatTheyReserved_ReplacingAndLeavingOutExpiredOnes()
+    {
+        var from = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(from, "lease-1", "acct-a", flop: 100, gpu: 50, expiresAt: T0 + Day));
+        await Store.ReserveAsync(Reserve(from, "lease-2", "acct-a", flop: 5, expiresAt: T0 + 60));
+        var attested = Settle(from, "att-1", "acct-a", flop: 30, gpu: 10, lease: "lease-1", now: T0 + 1);
+        await Store.SettleAsync(attested);
+
+        var reserved = await Store.ReadReservedHoldsAsync(from, T0 + 60);
+
+        // lease-2 expired at T0 + 60; lease-1 comes as it was reserved, not as it is held now.
+        Assert.Equal([new HoldRequest("lease-1", "acct-a", 100, 50, T0 + Day)], reserved);
+        Assert.Equal(70, await HeldAsync(from, "acct-a", Metric.FlopUnits, now: T0 + 60));
+
+        var to = NewTag();
+        await Store.ResetTagAsync(to, keepHolds: true);
+        await Store.RestoreHoldsAsync(to, T0 + 60, [.. reserved, new HoldRequest("lease-old", "acct-b", 7, 7, T0 + 60)]);
+        await Store.RestoreHoldsAsync(to, T0 + 60, reserved); // again: replaced, not added twice
+        Assert.Equal(SettleStatus.Applied, (await Store.SettleAsync(attested with { Tag = to, Now = T0 + 60, Rebuilding = true })).Status);
+        await Store.InitializeTagAsync(to, "epoch-1");
+
+        var snapshot = await ReadAsync(to, T0 + 60, "acct-a", "acct-b", CounterSubject.Cluster);
+        Assert.Equal((70L, 40L), (snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.GpuSeconds).Held));
+        Assert.Equal(70, snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(0, snapshot.Get("acct-b", Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.Equal(30, snapshot.Get("acct-a", Lifetime.Id, Metric.FlopUnits).Usage);
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 70, 40, T0 + Day), (await Store.ReserveAsync(Reserve(to, "lease-1", "acct-a", flop: 1, now: T0 + 60))).Hold);
+        Assert.Empty(await Store.ReadReservedHoldsAsync(NewTag(), T0));
+    }
+
     // ---------- the cluster subject ----------
 
     [Fact]

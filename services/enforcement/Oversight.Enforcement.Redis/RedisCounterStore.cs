@@ -19,6 +19,8 @@ public sealed class RedisCounterStore : ICounterStore
     private static readonly CounterScript ReleaseScript = CounterScript.Load("release");
     private static readonly CounterScript ReadScript = CounterScript.Load("read");
     private static readonly CounterScript ResetHoldsScript = CounterScript.Load("reset_holds");
+    private static readonly CounterScript ReadHoldsScript = CounterScript.Load("read_holds");
+    private static readonly CounterScript RestoreHoldsScript = CounterScript.Load("restore_holds");
 
     private readonly IDatabaseAsync _database;
     private readonly long _ttlMargin;
@@ -219,6 +221,47 @@ public sealed class RedisCounterStore : ICounterStore
         }
 
         return new ReadResult(ReadStatus.Ok, ParseReadings(Parts(parts[2], -1, ReadScript), subjects, windows), (int)parts[1]);
+    }
+
+    public async Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
+    {
+        CounterIds.ValidateTag(tag);
+        var result = await ReadHoldsScript.EvaluateAsync(
+            _database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [now]).ConfigureAwait(false);
+        var parts = Parts(result, -1, ReadHoldsScript);
+        var holds = new List<HoldRequest>(parts.Length / 5);
+        for (var i = 0; i + 4 < parts.Length; i += 5)
+        {
+            holds.Add(new HoldRequest((string)parts[i]!, (string)parts[i + 1]!, (long)parts[i + 2], (long)parts[i + 3], (long)parts[i + 4]));
+        }
+
+        holds.Sort((a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
+        return holds;
+    }
+
+    public async Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default)
+    {
+        CounterIds.ValidateTag(tag);
+        ArgumentNullException.ThrowIfNull(holds);
+        foreach (var hold in holds)
+        {
+            hold.Validate(nameof(holds));
+        }
+
+        var live = holds.Where(h => h.ExpiresAt > now).ToList();
+        if (live.Count == 0)
+        {
+            return;
+        }
+
+        var values = new List<RedisValue>(1 + (live.Count * 5)) { Math.Max(0, live.Max(h => h.ExpiresAt) - now) + _ttlMargin };
+        foreach (var hold in live)
+        {
+            values.AddRange([hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt]);
+        }
+
+        await RestoreHoldsScript.EvaluateAsync(
+            _database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [.. values]).ConfigureAwait(false);
     }
 
     private static void AddUsageKeys(List<RedisKey> keys, string tag, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects)

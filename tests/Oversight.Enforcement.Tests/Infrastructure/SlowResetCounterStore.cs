@@ -27,4 +27,10 @@ public sealed class SlowResetCounterStore(ICounterStore inner, TimeSpan delay) :
 
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(tag, now, windows, subjects, cancellationToken);
+
+    public Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default) =>
+        inner.ReadReservedHoldsAsync(tag, now, cancellationToken);
+
+    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default) =>
+        inner.RestoreHoldsAsync(tag, now, holds, cancellationToken);
 }

@@ -1,4 +1,5 @@
 using Oversight.Common.V1;
+using Oversight.Enforcement.V1;
 using Oversight.Kyc.V1;
 using Xunit;
 using Xunit.Abstractions;
@@ -48,5 +49,45 @@ public sealed class SybilTests(ITestOutputHelper output)
         // A new attestation of either member counts once, in the cluster's budget.
         await other.AttestAsync("lease-more", count: 1, seconds: 1800, flopUnits: 500_000);
         await root.WaitForUsageAsync(19_500_000);
+    }
+
+    [Fact]
+    public async Task Linking_MovesTheHoldsOfRunningLeasesIntoTheClustersBudget()
+    {
+        await using var deployment = await Deployment.StartAsync();
+        var root = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await root.RegisterAndCreateAsync();
+        var other = await root.AnotherAccountAsync();
+        // Each account has a lease running (admitted, not attested yet).
+        Assert.Equal(Verdict.Allow, (await root.AuthorizeAsync("running-root", count: 1, seconds: 3600, flopUnits: 1_000_000)).Verdict);
+        Assert.Equal(Verdict.Allow, (await other.AuthorizeAsync("running-other", count: 1, seconds: 3600, flopUnits: 2_000_000)).Verdict);
+
+        await deployment.Target.Kyc.LinkAccountsAsync(new LinkAccountsRequest
+        {
+            MarketplaceId = deployment.Marketplace,
+            AccountIds = { root.AccountId, other.AccountId },
+            Reason = "same payment instrument",
+        }, deployment.Target.As("operator", deployment.Marketplace));
+
+        // Both holds now count against the cluster's budget: none was dropped by the rebuild.
+        for (var attempt = 0; attempt < 150 && await HeldAsync(deployment, root) != 3_000_000; attempt++)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.Equal(3_000_000, await HeldAsync(deployment, root));
+        Assert.Equal(3_000_000, await HeldAsync(deployment, other));
+
+        // The moved lease's final attestation counts once and releases its hold in the cluster.
+        await other.AttestAsync("running-other", count: 1, seconds: 1800, flopUnits: 1_500_000);
+        await root.WaitForUsageAsync(1_500_000);
+        Assert.Equal(1_000_000, await HeldAsync(deployment, root));
+    }
+
+    private static async Task<long> HeldAsync(Deployment deployment, MissionFlow account)
+    {
+        var usage = await deployment.Target.Enforcement.GetUsageAsync(
+            new GetUsageRequest { MarketplaceId = deployment.Marketplace, AccountId = account.AccountId }, deployment.Target.As("operator", deployment.Marketplace));
+        return usage.Windows.First(w => w.Window == "24h" && w.Metric == Metric.FlopUnits && w.SharedByCluster).Held;
     }
 }

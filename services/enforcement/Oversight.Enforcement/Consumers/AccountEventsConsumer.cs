@@ -56,9 +56,10 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
             return;
         }
 
-        // The cluster's counters are rebuilt from the ledger under the root's hash tag; the
-        // tags its members left are cleared (their usage now lives under the root's).
-        await rebuilder.RebuildAsync(m.MarketplaceId, m.ClusterRoot, onlyIfMissing: false, context.CancellationToken);
+        // The cluster's counters are rebuilt from the ledger under the root's hash tag, taking over
+        // the holds of running leases; the tags its members left are cleared (their usage and
+        // holds now live under the root's).
+        await rebuilder.RebuildAsync(m.MarketplaceId, m.ClusterRoot, onlyIfMissing: false, context.CancellationToken, formerRoots);
         foreach (var former in formerRoots)
         {
             await store.ResetTagAsync(CounterTag.For(m.MarketplaceId, former), cancellationToken: context.CancellationToken);

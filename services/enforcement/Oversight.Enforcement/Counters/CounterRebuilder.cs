@@ -39,7 +39,10 @@ public sealed class CounterRebuilder(
     public async Task<long> RebuildIfMissingAsync(string marketplaceId, string clusterRoot, CancellationToken cancellationToken) =>
         await RebuildAsync(marketplaceId, clusterRoot, onlyIfMissing: true, cancellationToken);
 
-    public async Task<long> RebuildAsync(string marketplaceId, string clusterRoot, bool onlyIfMissing, CancellationToken cancellationToken)
+    /// <param name="formerRoots">Roots whose tags accounts just left for this cluster (a link): their
+    /// live holds move into this tag, as the accounts' usage does. The caller clears those tags after.</param>
+    public async Task<long> RebuildAsync(string marketplaceId, string clusterRoot, bool onlyIfMissing, CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? formerRoots = null)
     {
         var tag = CounterTag.For(marketplaceId, clusterRoot);
         var gate = _locks.GetOrAdd(tag, _ => new SemaphoreSlim(1, 1));
@@ -66,7 +69,7 @@ public sealed class CounterRebuilder(
                     return 0;
                 }
 
-                var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, cancellationToken);
+                var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, formerRoots ?? [], cancellationToken);
                 metrics.Rebuilds.Add(1);
                 return applied;
             }
@@ -110,7 +113,7 @@ public sealed class CounterRebuilder(
         return (tags.Count, applied);
     }
 
-    private async Task<long> RebuildLockedAsync(string marketplaceId, string clusterRoot, string tag, CancellationToken cancellationToken)
+    private async Task<long> RebuildLockedAsync(string marketplaceId, string clusterRoot, string tag, IReadOnlyCollection<string> formerRoots, CancellationToken cancellationToken)
     {
         var (_, policy) = await policies.ResolveAsync(marketplaceId, cancellationToken);
         var retention = policy.Document.CountedMarkRetentionSeconds;
@@ -120,6 +123,13 @@ public sealed class CounterRebuilder(
         // Holds are not in the ledger: keep them, back at what they reserved, and let the settles
         // below shrink them again, so leases running across the rebuild stay held.
         await store.ResetTagAsync(tag, keepHolds: true, cancellationToken);
+        foreach (var former in formerRoots)
+        {
+            var now = clock.GetUtcNow().ToUnixTimeSeconds();
+            var moved = await store.ReadReservedHoldsAsync(CounterTag.For(marketplaceId, former), now, cancellationToken);
+            await store.RestoreHoldsAsync(tag, now, moved, cancellationToken);
+        }
+
         var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
         request.AccountIds.AddRange(members);
         long applied = 0;

@@ -33,7 +33,17 @@ public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSe
 public sealed record CounterLimit(string Subject, string WindowId, Metric Metric, long Limit);
 
 /// <summary>The hold a reserve asks for; the lease id is the idempotency key.</summary>
-public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
+public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt)
+{
+    /// <summary>Throws when an id is malformed or an amount below zero.</summary>
+    public void Validate(string parameter = "hold")
+    {
+        CounterIds.ValidateOpaqueId(LeaseId, parameter);
+        CounterIds.ValidateAccount(AccountId, parameter);
+        ArgumentOutOfRangeException.ThrowIfNegative(FlopUnits, parameter);
+        ArgumentOutOfRangeException.ThrowIfNegative(GpuSeconds, parameter);
+    }
+}
 
 /// <summary>A live hold as stored (its amounts shrink as partial attestations settle).</summary>
 public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
@@ -118,10 +128,7 @@ public sealed record ReserveCommand(
             ArgumentOutOfRangeException.ThrowIfNegative(limit.Limit, nameof(Limits));
         }
 
-        CounterIds.ValidateOpaqueId(Hold.LeaseId, nameof(Hold));
-        CounterIds.ValidateAccount(Hold.AccountId, nameof(Hold));
-        ArgumentOutOfRangeException.ThrowIfNegative(Hold.FlopUnits, nameof(Hold));
-        ArgumentOutOfRangeException.ThrowIfNegative(Hold.GpuSeconds, nameof(Hold));
+        Hold.Validate(nameof(Hold));
         if (!CheckOnly && Hold.ExpiresAt <= Now)
         {
             throw new ArgumentOutOfRangeException(nameof(Hold), Hold.ExpiresAt, "A hold must expire after now.");

@@ -97,4 +97,19 @@ public interface ICounterStore
 
     /// <summary>Usage and held for every subject x window x metric (same shape as the reserve snapshot).</summary>
     Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The tag's live holds (expired ones are pruned first) as they were reserved, in lease id
+    /// order, whether or not its epoch is present: what a rebuild of another tag takes over when
+    /// a link moves accounts there (<see cref="RestoreHoldsAsync"/>). Changes nothing else.
+    /// </summary>
+    Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts holds into a tag being rebuilt (after <see cref="ResetTagAsync"/>, before
+    /// <see cref="InitializeTagAsync"/>) at the amounts they reserved; the rebuild's settles then
+    /// shrink them. A lease already held in the tag is replaced; a hold expired by
+    /// <paramref name="now"/> is left out.
+    /// </summary>
+    Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default);
 }

@@ -52,6 +52,47 @@ public sealed class InMemoryCounterStore : ICounterStore
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(tag, now, windows, subjects));
 
+    public Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
+    {
+        CounterIds.ValidateTag(tag);
+        if (!_tags.TryGetValue(tag, out var state))
+        {
+            return Task.FromResult<IReadOnlyList<HoldRequest>>([]);
+        }
+
+        lock (state)
+        {
+            state.PruneHolds(now);
+            IReadOnlyList<HoldRequest> holds = state.Holds
+                .Select(h => new HoldRequest(h.Key, h.Value.Account.Id, h.Value.ReservedFlop, h.Value.ReservedGpu, h.Value.ExpiresAt))
+                .OrderBy(h => h.LeaseId, StringComparer.Ordinal)
+                .ToList();
+            return Task.FromResult(holds);
+        }
+    }
+
+    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default)
+    {
+        CounterIds.ValidateTag(tag);
+        ArgumentNullException.ThrowIfNull(holds);
+        foreach (var hold in holds)
+        {
+            hold.Validate();
+        }
+
+        var state = _tags.GetOrAdd(tag, _ => new TagState());
+        lock (state)
+        {
+            foreach (var hold in holds.Where(h => h.ExpiresAt > now))
+            {
+                state.RemoveHold(hold.LeaseId);
+                state.AddHold(hold.LeaseId, HoldEntry.Reserve(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     public string? GetEpoch(string tag)
     {
         CounterIds.ValidateTag(tag);

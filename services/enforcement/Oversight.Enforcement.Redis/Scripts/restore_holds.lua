@@ -1,0 +1,20 @@
+-- Restore holds into a tag being rebuilt, at the amounts they reserved; a lease already held is
+-- replaced. KEYS[1] holds, KEYS[2] hold expiries. ARGV[1] holds TTL, then per hold:
+-- lease, account, flop, gpu, expiresAt. Returns the number of holds restored.
+upgrade_holds(KEYS[1], KEYS[2])
+local ttl = tonumber(ARGV[1])
+local n = 0
+for p = 2, #ARGV, 5 do
+  local lease = ARGV[p]
+  local existing = get_hold(KEYS[1], lease)
+  if existing then
+    delete_hold(KEYS[1], KEYS[2], lease, existing)
+  end
+  put_hold(KEYS[1], KEYS[2], lease, ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4])
+  n = n + 1
+end
+if n > 0 then
+  extend_ttl(KEYS[1], ttl)
+  extend_ttl(KEYS[2], ttl)
+end
+return n
