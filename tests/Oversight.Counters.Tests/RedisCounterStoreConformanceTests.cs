@@ -50,18 +50,19 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
     }
 
     [Fact]
-    public async Task Holds_WrittenBeforeTheSumsAndTheExpiryIndex_AreSummedAndPrunedAfterAnUpgrade()
+    public async Task Holds_OfTheEarlierLayout_AreTakenOverAtTheFirstCall_SummedIndexedAndPruned()
     {
-        // The holds hash as the scripts wrote it before held sums and the expiry index existed.
+        // Holds as the scripts wrote them before held sums and the expiry index existed.
         var tag = await NewInitializedTagAsync();
         var database = fixture.Connection.GetDatabase();
-        await database.HashSetAsync(RedisCounterKeys.Holds(tag),
+        await database.HashSetAsync(RedisCounterKeys.EarlierHolds(tag),
         [
             new HashEntry("lease-1", $"acct-a|10|4|{T0 + 60}"),
             new HashEntry("lease-2", $"acct-b|20|6|{T0 + 120}"),
         ]);
 
         Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
+        Assert.False(await database.KeyExistsAsync(RedisCounterKeys.EarlierHolds(tag)));
         Assert.Equal(4, await HeldAsync(tag, "acct-a", Metric.GpuSeconds));
         var release = await Store.ReleaseAsync(tag, "lease-2", T0 + 1);
         var read = await Store.ReadAsync(tag, T0 + 60, Windows, [CounterSubject.Cluster]);
@@ -69,6 +70,7 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
         Assert.Equal(ReleaseStatus.Released, release.Status);
         Assert.Equal(1, read.ExpiredHoldsPruned);
         Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
+        Assert.False(await database.KeyExistsAsync(RedisCounterKeys.Holds(tag)));
         Assert.Equal(0, await database.SortedSetLengthAsync(RedisCounterKeys.HoldExpiries(tag)));
     }
 

@@ -107,6 +107,25 @@ public sealed class RebuildTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReleaseReservation_OnATagWithoutItsEpoch_ReleasesTheHoldTheRebuildKept()
+    {
+        var market = _deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        var lease = market.Request(account, 3_000_000);
+        Assert.Equal(Verdict.Allow, (await market.AuthorizeAsync(lease)).Verdict);
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(_deployment.EnforcementRedis))
+        {
+            await connection.GetDatabase().KeyDeleteAsync(Oversight.Enforcement.Redis.RedisCounterKeys.Epoch(Oversight.Policy.Counters.CounterTag.For(market.Id, account)));
+        }
+
+        var released = await _deployment.EnforcementClient().ReleaseReservationAsync(
+            new ReleaseReservationRequest { MarketplaceId = market.Id, AccountId = account, LeaseId = lease.LeaseId }, market.Operator);
+
+        Assert.True(released.Released);
+        Assert.Equal(0, TestMarketplace.Window(await market.UsageAsync(account), "24h").Held);
+    }
+
+    [Fact]
     public async Task RebuildCounters_OfOneAccount_RebuildsItsTagOnly()
     {
         var market = _deployment.NewMarketplace();

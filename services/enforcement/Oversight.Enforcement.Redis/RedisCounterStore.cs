@@ -18,7 +18,6 @@ public sealed class RedisCounterStore : ICounterStore
     private static readonly CounterScript SettleScript = CounterScript.Load("settle");
     private static readonly CounterScript ReleaseScript = CounterScript.Load("release");
     private static readonly CounterScript ReadScript = CounterScript.Load("read");
-    private static readonly CounterScript ResetHoldsScript = CounterScript.Load("reset_holds");
     private static readonly CounterScript ReadHoldsScript = CounterScript.Load("read_holds");
     private static readonly CounterScript RestoreHoldsScript = CounterScript.Load("restore_holds");
 
@@ -70,14 +69,9 @@ public sealed class RedisCounterStore : ICounterStore
             await _database.KeyDeleteAsync(keys).ConfigureAwait(false);
         }
 
-        if (keepHolds)
-        {
-            await ResetHoldsScript.EvaluateAsync(_database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], []).ConfigureAwait(false);
-            await _database.KeyDeleteAsync([RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
-            return;
-        }
-
-        await _database.KeyDeleteAsync([RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
+        await _database.KeyDeleteAsync(keepHolds
+            ? [RedisCounterKeys.Marks(tag), registry]
+            : [.. HoldKeys(tag), RedisCounterKeys.Marks(tag), registry]).ConfigureAwait(false);
     }
 
     public async Task<ReserveResult> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken = default)
@@ -97,7 +91,8 @@ public sealed class RedisCounterStore : ICounterStore
             }
         }
 
-        var keys = new List<RedisKey>(3 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag) };
+        var keys = new List<RedisKey>(4 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag) };
+        AddHoldKeys(keys, tag);
         AddUsageKeys(keys, tag, windows, subjects);
 
         var hold = command.Hold;
@@ -145,10 +140,10 @@ public sealed class RedisCounterStore : ICounterStore
         var windows = command.Windows;
         string[] subjects = [command.AccountId, CounterSubject.Cluster];
 
-        var keys = new List<RedisKey>(5 + (subjects.Length * windows.Count * 2))
-        {
-            RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.Marks(tag), RedisCounterKeys.Registry(tag),
-        };
+        var keys = new List<RedisKey>(6 + (subjects.Length * windows.Count * 2)) { RedisCounterKeys.Epoch(tag) };
+        AddHoldKeys(keys, tag);
+        keys.Add(RedisCounterKeys.Marks(tag));
+        keys.Add(RedisCounterKeys.Registry(tag));
         AddUsageKeys(keys, tag, windows, subjects);
 
         var retention = command.MarkRetentionSeconds;
@@ -199,7 +194,7 @@ public sealed class RedisCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
         var result = await ReleaseScript.EvaluateAsync(
-            _database, [RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [now, leaseId]).ConfigureAwait(false);
+            _database, [RedisCounterKeys.Epoch(tag), .. HoldKeys(tag)], [now, leaseId]).ConfigureAwait(false);
         return new ReleaseResult((ReleaseStatus)(int)result);
     }
 
@@ -208,7 +203,8 @@ public sealed class RedisCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateWindows(windows);
         CounterIds.ValidateSubjects(subjects);
-        var keys = new List<RedisKey>(3 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag), RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag) };
+        var keys = new List<RedisKey>(4 + (subjects.Count * windows.Count * 2)) { RedisCounterKeys.Epoch(tag) };
+        AddHoldKeys(keys, tag);
         AddUsageKeys(keys, tag, windows, subjects);
         var values = new List<RedisValue> { now };
         AddLayout(values, windows, subjects);
@@ -223,31 +219,25 @@ public sealed class RedisCounterStore : ICounterStore
         return new ReadResult(ReadStatus.Ok, ParseReadings(Parts(parts[2], -1, ReadScript), subjects, windows), (int)parts[1]);
     }
 
-    public async Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
-        var result = await ReadHoldsScript.EvaluateAsync(
-            _database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [now]).ConfigureAwait(false);
+        var result = await ReadHoldsScript.EvaluateAsync(_database, HoldKeys(tag), [now]).ConfigureAwait(false);
         var parts = Parts(result, -1, ReadHoldsScript);
-        var holds = new List<HoldRequest>(parts.Length / 5);
+        var holds = new List<CounterHold>(parts.Length / 5);
         for (var i = 0; i + 4 < parts.Length; i += 5)
         {
-            holds.Add(new HoldRequest((string)parts[i]!, (string)parts[i + 1]!, (long)parts[i + 2], (long)parts[i + 3], (long)parts[i + 4]));
+            holds.Add(new CounterHold((string)parts[i]!, (string)parts[i + 1]!, (long)parts[i + 2], (long)parts[i + 3], (long)parts[i + 4]));
         }
 
         holds.Sort((a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
         return holds;
     }
 
-    public async Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default)
+    public async Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<CounterHold> holds, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
-        ArgumentNullException.ThrowIfNull(holds);
-        foreach (var hold in holds)
-        {
-            hold.Validate(nameof(holds));
-        }
-
+        CounterHold.ValidateAll(holds);
         var live = holds.Where(h => h.ExpiresAt > now).ToList();
         if (live.Count == 0)
         {
@@ -260,9 +250,14 @@ public sealed class RedisCounterStore : ICounterStore
             values.AddRange([hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt]);
         }
 
-        await RestoreHoldsScript.EvaluateAsync(
-            _database, [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag)], [.. values]).ConfigureAwait(false);
+        await RestoreHoldsScript.EvaluateAsync(_database, HoldKeys(tag), [.. values]).ConfigureAwait(false);
     }
+
+    /// <summary>The keys of a tag's holds, in the order every script takes them: holds, expiries, the earlier layout's holds.</summary>
+    private static RedisKey[] HoldKeys(string tag) =>
+        [RedisCounterKeys.Holds(tag), RedisCounterKeys.HoldExpiries(tag), RedisCounterKeys.EarlierHolds(tag)];
+
+    private static void AddHoldKeys(List<RedisKey> keys, string tag) => keys.AddRange(HoldKeys(tag));
 
     private static void AddUsageKeys(List<RedisKey> keys, string tag, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects)
     {

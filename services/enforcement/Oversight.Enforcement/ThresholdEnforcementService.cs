@@ -149,8 +149,13 @@ public sealed class ThresholdEnforcementService(
         var result = await engine.ReleaseAsync(reference, request.LeaseId, now, context.CancellationToken);
         if (result.Status == ReleaseStatus.EpochMissing)
         {
-            // A lost tag holds no reservations: after the rebuild there is nothing to release.
+            // A rebuild keeps the tag's holds: release once it is done.
             await rebuilder.RebuildIfMissingAsync(account.MarketplaceId, account.ClusterRoot, context.CancellationToken);
+            result = await engine.ReleaseAsync(reference, request.LeaseId, clock.GetUtcNow().ToUnixTimeSeconds(), context.CancellationToken);
+            if (result.Status == ReleaseStatus.EpochMissing)
+            {
+                throw BeingRebuilt();
+            }
         }
 
         return new ReleaseReservationResponse { Released = result.Status == ReleaseStatus.Released };
@@ -291,6 +296,9 @@ public sealed class ThresholdEnforcementService(
         return new RebuildCountersResponse { TagsRebuilt = 1, AttestationsApplied = applied };
     }
 
+    private static RpcException BeingRebuilt() =>
+        new(new Status(StatusCode.Unavailable, "The account's counters are being rebuilt; retry shortly."));
+
     private async Task<AdmissionOutcome> AdmitAsync(EffectivePolicy policy, AccountState account, LeaseRequest lease, CancellationToken cancellationToken)
     {
         var standing = new AccountStanding(account.TierLevel, account.Suspended, account.ClusterRoot != account.AccountId);
@@ -303,7 +311,7 @@ public sealed class ThresholdEnforcementService(
             outcome = await engine.AuthorizeAsync(policy, Reference(account), standing, lease, clock.GetUtcNow().ToUnixTimeSeconds(), cancellationToken);
             if (outcome.Status == AdmissionStatus.EpochMissing)
             {
-                throw new RpcException(new Status(StatusCode.Unavailable, "The account's counters are being rebuilt; retry shortly."));
+                throw BeingRebuilt();
             }
         }
 

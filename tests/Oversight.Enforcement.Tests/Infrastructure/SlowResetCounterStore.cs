@@ -28,9 +28,9 @@ public sealed class SlowResetCounterStore(ICounterStore inner, TimeSpan delay) :
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(tag, now, windows, subjects, cancellationToken);
 
-    public Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default) =>
-        inner.ReadReservedHoldsAsync(tag, now, cancellationToken);
+    public Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default) =>
+        inner.ReadHoldsAsync(tag, now, cancellationToken);
 
-    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default) =>
+    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<CounterHold> holds, CancellationToken cancellationToken = default) =>
         inner.RestoreHoldsAsync(tag, now, holds, cancellationToken);
 }

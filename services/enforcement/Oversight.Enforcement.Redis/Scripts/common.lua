@@ -13,31 +13,27 @@ local function hdel_all(key, fields)
   end
 end
 
--- Holds. The holds hash maps each lease id to 'account|flop|gpu|expiresAt|reservedFlop|reservedGpu'
--- (what is still held, and what was reserved, for a rebuild that keeps holds) and also keeps the
--- held sums per subject ('#f:<subject>', '#g:<subject>'; subject '*' is every hold of the tag)
--- and the marker '#v' (lease ids never contain '#'). A sorted set indexes lease ids by expiry.
--- So a script costs O(log n + expired) however many holds are live, and the sums live and expire
--- with the holds they sum.
+-- Holds. The holds hash (ovs:{tag}:hs) maps each lease id to 'account|flop|gpu|expiresAt' and also
+-- keeps the held sums per subject ('#f:<subject>', '#g:<subject>'; subject '*' is every hold of the
+-- tag; lease ids never contain '#'; a sum back at zero is removed, so a tag without holds has no
+-- hash). A sorted set (ovs:{tag}:x) indexes lease ids by expiry. So a script costs O(log n +
+-- expired) however many holds are live, and the sums live and expire with the holds they sum.
+-- Holds that earlier scripts wrote to ovs:{tag}:h (every hold summed on every call) are taken
+-- over at the first call that finds them, and that key is deleted.
 
 local function parse_hold(holds_key, lease, raw)
-  local account, flop, gpu, exp, rflop, rgpu = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)|(%d+)|(%d+)$')
-  if account == nil then
-    -- Written before reserved amounts were kept: what it holds is the best known reservation.
-    account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
-    rflop, rgpu = flop, gpu
-  end
+  local account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
   if account == nil then
     error('corrupt hold ' .. lease .. ' in ' .. holds_key)
   end
-  return { account, tonumber(flop), tonumber(gpu), tonumber(exp), tonumber(rflop), tonumber(rgpu) }
+  return { account, tonumber(flop), tonumber(gpu), tonumber(exp) }
 end
 
-local function format_hold(account, flop, gpu, exp, rflop, rgpu)
-  return string.format('%s|%d|%d|%d|%d|%d', account, flop, gpu, exp, rflop, rgpu)
+local function format_hold(account, flop, gpu, exp)
+  return string.format('%s|%d|%d|%d', account, flop, gpu, exp)
 end
 
--- Adds to a held sum; a sum back at zero is removed, so a tag without holds has no holds hash.
+-- Adds to a held sum; a sum back at zero is removed.
 local function add_sum(holds_key, field, delta)
   if redis.call('HINCRBY', holds_key, field, delta) == 0 then
     redis.call('HDEL', holds_key, field)
@@ -58,23 +54,7 @@ local function add_held(holds_key, account, flop, gpu, sign)
   end
 end
 
--- Holds written before the sums and the expiry index existed: index and sum them once.
-local function upgrade_holds(holds_key, expiries_key)
-  if redis.call('HEXISTS', holds_key, '#v') == 1 or redis.call('EXISTS', holds_key) == 0 then
-    return
-  end
-  local raw = redis.call('HGETALL', holds_key)
-  for i = 1, #raw, 2 do
-    if string.sub(raw[i], 1, 1) ~= '#' then
-      local h = parse_hold(holds_key, raw[i], raw[i + 1])
-      redis.call('ZADD', expiries_key, h[4], raw[i])
-      add_held(holds_key, h[1], h[2], h[3], 1)
-    end
-  end
-  redis.call('HSET', holds_key, '#v', '2')
-end
-
--- The live hold of a lease, or nil.
+-- The hold of a lease as stored (expired or not), or nil.
 local function get_hold(holds_key, lease)
   local raw = redis.call('HGET', holds_key, lease)
   if not raw then
@@ -83,25 +63,41 @@ local function get_hold(holds_key, lease)
   return parse_hold(holds_key, lease, raw)
 end
 
-local function put_hold(holds_key, expiries_key, lease, account, flop_s, gpu_s, exp_s)
-  local record = account .. '|' .. flop_s .. '|' .. gpu_s .. '|' .. exp_s .. '|' .. flop_s .. '|' .. gpu_s
-  redis.call('HSET', holds_key, lease, record, '#v', '2')
-  redis.call('ZADD', expiries_key, exp_s, lease)
-  add_held(holds_key, account, tonumber(flop_s), tonumber(gpu_s), 1)
+local function put_hold(holds_key, expiries_key, lease, account, flop, gpu, exp)
+  redis.call('HSET', holds_key, lease, format_hold(account, flop, gpu, exp))
+  redis.call('ZADD', expiries_key, string.format('%d', exp), lease)
+  add_held(holds_key, account, flop, gpu, 1)
 end
 
 local function delete_hold(holds_key, expiries_key, lease, h)
   redis.call('HDEL', holds_key, lease)
   redis.call('ZREM', expiries_key, lease)
   add_held(holds_key, h[1], h[2], h[3], -1)
-  if redis.call('HLEN', holds_key) == 1 then
-    redis.call('DEL', holds_key) -- only the marker '#v' is left
+end
+
+-- Takes over holds of the earlier layout (a lease held in both keeps this layout's hold).
+local function take_legacy_holds(holds_key, expiries_key, legacy_key)
+  if redis.call('EXISTS', legacy_key) == 0 then
+    return
+  end
+  local raw = redis.call('HGETALL', legacy_key)
+  for i = 1, #raw, 2 do
+    if redis.call('HEXISTS', holds_key, raw[i]) == 0 then
+      local h = parse_hold(legacy_key, raw[i], raw[i + 1])
+      put_hold(holds_key, expiries_key, raw[i], h[1], h[2], h[3], h[4])
+    end
+  end
+  local ttl = redis.call('PTTL', legacy_key)
+  redis.call('DEL', legacy_key)
+  if ttl > 0 and redis.call('PTTL', holds_key) == -1 then
+    redis.call('PEXPIRE', holds_key, ttl)
+    redis.call('PEXPIRE', expiries_key, ttl)
   end
 end
 
 -- Removes the tag's expired holds (expiresAt <= now); returns how many.
-local function prune_holds(holds_key, expiries_key, now)
-  upgrade_holds(holds_key, expiries_key)
+local function prune_holds(holds_key, expiries_key, legacy_key, now)
+  take_legacy_holds(holds_key, expiries_key, legacy_key)
   local expired = redis.call('ZRANGEBYSCORE', expiries_key, '-inf', now)
   if #expired == 0 then
     return 0
@@ -109,7 +105,7 @@ local function prune_holds(holds_key, expiries_key, now)
   local count = 0
   for _, lease in ipairs(expired) do
     local h = get_hold(holds_key, lease)
-    if h then
+    if h and h[4] <= now then
       delete_hold(holds_key, expiries_key, lease, h)
       count = count + 1
     end

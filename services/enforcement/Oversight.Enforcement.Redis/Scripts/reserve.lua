@@ -1,5 +1,6 @@
 -- Reserve: the admission step, atomic across every window and subject.
--- KEYS[1] epoch, KEYS[2] holds, KEYS[3] hold expiries, KEYS[4..] usage keys (layout in common.lua).
+-- KEYS[1] epoch, KEYS[2] holds, KEYS[3] hold expiries, KEYS[4] earlier holds, KEYS[5..] usage keys
+-- (layout in common.lua).
 -- ARGV[1] now, ARGV[2] R (readings are returned for the first R subjects), ARGV[3..] layout,
 -- then L and per limit (subject index, window index, metric index, limit),
 -- then lease, account, flop, gpu, expiresAt, checkOnly (0/1), holds TTL.
@@ -23,8 +24,8 @@ local check_only = ARGV[p + 5] == '1'
 local holds_ttl = tonumber(ARGV[p + 6])
 local amounts = { tonumber(flop_s), tonumber(gpu_s) }
 
-local pruned = prune_holds(KEYS[2], KEYS[3], now)
-local usage, resets, held = measure(4, windows, subjects, KEYS[2], now)
+local pruned = prune_holds(KEYS[2], KEYS[3], KEYS[4], now)
+local usage, resets, held = measure(5, windows, subjects, KEYS[2], now)
 local readings = flatten(usage, resets, held, R, #windows)
 
 local existing = live_hold(KEYS[2], KEYS[3], lease, now)
@@ -46,7 +47,7 @@ end
 if check_only then
   return { 1, pruned, readings, {}, {} }
 end
-put_hold(KEYS[2], KEYS[3], lease, account, flop_s, gpu_s, exp_s)
+put_hold(KEYS[2], KEYS[3], lease, account, amounts[1], amounts[2], tonumber(exp_s))
 extend_ttl(KEYS[2], holds_ttl)
 extend_ttl(KEYS[3], holds_ttl)
 return { 1, pruned, readings, { account, amounts[1], amounts[2], tonumber(exp_s) }, {} }

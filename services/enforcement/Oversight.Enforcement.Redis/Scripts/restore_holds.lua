@@ -1,7 +1,7 @@
--- Restore holds into a tag being rebuilt, at the amounts they reserved; a lease already held is
--- replaced. KEYS[1] holds, KEYS[2] hold expiries. ARGV[1] holds TTL, then per hold:
+-- Restore holds as they are into a tag being rebuilt; a lease already held is replaced.
+-- KEYS[1] holds, KEYS[2] hold expiries, KEYS[3] earlier holds. ARGV[1] holds TTL, then per hold:
 -- lease, account, flop, gpu, expiresAt. Returns the number of holds restored.
-upgrade_holds(KEYS[1], KEYS[2])
+take_legacy_holds(KEYS[1], KEYS[2], KEYS[3])
 local ttl = tonumber(ARGV[1])
 local n = 0
 for p = 2, #ARGV, 5 do
@@ -10,7 +10,7 @@ for p = 2, #ARGV, 5 do
   if existing then
     delete_hold(KEYS[1], KEYS[2], lease, existing)
   end
-  put_hold(KEYS[1], KEYS[2], lease, ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4])
+  put_hold(KEYS[1], KEYS[2], lease, ARGV[p + 1], tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4]))
   n = n + 1
 end
 if n > 0 then

@@ -1,7 +1,7 @@
 -- Settle: exactly-once counting. Counting and marking happen in this one script, so a failed
 -- step never marks an event and a marked event is always counted.
--- KEYS[1] epoch, KEYS[2] holds, KEYS[3] hold expiries, KEYS[4] marks, KEYS[5] key registry,
--- KEYS[6..] usage keys for subjects (account, '*') x windows x metrics (layout in common.lua).
+-- KEYS[1] epoch, KEYS[2] holds, KEYS[3] hold expiries, KEYS[4] earlier holds, KEYS[5] marks,
+-- KEYS[6] key registry, KEYS[7..] usage keys for subjects (account, '*') x windows x metrics (layout in common.lua).
 -- ARGV[1] now, [2] attestation id, [3] lease id ('' for none), [4] flop, [5] gpu, [6] final (0/1),
 -- [7] mark expiry (-1: keep no mark), [8] marks TTL, [9] W, then per window:
 -- counted (0/1: the bucket is still inside the window), field, key TTL (-1: none),
@@ -22,9 +22,9 @@ local mark_expiry = tonumber(ARGV[7])
 local marks_ttl = tonumber(ARGV[8])
 local W = tonumber(ARGV[9])
 
-local pruned = prune_holds(KEYS[2], KEYS[3], now)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-if redis.call('ZSCORE', KEYS[4], id) then
+local pruned = prune_holds(KEYS[2], KEYS[3], KEYS[4], now)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+if redis.call('ZSCORE', KEYS[5], id) then
   return { 2, pruned, 0 }
 end
 
@@ -34,10 +34,10 @@ for w = 1, W do
   local prune_at, length, bucket = tonumber(ARGV[q + 3]), tonumber(ARGV[q + 4]), tonumber(ARGV[q + 5])
   for s = 1, 2 do
     for m = 1, 2 do
-      local key = KEYS[6 + ((s - 1) * W + (w - 1)) * 2 + (m - 1)]
+      local key = KEYS[7 + ((s - 1) * W + (w - 1)) * 2 + (m - 1)]
       if counted and amounts[m] ~= '0' then
         redis.call('HINCRBY', key, field, amounts[m])
-        redis.call('SADD', KEYS[5], key)
+        redis.call('SADD', KEYS[6], key)
         if ttl > 0 then
           redis.call('EXPIRE', key, ttl)
         end
@@ -50,7 +50,8 @@ for w = 1, W do
 end
 
 local hold_found = 0
-local h = (lease ~= '') and live_hold(KEYS[2], KEYS[3], lease, now) or nil
+-- A rebuild's settles leave holds alone: the holds it kept already reflect what was settled live.
+local h = (lease ~= '' and not rebuilding) and live_hold(KEYS[2], KEYS[3], lease, now) or nil
 if h then
   hold_found = 1
   if final then
@@ -58,13 +59,13 @@ if h then
   else
     local f = math.max(0, h[2] - flop)
     local g = math.max(0, h[3] - gpu)
-    redis.call('HSET', KEYS[2], lease, format_hold(h[1], f, g, h[4], h[5], h[6]))
+    redis.call('HSET', KEYS[2], lease, format_hold(h[1], f, g, h[4]))
     add_held(KEYS[2], h[1], h[2] - f, h[3] - g, -1)
   end
 end
 
 if mark_expiry >= 0 then
-  redis.call('ZADD', KEYS[4], mark_expiry, id)
-  extend_ttl(KEYS[4], marks_ttl)
+  redis.call('ZADD', KEYS[5], mark_expiry, id)
+  extend_ttl(KEYS[5], marks_ttl)
 end
 return { 1, pruned, hold_found }

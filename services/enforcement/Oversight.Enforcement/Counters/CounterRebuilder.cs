@@ -120,13 +120,13 @@ public sealed class CounterRebuilder(
         var members = await accounts.ClusterMembersAsync(marketplaceId, clusterRoot, cancellationToken);
         var account = new AccountRef(marketplaceId, clusterRoot, clusterRoot);
 
-        // Holds are not in the ledger: keep them, back at what they reserved, and let the settles
-        // below shrink them again, so leases running across the rebuild stay held.
+        // Holds are not in the ledger: keep them as they are (the settles below leave holds alone),
+        // with those of the tags a link's accounts left, so leases running across the rebuild stay held.
         await store.ResetTagAsync(tag, keepHolds: true, cancellationToken);
         foreach (var former in formerRoots)
         {
             var now = clock.GetUtcNow().ToUnixTimeSeconds();
-            var moved = await store.ReadReservedHoldsAsync(CounterTag.For(marketplaceId, former), now, cancellationToken);
+            var moved = await store.ReadHoldsAsync(CounterTag.For(marketplaceId, former), now, cancellationToken);
             await store.RestoreHoldsAsync(tag, now, moved, cancellationToken);
         }
 

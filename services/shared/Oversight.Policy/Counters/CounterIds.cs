@@ -27,8 +27,9 @@ public static class CounterTag
 /// <summary>Validation of the identifiers that become parts of store keys.</summary>
 public static class CounterIds
 {
-    private static readonly SearchValues<char> ControlCharacters =
-        SearchValues.Create([.. Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(c => (char)c)]);
+    // Control characters, and '#', which starts the Redis store's own fields in a holds hash.
+    private static readonly SearchValues<char> Refused =
+        SearchValues.Create([.. Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(c => (char)c), '#']);
 
     /// <summary>Longest id accepted anywhere.</summary>
     public const int MaxLength = 256;
@@ -66,7 +67,7 @@ public static class CounterIds
         }
     }
 
-    /// <summary>Lease and attestation ids: opaque, 1 to <see cref="MaxLength"/> characters, no control characters.</summary>
+    /// <summary>Lease and attestation ids: opaque, 1 to <see cref="MaxLength"/> characters, no control characters and no '#'.</summary>
     public static void ValidateOpaqueId(string id, string paramName)
     {
         ArgumentException.ThrowIfNullOrEmpty(id, paramName);
@@ -75,10 +76,10 @@ public static class CounterIds
             throw new ArgumentException($"Id longer than {MaxLength} characters.", paramName);
         }
 
-        // Vectorised search for the control characters (U+0000-U+001F, U+007F-U+009F): every lease id of a replay passes here.
-        if (id.AsSpan().IndexOfAny(ControlCharacters) >= 0)
+        // Vectorised search (control characters U+0000-U+001F, U+007F-U+009F, and '#'): every lease id of a replay passes here.
+        if (id.AsSpan().IndexOfAny(Refused) >= 0)
         {
-            throw new ArgumentException("Id contains a control character.", paramName);
+            throw new ArgumentException("Id contains a control character or '#'.", paramName);
         }
     }
 

@@ -33,20 +33,31 @@ public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSe
 public sealed record CounterLimit(string Subject, string WindowId, Metric Metric, long Limit);
 
 /// <summary>The hold a reserve asks for; the lease id is the idempotency key.</summary>
-public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt)
-{
-    /// <summary>Throws when an id is malformed or an amount below zero.</summary>
-    public void Validate(string parameter = "hold")
-    {
-        CounterIds.ValidateOpaqueId(LeaseId, parameter);
-        CounterIds.ValidateAccount(AccountId, parameter);
-        ArgumentOutOfRangeException.ThrowIfNegative(FlopUnits, parameter);
-        ArgumentOutOfRangeException.ThrowIfNegative(GpuSeconds, parameter);
-    }
-}
+public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
 
 /// <summary>A live hold as stored (its amounts shrink as partial attestations settle).</summary>
-public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
+public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt)
+{
+    /// <summary>Throws when an id is malformed or an amount below zero.</summary>
+    internal static void Validate(string leaseId, string accountId, long flopUnits, long gpuSeconds, string parameter)
+    {
+        CounterIds.ValidateOpaqueId(leaseId, parameter);
+        CounterIds.ValidateAccount(accountId, parameter);
+        ArgumentOutOfRangeException.ThrowIfNegative(flopUnits, parameter);
+        ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds, parameter);
+    }
+
+    /// <summary>Throws when the list or any hold in it is malformed.</summary>
+    public static void ValidateAll(IReadOnlyList<CounterHold> holds)
+    {
+        ArgumentNullException.ThrowIfNull(holds);
+        foreach (var hold in holds)
+        {
+            ArgumentNullException.ThrowIfNull(hold, nameof(holds));
+            Validate(hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, nameof(holds));
+        }
+    }
+}
 
 /// <summary>
 /// One reading: usage of <paramref name="Subject"/> in <paramref name="WindowId"/> for
@@ -128,7 +139,7 @@ public sealed record ReserveCommand(
             ArgumentOutOfRangeException.ThrowIfNegative(limit.Limit, nameof(Limits));
         }
 
-        Hold.Validate(nameof(Hold));
+        CounterHold.Validate(Hold.LeaseId, Hold.AccountId, Hold.FlopUnits, Hold.GpuSeconds, nameof(Hold));
         if (!CheckOnly && Hold.ExpiresAt <= Now)
         {
             throw new ArgumentOutOfRangeException(nameof(Hold), Hold.ExpiresAt, "A hold must expire after now.");
@@ -186,7 +197,8 @@ public sealed record ReserveResult(
 /// </param>
 /// <param name="Rebuilding">
 /// A rebuild from the ledger settles while the tag's epoch is still missing, so that admission
-/// keeps failing closed until the rebuild completes and initialises the tag.
+/// keeps failing closed until the rebuild completes and initialises the tag. It counts and marks
+/// but leaves holds alone (see <see cref="ICounterStore.ResetTagAsync"/>): <c>HoldFound</c> is false.
 /// </param>
 public sealed record SettleCommand(
     string Tag,

@@ -63,10 +63,10 @@ public interface ICounterStore
     /// counters, marks and (unless <paramref name="keepHolds"/>) holds. Used before a rebuild from
     /// the ledger.
     /// </summary>
-    /// <param name="keepHolds">Keep the live holds, each back at the amounts it reserved: a rebuild
-    /// that settles every attestation of the ledger again then shrinks them to exactly what they
-    /// held (holds are not in the ledger, so dropping them would free budget that running leases
-    /// still use). Their expiry is kept.</param>
+    /// <param name="keepHolds">Keep the live holds as they are. Holds are not in the ledger, and
+    /// dropping them would hand out budget that running leases still use; a rebuild's settles
+    /// (<see cref="SettleCommand.Rebuilding"/>) leave holds alone, because the kept holds already
+    /// reflect what was settled live.</param>
     Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -99,17 +99,16 @@ public interface ICounterStore
     Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The tag's live holds (expired ones are pruned first) as they were reserved, in lease id
-    /// order, whether or not its epoch is present: what a rebuild of another tag takes over when
-    /// a link moves accounts there (<see cref="RestoreHoldsAsync"/>). Changes nothing else.
+    /// The tag's live holds (expired ones are pruned first), in lease id order, whether or not its
+    /// epoch is present: what a rebuild of another tag takes over when a link moves accounts there
+    /// (<see cref="RestoreHoldsAsync"/>). Changes nothing else.
     /// </summary>
-    Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Puts holds into a tag being rebuilt (after <see cref="ResetTagAsync"/>, before
-    /// <see cref="InitializeTagAsync"/>) at the amounts they reserved; the rebuild's settles then
-    /// shrink them. A lease already held in the tag is replaced; a hold expired by
-    /// <paramref name="now"/> is left out.
+    /// Puts holds as they are into a tag being rebuilt (after <see cref="ResetTagAsync"/>, before
+    /// <see cref="InitializeTagAsync"/>). A lease already held in the tag is replaced; a hold
+    /// expired by <paramref name="now"/> is left out.
     /// </summary>
-    Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default);
+    Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<CounterHold> holds, CancellationToken cancellationToken = default);
 }

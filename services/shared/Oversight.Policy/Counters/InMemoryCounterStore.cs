@@ -52,41 +52,33 @@ public sealed class InMemoryCounterStore : ICounterStore
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(tag, now, windows, subjects));
 
-    public Task<IReadOnlyList<HoldRequest>> ReadReservedHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
         if (!_tags.TryGetValue(tag, out var state))
         {
-            return Task.FromResult<IReadOnlyList<HoldRequest>>([]);
+            return Task.FromResult<IReadOnlyList<CounterHold>>([]);
         }
 
         lock (state)
         {
             state.PruneHolds(now);
-            IReadOnlyList<HoldRequest> holds = state.Holds
-                .Select(h => new HoldRequest(h.Key, h.Value.Account.Id, h.Value.ReservedFlop, h.Value.ReservedGpu, h.Value.ExpiresAt))
-                .OrderBy(h => h.LeaseId, StringComparer.Ordinal)
-                .ToList();
+            IReadOnlyList<CounterHold> holds = state.Holds.Select(h => h.Value.ToHold(h.Key)).OrderBy(h => h.LeaseId, StringComparer.Ordinal).ToList();
             return Task.FromResult(holds);
         }
     }
 
-    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<HoldRequest> holds, CancellationToken cancellationToken = default)
+    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<CounterHold> holds, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
-        ArgumentNullException.ThrowIfNull(holds);
-        foreach (var hold in holds)
-        {
-            hold.Validate();
-        }
-
+        CounterHold.ValidateAll(holds);
         var state = _tags.GetOrAdd(tag, _ => new TagState());
         lock (state)
         {
             foreach (var hold in holds.Where(h => h.ExpiresAt > now))
             {
                 state.RemoveHold(hold.LeaseId);
-                state.AddHold(hold.LeaseId, HoldEntry.Reserve(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt));
+                state.AddHold(hold.LeaseId, new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt));
             }
         }
 
@@ -132,8 +124,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             state.Clear();
             foreach (var (leaseId, hold) in holds)
             {
-                // Back to what was reserved: the rebuild settles the lease's attestations again.
-                state.AddHold(leaseId, HoldEntry.Reserve(state.Account(hold.Account.Id), hold.ReservedFlop, hold.ReservedGpu, hold.ExpiresAt));
+                state.AddHold(leaseId, hold with { Account = state.Account(hold.Account.Id) });
             }
         }
     }
@@ -194,7 +185,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, null, []);
             }
 
-            var entry = HoldEntry.Reserve(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
+            var entry = new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
             state.AddHold(hold.LeaseId, entry);
             return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, entry.ToHold(hold.LeaseId), []);
         }
@@ -229,9 +220,10 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new SettleResult(SettleStatus.Duplicate, pruned, false);
             }
 
+            // A rebuild's settles leave holds alone: the kept holds already reflect what was settled live.
             var holdFound = state.Apply(
                 state.Account(command.AccountId), command.Windows, state.Slots(command.Windows), now, command.At,
-                command.FlopUnits, command.GpuSeconds, command.LeaseId, command.Final);
+                command.FlopUnits, command.GpuSeconds, command.Rebuilding ? null : command.LeaseId, command.Final);
             if (command.MarkRetentionSeconds is { } retention)
             {
                 state.AddMark(command.AttestationId, now + retention);
@@ -377,7 +369,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return status;
             }
 
-            hold = HoldEntry.Reserve(own, flopUnits, gpuSeconds, expiresAt);
+            hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
             state.Track(leaseId, hold);
             return status;
         }
@@ -430,12 +422,8 @@ public sealed class InMemoryCounterStore : ICounterStore
         throw new ArgumentException($"Unknown window '{id}'.", nameof(id));
     }
 
-    /// <summary>A live hold: what is still held, and what was reserved (for a rebuild that keeps holds).</summary>
-    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt, long ReservedFlop, long ReservedGpu)
+    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt)
     {
-        public static HoldEntry Reserve(SubjectState account, long flopUnits, long gpuSeconds, long expiresAt) =>
-            new(account, flopUnits, gpuSeconds, expiresAt, flopUnits, gpuSeconds);
-
         public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt);
     }
 
