@@ -237,7 +237,7 @@ public sealed class ThresholdEnforcementService(
             CreatedAt = Timestamp.FromDateTimeOffset(record.CreatedAt),
             Comment = record.Comment,
         };
-        if (!caller.IsDeploymentWide && VisibleTo(PolicyLoader.Load(record.Document), caller.Marketplace) is { } narrowed)
+        if (!caller.IsDeploymentWide && VisibleTo(LoadStored(record), caller.Marketplace) is { } narrowed)
         {
             // A caller acts only inside its marketplace (DESIGN.md "Security"): other marketplaces'
             // overrides are theirs. The narrowed copy is written anew, so the stored comments go.
@@ -246,6 +246,20 @@ public sealed class ThresholdEnforcementService(
         }
 
         return response;
+    }
+
+    private static PolicyDocument LoadStored(PolicyVersionRecord record)
+    {
+        try
+        {
+            return PolicyLoader.Load(record.Document);
+        }
+        catch (PolicyValidationException e)
+        {
+            // Stored when it passed; a later, stricter validator refuses it. Showing it whole would show other marketplaces' overrides.
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"Policy version {record.Version} no longer passes validation ({e.Message}), so it cannot be shown narrowed to one marketplace; a deployment-wide admin can read it whole."));
+        }
     }
 
     /// <summary>The document without other marketplaces' overrides, or null when it names none.</summary>
