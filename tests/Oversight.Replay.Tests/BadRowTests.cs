@@ -37,7 +37,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2: the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)", error.Message);
+        Assert.Equal("bad.csv:2, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)", error.Message);
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.StartsWith("bad.csv:3: unknown accelerator model 'A10' (known: ", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("bad.csv:3, column 4 (accelerator): unknown accelerator model 'A10' (known: ", error.Message, StringComparison.Ordinal);
         foreach (var model in AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))
         {
             Assert.Contains(model, error.Reason, StringComparison.Ordinal);
@@ -149,11 +149,11 @@ public sealed class BadRowTests : IDisposable
         Assert.Equal(
             [
                 $"bad.csv:3, column 2 (start): 'yesterday' {NotATime}",
-                "bad.csv:4: the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
+                "bad.csv:4, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
                 $"bad.csv:5, column 2 (start): 'yesterday' {NotATime}",
             ],
             load.BadRowExamples.Take(3));
-        Assert.StartsWith("bad.csv:6: unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
+        Assert.StartsWith("bad.csv:6, column 4 (accelerator): unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
         Assert.Equal("bad.csv:7: the row has 2 fields; the header has 5", load.BadRowExamples[4]);
         Assert.Empty(load.RowsFiltered);
     }

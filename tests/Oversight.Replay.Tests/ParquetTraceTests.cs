@@ -236,11 +236,11 @@ public sealed class ParquetTraceTests : IDisposable
         Assert.Equal(
             [
                 $"bad.parquet:2, column 2 (start): {NotATime}",
-                "bad.parquet:3: the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
+                "bad.parquet:3, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
                 $"bad.parquet:4, column 2 (start): {NotATime}",
             ],
             load.BadRowExamples.Take(3));
-        Assert.StartsWith("bad.parquet:5: unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
+        Assert.StartsWith("bad.parquet:5, column 4 (accelerator): unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
         Assert.Equal("bad.parquet:6, column 1 (account): the value is null", load.BadRowExamples[4]);
     }
 

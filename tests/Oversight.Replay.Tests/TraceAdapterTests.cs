@@ -110,6 +110,18 @@ public sealed class TraceAdapterTests : IDisposable
     }
 
     [Fact]
+    public void Canonical_jsonl_whose_lines_all_name_their_accelerator_assumes_nothing_the_options_offer()
+    {
+        var path = _folder.WriteLines("jobs.jsonl",
+            """{"account":"bob","start":1731690000,"end":1731690600,"accelerator":"A100","count":2}""");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions { Accelerator = "H100-SXM", AcceleratorCount = 8 });
+
+        Assert.Equal("A100", Assert.Single(load.Jobs).AcceleratorModel);
+        Assert.Empty(load.Assumptions);
+    }
+
+    [Fact]
     public void Alibaba_lora_runs_each_request_from_gmt_create_for_its_rounded_up_exec_time()
     {
         var path = _folder.WriteLines("lora.csv",

@@ -56,8 +56,10 @@ internal static class CanonicalRows
     /// <summary>Adds the row's job (or filters it), or throws at its first bad value.</summary>
     public static void Add(TraceCollector collector, ICanonicalRow row, CanonicalFallback fallback)
     {
-        var model = row.Text("accelerator") ?? fallback.Model ?? throw row.Missing("accelerator");
-        var count = row.Integer("count") ?? fallback.Count ?? throw row.Missing("count");
+        var ownModel = row.Text("accelerator");
+        var ownCount = row.Integer("count");
+        var model = ownModel ?? fallback.Model(collector) ?? throw row.Missing("accelerator");
+        var count = ownCount ?? fallback.Count(collector) ?? throw row.Missing("count");
         var flop = row.Number("flop");
         if (flop < 0)
         {
@@ -68,12 +70,18 @@ internal static class CanonicalRows
             row.Text("account") ?? throw row.Missing("account"),
             row.Time("start") ?? throw row.Missing("start"),
             row.Time("end") ?? throw row.Missing("end"),
-            model, count, flop is null ? null : FlopUnits.FromFlop(flop.Value), row.Text("workload_class"));
+            model, count, flop is null ? null : FlopUnits.FromFlop(flop.Value), row.Text("workload_class"),
+            // A value the options supplied is not in any column: its fault is the row's.
+            new JobColumns(row.At("end"), ownModel is null ? row.Location : row.At("accelerator"), ownCount is null ? row.Location : row.At("count")));
     }
 }
 
-/// <summary>What the canonical formats use when a row leaves out the accelerator or the count.</summary>
-internal sealed record CanonicalFallback(string? Model, long? Count)
+/// <summary>
+/// What the canonical formats use when a row leaves out the accelerator or the count: the
+/// options' values, stated as an assumption of the report once a row has used them (a JSON Lines
+/// trace whose every line names its accelerator assumes nothing).
+/// </summary>
+internal sealed class CanonicalFallback(string? model, long? count)
 {
     /// <summary>For a table whose columns are named once (<paramref name="columnsAt"/>): a column it has must be filled in every row.</summary>
     public static CanonicalFallback For(TraceCollector collector, TraceLocation columnsAt, bool hasModel, bool hasCount)
@@ -92,19 +100,28 @@ internal sealed record CanonicalFallback(string? Model, long? Count)
         return ForMissingFields(collector, hasModel, hasCount);
     }
 
-    public static CanonicalFallback ForMissingFields(TraceCollector collector, bool hasModel = false, bool hasCount = false)
+    public static CanonicalFallback ForMissingFields(TraceCollector collector, bool hasModel = false, bool hasCount = false) =>
+        new(hasModel ? null : collector.Options.Accelerator, hasCount ? null : collector.Options.AcceleratorCount);
+
+    /// <summary>The model for a row that names none, or null; the report says so once used.</summary>
+    public string? Model(TraceCollector collector)
     {
-        var options = collector.Options;
-        if (!hasModel && options.Accelerator is { } model)
+        if (model is not null)
         {
             collector.Assume($"Jobs that name no accelerator are taken to run on {model} (--accelerator).");
         }
 
-        if (!hasCount && options.AcceleratorCount is { } count)
+        return model;
+    }
+
+    /// <summary>The count for a row that gives none, or null; the report says so once used.</summary>
+    public long? Count(TraceCollector collector)
+    {
+        if (count is { } value)
         {
-            collector.Assume($"Jobs that give no accelerator count are taken to use {count} (--accelerator-count).");
+            collector.Assume($"Jobs that give no accelerator count are taken to use {value} (--accelerator-count).");
         }
 
-        return new CanonicalFallback(hasModel ? null : options.Accelerator, hasCount ? null : options.AcceleratorCount);
+        return count;
     }
 }

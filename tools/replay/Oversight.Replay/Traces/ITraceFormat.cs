@@ -18,13 +18,18 @@ public interface ITraceFormat
 }
 
 /// <summary>The checks every adapter applies to a job before it is replayed.</summary>
+/// <summary>Where a row keeps a job's end, accelerator model and count, for a fault in one of them.</summary>
+internal sealed record JobColumns(TraceLocation End, TraceLocation Model, TraceLocation Count);
+
 internal static class JobRules
 {
     /// <summary>
     /// Adds the job, or filters a row that is not GPU usage (no accelerators, no time), or reports
     /// a malformed one (end before start, unknown accelerator).
     /// </summary>
-    public static void Add(TraceCollector collector, TraceLocation at, string account, long start, long end, string model, long count, long? flopUnits, string? workloadClass)
+    /// <param name="columns">Where the end, the model and the count are, when the trace has such columns: a bad value is reported at its column.</param>
+    public static void Add(TraceCollector collector, TraceLocation at, string account, long start, long end, string model, long count, long? flopUnits, string? workloadClass,
+        JobColumns? columns = null)
     {
         if (count <= 0)
         {
@@ -34,7 +39,7 @@ internal static class JobRules
 
         if (end < start)
         {
-            collector.Bad(new TraceFormatException(at, $"the job ends ({TraceTime.Format(end)}) before it starts ({TraceTime.Format(start)})"));
+            collector.Bad(new TraceFormatException(columns?.End ?? at, $"the job ends ({TraceTime.Format(end)}) before it starts ({TraceTime.Format(start)})"));
             return;
         }
 
@@ -46,13 +51,13 @@ internal static class JobRules
 
         if (count > int.MaxValue)
         {
-            collector.Bad(new TraceFormatException(at, $"accelerator count {count} is too large"));
+            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is too large"));
             return;
         }
 
         if (!AcceleratorCatalogue.Default.TryGet(model, out var accelerator))
         {
-            collector.Bad(new TraceFormatException(at, $"unknown accelerator model '{model}' (known: {string.Join(", ", AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))})"));
+            collector.Bad(new TraceFormatException(columns?.Model ?? at, $"unknown accelerator model '{model}' (known: {string.Join(", ", AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))})"));
             return;
         }
 
