@@ -182,6 +182,15 @@ public class TierTokenTests(KycHostFixture fixture) : IClassFixture<KycHostFixtu
         // The old JWKS cannot verify the new key's token: verifiers must refresh it after a rotation.
         var stale = await JoseVerifier.VerifyAsync(before.Jwks, new JoseVerifier.Check(after.Token.Token, "p"));
         Assert.Equal("ERR_JWKS_NO_MATCHING_KEY", stale[0].Code);
+
+        // Unless the new key was published first (docs/kyc.md): neither current nor retired, it is in
+        // the JWKS and signs nothing, so a key set fetched then already verifies its later tokens.
+        var published = await IssueAsync(Keys(
+            ("k-old", old.ExportPkcs8PrivateKeyPem(), true, null),
+            ("k-new", next.ExportSubjectPublicKeyInfoPem(), false, null)));
+        Assert.Equal("k-old", published.Token.KeyId);
+        var early = await JoseVerifier.VerifyAsync(published.Jwks, new JoseVerifier.Check(after.Token.Token, "p"));
+        Assert.True(early[0].Ok, early[0].Code);
     }
 
     [Fact]
