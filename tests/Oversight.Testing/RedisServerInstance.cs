@@ -29,13 +29,20 @@ public sealed class RedisServerInstance : IAsyncDisposable
                       "RedisServerInstance needs a local redis-server (apt-get install redis-server; " +
                       "tests/run.sh installs it). It is not available with Testcontainers only.");
         _appendOnly = appendOnly;
-        Port = LoopbackPorts.Free(30000, 32000);
-        DataDirectory = PrivateServers.NewDataDirectory($"redis-{Port}-{Guid.NewGuid():N}"[..24]);
+        (Port, DataDirectory) = NewPlace();
     }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
-    public string DataDirectory { get; }
+    public string DataDirectory { get; private set; }
+
+    private bool _startedOnce;
+
+    private static (int Port, string DataDirectory) NewPlace()
+    {
+        var port = LoopbackPorts.Free(30000, 32000);
+        return (port, PrivateServers.NewDataDirectory($"redis-{port}-{Guid.NewGuid():N}"[..24]));
+    }
 
     /// <summary>StackExchange.Redis configuration, e.g. <c>127.0.0.1:30123</c>.</summary>
     public string Configuration => $"127.0.0.1:{Port}";
@@ -56,6 +63,29 @@ public sealed class RedisServerInstance : IAsyncDisposable
     /// <summary>Starts the server (again) on the same port with the same data directory and
     /// waits until it answers PING.</summary>
     public async Task StartAsync()
+    {
+        // Another test process may take the port between the check and the bind. Before the first
+        // start the server can still move; after it, tests rely on its port.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartHereAsync().ConfigureAwait(false);
+                _startedOnce = true;
+                return;
+            }
+            catch (PortTakenException) when (!_startedOnce && attempt < 5)
+            {
+                await KillAsync().ConfigureAwait(false);
+                try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+                (Port, DataDirectory) = NewPlace();
+            }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : Exception(message);
+
+    private async Task StartHereAsync()
     {
         if (IsRunning) return;
         var psi = new ProcessStartInfo(_binary)
@@ -78,9 +108,21 @@ public sealed class RedisServerInstance : IAsyncDisposable
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
-                throw new InvalidOperationException(
-                    $"private Redis on port {Port} exited with {_process.ExitCode}:\n{PrivateServers.Tail(LogFile)}");
-            if (await PingAsync().ConfigureAwait(false)) return;
+            {
+                var log = PrivateServers.Tail(LogFile);
+                var message = $"private Redis on port {Port} exited with {_process.ExitCode}:\n{log}";
+                throw log.Contains("Address already in use", StringComparison.OrdinalIgnoreCase)
+                    ? new PortTakenException(message)
+                    : new InvalidOperationException(message);
+            }
+
+            if (await PingAsync().ConfigureAwait(false))
+            {
+                // The answer may come from another test's server on this port: ours works in our folder.
+                if ((await SendAsync("CONFIG GET dir").ConfigureAwait(false))?.Contains(DataDirectory, StringComparison.Ordinal) == true) return;
+                throw new PortTakenException($"another Redis answers on port {Port}");
+            }
+
             await Task.Delay(50).ConfigureAwait(false);
         }
         throw new InvalidOperationException($"private Redis on port {Port} did not answer PING in 30 s:\n{PrivateServers.Tail(LogFile)}");
@@ -158,7 +200,7 @@ public sealed class RedisServerInstance : IAsyncDisposable
             await client.ConnectAsync(IPAddress.Loopback, Port, cts.Token).ConfigureAwait(false);
             var stream = client.GetStream();
             await stream.WriteAsync(Encoding.ASCII.GetBytes(inlineCommand + "\r\n"), cts.Token).ConfigureAwait(false);
-            var buffer = new byte[256];
+            var buffer = new byte[4096];
             var n = await stream.ReadAsync(buffer, cts.Token).ConfigureAwait(false);
             return Encoding.ASCII.GetString(buffer, 0, n);
         }
