@@ -119,7 +119,7 @@ public sealed class LiveBackend : IReplayBackend
         var serverNow = clock.Now.Seconds;
         var shift = mode == LiveClock.Real || firstStart >= serverNow ? 0 : ((serverNow - firstStart) / ShiftUnitSeconds + 1) * ShiftUnitSeconds;
         var backend = new LiveBackend(target, options.Policy.Resolve(options.Marketplace), shift, settleTimeout ?? TimeSpan.FromSeconds(60), mode);
-        await backend.WaitForKycLadderAsync(cancellationToken);
+        await backend.WaitForKycLadderAsync(deployed.Version, cancellationToken);
         await target.Attestation.RegisterProviderAsync(new RegisterProviderRequest
         {
             MarketplaceId = options.Marketplace,
@@ -358,26 +358,29 @@ public sealed class LiveBackend : IReplayBackend
         }
     }
 
-    /// <summary>KYC learns a new policy from the bus: wait until its ladder is the replay's.</summary>
-    private async Task WaitForKycLadderAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// KYC learns a new policy from the bus: wait until it places new accounts on the ladder of
+    /// <paramref name="policyVersion"/> (or later). An account keeps the ladder it was created
+    /// under, so each look is a new probe account.
+    /// </summary>
+    private async Task WaitForKycLadderAsync(long policyVersion, CancellationToken cancellationToken)
     {
-        var probe = $"replay-probe-{Guid.NewGuid():N}"[..28];
-        await _target.Kyc.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = _marketplace, AccountId = probe }, Operator, cancellationToken: cancellationToken);
         var deadline = DateTime.UtcNow + _settleTimeout;
         while (true)
         {
-            var account = await _target.Kyc.GetAccountAsync(new GetAccountRequest { MarketplaceId = _marketplace, AccountId = probe }, Operator, cancellationToken: cancellationToken);
-            if (account.Account.Tier.Id == _policy.Tier(0).Id)
+            var probe = $"replay-probe-{Guid.NewGuid():N}"[..28];
+            var created = await _target.Kyc.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = _marketplace, AccountId = probe }, Operator, cancellationToken: cancellationToken);
+            if (created.Account.PolicyVersion >= policyVersion)
             {
                 return;
             }
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"KYC's ladder did not become the replay policy's within {_settleTimeout.TotalSeconds:0} s (its first tier is {account.Account.Tier.Id})");
+                throw new TimeoutException($"KYC did not take up policy version {policyVersion} within {_settleTimeout.TotalSeconds:0} s (it still places accounts on version {created.Account.PolicyVersion}'s ladder)");
             }
 
-            await Task.Delay(50, cancellationToken);
+            await Task.Delay(250, cancellationToken);
         }
     }
 
