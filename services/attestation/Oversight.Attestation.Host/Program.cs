@@ -4,6 +4,12 @@ using Oversight.Hosting.Bus;
 using Oversight.Hosting.Data;
 
 // `Oversight.Attestation.Host migrate` applies this service's database migrations and exits.
+if (HostUsage.Asked(args))
+{
+    Console.WriteLine(HostUsage.For("Oversight.Attestation.Host", "the workload attestation service"));
+    return 0;
+}
+
 if (args is [MigrateCommand.Name, ..])
 {
     return await MigrateCommand.RunAsync(args[1..], AttestationExtensions.Database);

@@ -4,6 +4,12 @@ using Oversight.Hosting.Bus;
 using Oversight.Hosting.Data;
 
 // `Oversight.Enforcement.Host migrate` applies this service's database migrations and exits.
+if (HostUsage.Asked(args))
+{
+    Console.WriteLine(HostUsage.For("Oversight.Enforcement.Host", "the threshold enforcement service"));
+    return 0;
+}
+
 if (args is [MigrateCommand.Name, ..])
 {
     return await MigrateCommand.RunAsync(args[1..], EnforcementExtensions.Database);

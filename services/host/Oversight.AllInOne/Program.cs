@@ -9,6 +9,13 @@ using Oversight.Kyc;
 // `oversight token --role operator --marketplace m1` prints a development token;
 // `oversight migrate` applies the three services' database migrations and exits;
 // anything else starts the all-in-one host.
+if (HostUsage.Asked(args))
+{
+    Console.WriteLine(HostUsage.For("oversight", "KYC, attestation and enforcement in one process (the embedded default: SQLite, in-memory bus and counters)",
+        "oversight token --role ROLE [--marketplace ID] ...   prints a development token (token --help)"));
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "token")
 {
     return TokenCommand.Run(args[1..]);

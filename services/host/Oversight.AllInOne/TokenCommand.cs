@@ -17,6 +17,12 @@ internal static class TokenCommand
 
     public static int Run(string[] args)
     {
+        if (HostUsage.Asked(args))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
         {

@@ -4,6 +4,12 @@ using Oversight.Hosting.Data;
 using Oversight.Kyc;
 
 // `Oversight.Kyc.Host migrate` applies this service's database migrations and exits.
+if (HostUsage.Asked(args))
+{
+    Console.WriteLine(HostUsage.For("Oversight.Kyc.Host", "the KYC tiering service"));
+    return 0;
+}
+
 if (args is [MigrateCommand.Name, ..])
 {
     return await MigrateCommand.RunAsync(args[1..], KycExtensions.Database);

@@ -18,6 +18,25 @@ public sealed class EmbeddedDefaultTests
     ];
 
     [Fact]
+    public async Task Help_PrintsTheCommands_AndStartsNothing()
+    {
+        var program = Path.Combine(AppContext.BaseDirectory, "oversight.dll");
+        var work = Directory.CreateTempSubdirectory("oversight-help-").FullName;
+
+        var (code, output, error) = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "--help"], work);
+        var (tokenCode, tokenOutput, _) = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--help"], work);
+
+        Assert.Equal(0, code);
+        Assert.Empty(error);
+        Assert.StartsWith("usage: oversight", output, StringComparison.Ordinal);
+        Assert.Contains("oversight migrate", output, StringComparison.Ordinal);
+        Assert.Contains("oversight token", output, StringComparison.Ordinal);
+        Assert.Equal(0, tokenCode);
+        Assert.StartsWith("usage: oversight token --role ROLE", tokenOutput, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(work)); // no data folder: nothing started
+    }
+
+    [Fact]
     public async Task Embedded_WithNoServerAtAnyDefaultPort_StartsAndAnswersHealthForEveryService()
     {
         AssertNothingListensAtDefaultPorts();
