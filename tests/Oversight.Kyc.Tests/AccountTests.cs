@@ -122,7 +122,18 @@ public class AccountTests(KycHostFixture fixture) : IClassFixture<KycHostFixture
         await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.StartIdentityVerificationAsync(new StartIdentityVerificationRequest { MarketplaceId = marketplace, AccountId = "a" }, As(Roles.Auditor)));
         await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.SuspendAccountAsync(new SuspendAccountRequest { MarketplaceId = marketplace, AccountId = "a", Reason = "r" }, As(Roles.Operator)));
         await RpcAssert.FailsAsync(StatusCode.PermissionDenied, () => Client.ReinstateAccountAsync(new ReinstateAccountRequest { MarketplaceId = marketplace, AccountId = "a", Reason = "r" }, As(Roles.Operator)));
-        await RpcAssert.FailsAsync(StatusCode.Unauthenticated, () => Client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "a" }));
+        await RpcAssert.FailsAsync(StatusCode.Unauthenticated, () => Client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "a" }),
+            "A bearer token is required");
+        // A refused token says why (and never echoes the token).
+        var key = DevelopmentSigningKey.LoadOrCreate(fixture.Host.DataDirectory);
+        Metadata Bearer(string token) => new() { { "Authorization", $"Bearer {token}" } };
+        var expired = key.CreateToken("oversight", Roles.Operator, marketplace, null, "t", TimeSpan.FromMinutes(10), DateTimeOffset.UtcNow.AddHours(-2));
+        var otherAudience = key.CreateToken("someone-else", Roles.Operator, marketplace, null, "t", TimeSpan.FromMinutes(10), DateTimeOffset.UtcNow);
+        foreach (var (token, says) in new[] { (expired, "has expired"), (otherAudience, "another audience"), ("not-a-jwt", "not a valid token") })
+        {
+            var refused = await RpcAssert.FailsAsync(StatusCode.Unauthenticated, () => Client.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = "a" }, Bearer(token)), says);
+            Assert.DoesNotContain(token, refused.Status.Detail, StringComparison.Ordinal);
+        }
 
         Assert.Equal(before, await fixture.CountRowsAsync());
     }

@@ -132,6 +132,7 @@ public static class HostingExtensions
             .AddJwtBearer(jwt =>
             {
                 jwt.MapInboundClaims = false;
+                jwt.Events = new JwtBearerEvents { OnChallenge = GrpcChallenge.OnChallenge };
                 jwt.Authority = developmentKey is null ? auth.Authority : null;
                 jwt.RequireHttpsMetadata = !builder.Environment.IsDevelopment();
                 jwt.TokenValidationParameters = new TokenValidationParameters
