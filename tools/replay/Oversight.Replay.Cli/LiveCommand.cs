@@ -85,7 +85,9 @@ public class LiveSettings : ReplaySettings
             var keyFile = Path.Combine(data, DevelopmentSigningKey.FileName);
             if (!File.Exists(keyFile))
             {
-                throw new FileNotFoundException($"no development key at {keyFile}: start the embedded default once (it creates its data folder), or pass --embedded-data or token files", keyFile);
+                throw new FileNotFoundException(EmbeddedData is null
+                    ? $"no development key at {Path.GetFullPath(keyFile)}: run from the repository's root (the embedded default keeps its data folder there), start the embedded default once, or pass --embedded-data DIR or token files"
+                    : $"no development key at {Path.GetFullPath(keyFile)}: is --embedded-data the embedded default's data folder?", keyFile);
             }
 
             var key = DevelopmentSigningKey.LoadOrCreate(data);

@@ -42,6 +42,10 @@ app.Configure(config =>
             ArgumentException e => e.Message,
             CommandParseException or CommandRuntimeException => exception.Message,
             // A live run's refusals: the deployment's answer, or what the driver found wrong.
+            // grpc-dotnet reports a refused connection as UNAVAILABLE "Error connecting to subchannel".
+            Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } e when e.Status.DebugException is System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException
+                || e.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
+                $"nothing answers at the deployment's address ({e.Status.DebugException?.Message ?? e.Status.Detail}): start the embedded default (see the README) or pass --address",
             Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
             InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
             _ => null,
