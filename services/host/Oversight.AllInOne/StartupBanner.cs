@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using Oversight.Hosting;
+using Oversight.Hosting.Clock;
 
 namespace Oversight.AllInOne;
 
@@ -23,6 +24,9 @@ internal static class StartupBanner
         Console.WriteLine($"  health (HTTP/1.1):       port {hosting.HealthPort}: /healthz/live, /healthz/ready");
         Console.WriteLine($"  data folder:             {Path.GetFullPath(hosting.DataDirectory)}");
         Console.WriteLine($"  environment:             {app.Environment.EnvironmentName}");
+        Console.WriteLine(app.Services.GetService<SimulatedTimeProvider>() is null
+            ? "  clock:                   the system's (Oversight__Simulation__Enabled=true makes it settable, for oversight-replay live)"
+            : "  clock:                   simulated: admins set it with SetClock (oversight-replay live does)");
         Console.WriteLine("  a token for calls:       dotnet run --project services/host/Oversight.AllInOne --no-launch-profile -- token --role operator --marketplace demo");
         Console.WriteLine();
     }
