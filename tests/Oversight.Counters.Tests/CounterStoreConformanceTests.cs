@@ -351,6 +351,35 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task ManyHolds_ExpiringOneByOne_ArePrunedEachAtItsOwnTime()
+    {
+        // Forty holds (more than a store may keep without an index), lease-i of i units expiring at
+        // T0 + 10 i; every third settles in full first, and lease-5 is held again, later.
+        var tag = await NewInitializedTagAsync();
+        for (var i = 1; i <= 40; i++)
+        {
+            await Store.ReserveAsync(Reserve(tag, $"lease-{i}", $"acct-{i % 3}", flop: i, expiresAt: T0 + (10 * i)));
+        }
+
+        for (var i = 3; i <= 40; i += 3)
+        {
+            await Store.SettleAsync(Settle(tag, $"att-{i}", $"acct-{i % 3}", flop: i, lease: $"lease-{i}", final: true, now: T0 + 1));
+        }
+
+        await Store.SettleAsync(Settle(tag, "att-5", "acct-2", flop: 5, lease: "lease-5", final: true, now: T0 + 2));
+        await Store.ReserveAsync(Reserve(tag, "lease-5", "acct-2", flop: 1000, now: T0 + 3, expiresAt: T0 + 1000));
+
+        var live = Enumerable.Range(1, 40).Where(i => i % 3 != 0 && i != 5).ToList();
+        for (var now = T0 + 10; now <= T0 + 400; now += 10)
+        {
+            var read = await Store.ReadAsync(tag, now, Windows, [CounterSubject.Cluster]);
+            var expiring = live.Where(i => T0 + (10 * i) == now).ToList();
+            var held = live.Where(i => T0 + (10 * i) > now).Sum() + 1000;
+            Assert.Equal((expiring.Count, (long)held), (read.ExpiredHoldsPruned, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held));
+        }
+    }
+
+    [Fact]
     public async Task Release_RemovesTheLiveHold()
     {
         var tag = await NewInitializedTagAsync();

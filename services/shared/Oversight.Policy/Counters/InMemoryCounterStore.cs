@@ -520,9 +520,18 @@ public sealed class InMemoryCounterStore : ICounterStore
         private CounterLayout? _layout;
         private int[] _layoutSlots = [];
 
-        /// <summary>Every hold's lease id by expiry, so that pruning visits only expired holds. Entries
-        /// of holds settled or released meanwhile stay until their time and are skipped then.</summary>
+        /// <summary>No hold expires before this (it may be earlier than the earliest live hold): pruning is skipped until now reaches it.</summary>
+        private long _earliestHoldExpiry = long.MaxValue;
+
+        /// <summary>
+        /// With more than <see cref="HoldIndexThreshold"/> holds, every hold's lease id by expiry, so
+        /// that pruning visits only expired holds (entries of holds settled meanwhile are skipped
+        /// when their time comes). With fewer, a prune walks the holds: cheaper for the few holds
+        /// of most tags, and bounded.
+        /// </summary>
         private PriorityQueue<string, long>? _holdExpiries;
+
+        private const int HoldIndexThreshold = 16;
 
         public void Clear()
         {
@@ -536,7 +545,8 @@ public sealed class InMemoryCounterStore : ICounterStore
             _markExpiries?.Clear();
             _windowIds.Clear();
             _layout = null;
-            _holdExpiries?.Clear();
+            _holdExpiries = null;
+            _earliestHoldExpiry = long.MaxValue;
         }
 
         /// <summary>The subject, or null when it has nothing yet (reads do not create subjects).</summary>
@@ -627,7 +637,15 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void Track(string leaseId, HoldEntry entry)
         {
             AddHeld(entry, 1);
-            (_holdExpiries ??= new()).Enqueue(leaseId, entry.ExpiresAt);
+            _earliestHoldExpiry = Math.Min(_earliestHoldExpiry, entry.ExpiresAt);
+            if (_holdExpiries is not null)
+            {
+                _holdExpiries.Enqueue(leaseId, entry.ExpiresAt);
+            }
+            else if (Holds.Count > HoldIndexThreshold)
+            {
+                _holdExpiries = new PriorityQueue<string, long>(Holds.Select(h => (h.Key, h.Value.ExpiresAt)));
+            }
         }
 
         public bool RemoveHold(string leaseId)
@@ -652,12 +670,38 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
-        /// <summary>Removes the holds that expired by <paramref name="now"/>; returns how many. Costs the
-        /// expired entries only, however many holds are live.</summary>
+        /// <summary>Removes the holds that expired by <paramref name="now"/>; returns how many. Costs
+        /// nothing until the earliest expiry; then a walk of at most <see cref="HoldIndexThreshold"/>
+        /// holds, or the expired entries of the index.</summary>
         public int PruneHolds(long now)
         {
+            if (now < _earliestHoldExpiry)
+            {
+                return 0;
+            }
+
             var pruned = 0;
-            while (_holdExpiries is not null && _holdExpiries.TryPeek(out var leaseId, out var expiresAt) && expiresAt <= now)
+            if (_holdExpiries is null)
+            {
+                var earliest = long.MaxValue;
+                foreach (var (leaseId, hold) in Holds)
+                {
+                    if (hold.ExpiresAt <= now)
+                    {
+                        RemoveHold(leaseId); // removing while enumerating is allowed (.NET Core 3.0+)
+                        pruned++;
+                    }
+                    else
+                    {
+                        earliest = Math.Min(earliest, hold.ExpiresAt);
+                    }
+                }
+
+                _earliestHoldExpiry = earliest;
+                return pruned;
+            }
+
+            while (_holdExpiries.TryPeek(out var leaseId, out var expiresAt) && expiresAt <= now)
             {
                 _holdExpiries.Dequeue();
                 // The lease may have settled, or settled and been held again with a later expiry.
@@ -668,6 +712,12 @@ public sealed class InMemoryCounterStore : ICounterStore
                 }
             }
 
+            if (Holds.Count == 0)
+            {
+                _holdExpiries = null; // only entries of settled holds are left
+            }
+
+            _earliestHoldExpiry = _holdExpiries is not null && _holdExpiries.TryPeek(out _, out var next) ? next : long.MaxValue;
             return pruned;
         }
 
