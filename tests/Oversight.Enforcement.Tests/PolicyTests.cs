@@ -49,11 +49,17 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
         Assert.Equal(Verdict.RequireStatedPurpose, after.Verdict);
         Assert.Equal(("24h", Metric.FlopUnits, 1_000L), (after.DecidingWindow.Window, after.DecidingWindow.Metric, after.DecidingWindow.Limit));
 
-        // The history keeps every version, the new one with its comment and who set it.
+        // The history keeps every version, the new one with its comment and who set it; who set
+        // it is the deployment's business, not a marketplace's.
         var history = (await Client.ListPolicyVersionsAsync(new ListPolicyVersionsRequest(), market.Operator)).Versions;
         Assert.Equal(versionsBefore.Select(v => v.Version).Append(set.Version), history.Select(v => v.Version));
-        Assert.Equal(("tight anonymous budget", "admin:test-admin"), (history[^1].Comment, history[^1].Actor));
-        Assert.Equal(("default policy", "system"), (history[0].Comment, history[0].Actor));
+        Assert.Equal(("tight anonymous budget", ""), (history[^1].Comment, history[^1].Actor));
+        Assert.All(history, v => Assert.Empty(v.Actor));
+        var whole = (await Client.ListPolicyVersionsAsync(new ListPolicyVersionsRequest(), Deployment.Admin)).Versions;
+        Assert.Equal(("tight anonymous budget", "admin:test-admin"), (whole[^1].Comment, whole[^1].Actor));
+        Assert.Equal(("default policy", "system"), (whole[0].Comment, whole[0].Actor));
+        var marketAdmin = (await Client.ListPolicyVersionsAsync(new ListPolicyVersionsRequest(), Deployment.Auth("admin", market.Id))).Versions;
+        Assert.Empty(marketAdmin[^1].Actor);
         var stored = await Client.GetPolicyAsync(new GetPolicyRequest(), market.Operator);
         Assert.Equal((set.Version, document, PolicyFormat.Yaml), (stored.Version, stored.Document, stored.Format));
         Assert.Equal(DefaultPolicy.Yaml, (await Client.GetPolicyAsync(new GetPolicyRequest { Version = 1 }, market.Operator)).Document);

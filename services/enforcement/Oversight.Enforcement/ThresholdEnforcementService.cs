@@ -270,7 +270,7 @@ public sealed class ThresholdEnforcementService(
 
     public override async Task<ListPolicyVersionsResponse> ListPolicyVersions(ListPolicyVersionsRequest request, ServerCallContext context)
     {
-        Caller.From(context);
+        var caller = Caller.From(context);
         await policies.CurrentAsync(context.CancellationToken);
         var versions = await db.PolicyVersions.AsNoTracking().OrderBy(p => p.Version)
             .Select(p => new { p.Version, p.CreatedAt, p.Comment, p.Actor })
@@ -281,7 +281,9 @@ public sealed class ThresholdEnforcementService(
             Version = v.Version,
             CreatedAt = Timestamp.FromDateTimeOffset(v.CreatedAt),
             Comment = v.Comment,
-            Actor = v.Actor,
+            // Who set a version names someone of the deployment's own team: a marketplace's callers
+            // have no use for it (DESIGN.md "Security": as little personal data as possible).
+            Actor = caller.IsDeploymentWide ? v.Actor : "",
         }));
         return response;
     }
