@@ -166,6 +166,23 @@ public sealed class SimulatorBehaviourTests
         Assert.All(points, p => Assert.True(p.Value.FlopByTier[0] <= expectedFlop * 610 / Duration, $"bucket {p.Key}: {p.Value.FlopByTier[0]}"));
     }
 
+    [Fact]
+    public async Task A_job_attested_once_at_its_end_is_charted_over_the_time_it_ran()
+    {
+        // Three hours on one H100, attested only at the end: the chart's FLOP per 10 minutes is a
+        // rate, so each of the 18 buckets gets an 18th (within a unit), not the last bucket all of it.
+        const long Duration = 10_800;
+        var job = new TraceJob("alice", 1_700_000_400, 1_700_000_400 + Duration, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
+        var options = Options(HourLadder(anonymous: 100_000_000_000), Immediate) with { AttestIntervalSeconds = 86_400, TimelineBucketSeconds = 600 };
+
+        var result = await ReplayRun.InProcessAsync(Trace(job), options);
+
+        var points = result.Timeline.Points.ToArray();
+        Assert.Equal(Enumerable.Range(0, 18).Select(i => job.Start + (i * 600L)), points.Select(p => p.Key));
+        Assert.Equal(result.FlopRun, points.Sum(p => p.Value.FlopByTier[0]));
+        Assert.All(points, p => Assert.InRange(p.Value.FlopByTier[0], (result.FlopRun / 18) - 1, (result.FlopRun / 18) + 1));
+    }
+
     [Theory]
     [InlineData(600, true)]
     [InlineData(86_400, false)]

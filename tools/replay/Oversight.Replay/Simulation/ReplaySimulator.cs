@@ -337,7 +337,7 @@ public sealed class ReplaySimulator
 
         // A job that waited for a step-up ends later than the trace says.
         _last = Math.Max(_last, now);
-        _timeline.Ran(now, run.TierAtAdmission, flop);
+        _timeline.Ran(intervalStart, now, run.TierAtAdmission, flop);
         if (!final)
         {
             Schedule(NextAttestation(run), EventKind.Attest, run, null, 0);
@@ -361,7 +361,7 @@ public sealed class ReplaySimulator
     }
 
     /// <summary>floor(total x part / whole), exact; in 64 bits when the product fits (a 128-bit division is a slow software routine).</summary>
-    private static long Share(long total, long part, long whole)
+    internal static long Share(long total, long part, long whole)
     {
         var high = Math.BigMul(total, part, out long low);
         return high == 0 && low >= 0 ? low / whole : (long)((Int128)total * part / whole);

@@ -45,7 +45,30 @@ public sealed class ReplayTimeline(long bucketSeconds, int tiers)
         return 7 * 86400 * (spanSeconds / (7 * 86400 * 400) + 1);
     }
 
-    internal void Ran(long at, int tier, long flop) => PointAt(at).FlopByTier[tier] += flop;
+    /// <summary>
+    /// Adds an attestation's FLOP spread over the seconds it covers, [<paramref name="from"/>,
+    /// <paramref name="to"/>), in proportion (exactly, by cumulative shares), so that FLOP per
+    /// bucket is a rate: a job attested once at its end would otherwise land whole in its last bucket.
+    /// </summary>
+    internal void Ran(long from, long to, int tier, long flop)
+    {
+        var point = PointAt(from);
+        if (to - _lastStart <= BucketSeconds)
+        {
+            // Within one bucket (the usual case, and an empty interval).
+            point.FlopByTier[tier] += flop;
+            return;
+        }
+
+        long given = 0;
+        for (var start = from; start < to; start = _lastStart + BucketSeconds)
+        {
+            point = PointAt(start);
+            var share = ReplaySimulator.Share(flop, Math.Min(to, _lastStart + BucketSeconds) - from, to - from);
+            point.FlopByTier[tier] += share - given;
+            given = share;
+        }
+    }
 
     internal void Asked(long at, RequirementKind requirement)
     {
