@@ -49,6 +49,10 @@ public sealed class IndependentCalculationTests
         var result = await ReplayRun.InProcessAsync(load, options);
 
         Assert.Equal(expected.Count, result.Users.Count);
+        // Accounts whose every row is left out (zero time, no GPUs) are reported, not silently dropped.
+        var accountColumn = trace == "lora" ? 4 : 1;
+        var everyAccount = File.ReadLines(path).Skip(1).Select(line => line.Split(',')[accountColumn]).Distinct(StringComparer.Ordinal).Count();
+        Assert.Equal(everyAccount - expected.Count, load.AccountsOnlyInRowsLeftOut);
         Assert.True(expected.Values.Count(e => e.AskedPurpose is not null) > 10, "the thresholds should make many accounts cross the first rung");
         Assert.Contains(expected.Values, e => e.AskedOrganisation is not null);
         foreach (var user in result.Users)

@@ -93,6 +93,34 @@ public sealed class ReportDeterminismTests : IDisposable
 
         Assert.Equal(["whatif.csv", "whatif.html", "whatif.json"], Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         AssertSameFiles(first, second);
+
+        // whatif.json names the policy, gives each scenario the parameters it ran with, and has
+        // the CSV's columns: a scenario can be reproduced from the JSON alone.
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(first, "whatif.json")));
+        Assert.Equal(ReportFacts.PolicyHash(options.Policy), json.RootElement.GetProperty("policy").GetProperty("sha256").GetString());
+        var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToArray();
+        var header = File.ReadLines(Path.Combine(first, "whatif.csv")).First().Split(',');
+        Assert.Equal(header, scenarios[0].EnumerateObject().Select(p => p.Name).Where(n => n != "parameters"));
+        var parameters = scenarios.Select(s => s.GetProperty("parameters")).ToArray();
+        Assert.Equal([0, 0.3, 0.3, 0.3, 0.3], parameters.Select(p => p.GetProperty("abandon_at_identity").GetDouble()));
+        Assert.Equal([1, 1, 1, 2, 2], parameters.Select(p => p.GetProperty("sybil_split").GetInt32()));
+        Assert.Equal([false, false, false, false, true], parameters.Select(p => p.GetProperty("sybil_linked").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task A_run_where_nobody_is_asked_says_so_rather_than_timing_a_step_up_at_zero()
+    {
+        // The LoRA trace's largest account runs about 10 GPU-hours in all: under the default policy nobody is asked.
+        var folder = _folder.Combine("lora");
+        var trace = TraceFormats.Load(SharedTraces.Lora, null, new TraceReadOptions());
+
+        ReplayReports.WriteRun(folder, await ReplayRun.InProcessAsync(trace, Options(7)), trace, "in-process");
+
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "summary.json")));
+        var times = summary.RootElement.GetProperty("results").GetProperty("time_to_first_step_up_seconds");
+        Assert.Equal(0, times.GetProperty("users").GetInt64());
+        Assert.All(new[] { "p50", "p90", "max" }, name => Assert.Equal(JsonValueKind.Null, times.GetProperty(name).ValueKind));
+        Assert.Contains("no user was asked to step up", File.ReadAllText(Path.Combine(folder, "report.html")), StringComparison.Ordinal);
     }
 
     private static void AssertSameFiles(string first, string second)

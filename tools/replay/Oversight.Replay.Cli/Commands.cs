@@ -76,6 +76,18 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
         var abandonment = await Console2.Status("Replaying the abandonment what-if", () => WhatIfs.AbandonmentAsync(trace, options, probabilities, parallel, cancellationToken));
         var sybil = await Console2.Status("Replaying the sybil what-if", () => WhatIfs.SybilAsync(trace, options, splits, parallel, cancellationToken));
         Console2.Done(ReplayReports.WriteWhatIf(settings.OutFolder("-what-if"), abandonment, sybil, trace, options));
+        var baseline = WhatIfRow.BaselineAnonymousFlop(sybil);
+        var table = new Table().AddColumns("scenario", "setting", "users left", "compute lost", "anonymous (10^12 FLOP)", "beyond baseline");
+        foreach (var row in abandonment.Concat(sybil))
+        {
+            var beyond = row.Scenario.StartsWith("sybil", StringComparison.Ordinal) && baseline is { } b
+                ? "+" + ReportFacts.Percent(row.Facts.Share(row.BeyondBaseline(b), b))
+                : "-";
+            table.AddRow(row.Scenario, row.Setting, row.Facts.UsersAbandoned.ToString("N0", CultureInfo.InvariantCulture),
+                ReportFacts.Percent(row.ShareLost), row.AnonymousFlop.ToString("N0", CultureInfo.InvariantCulture), beyond);
+        }
+
+        AnsiConsole.Write(table);
         return 0;
     }
 }

@@ -91,7 +91,9 @@ internal sealed class HtmlPage
     }
 
     /// <summary>Provenance: the files (with hashes), rows left out, assumptions, parameters and the policy.</summary>
-    public HtmlPage Provenance(TraceLoad trace, ReplayOptions options, long bucketSeconds)
+    /// <param name="abandonmentVaried">The page compares abandonment probabilities: each scenario has its own.</param>
+    /// <param name="sybilVaried">The page compares sybil splits: each scenario has its own.</param>
+    public HtmlPage Provenance(TraceLoad trace, ReplayOptions options, long bucketSeconds, bool abandonmentVaried = false, bool sybilVaried = false)
     {
         Heading("Trace");
         Table(["file", "bytes", "SHA-256"], trace.Files.Select(f => (IReadOnlyList<string>)[f.Name, N(f.Bytes), f.Sha256]));
@@ -100,6 +102,10 @@ internal sealed class HtmlPage
         {
             Paragraph("Rows that are not GPU usage, left out:");
             Table(["reason", "rows"], trace.RowsFiltered.Select(r => (IReadOnlyList<string>)[r.Key, N(r.Value)]));
+            if (trace.AccountsOnlyInRowsLeftOut > 0)
+            {
+                Paragraph($"{N(trace.AccountsOnlyInRowsLeftOut)} accounts appear only in rows left out, so the replay has no user for them.");
+            }
         }
 
         if (trace.RowsSkipped.Count > 0)
@@ -120,9 +126,12 @@ internal sealed class HtmlPage
             ["seed", options.Seed.ToString(CultureInfo.InvariantCulture)],
             ["marketplace", options.Marketplace],
             ["step-up delay: stated purpose / identity / organisation (s)", $"{b.PurposeDelaySeconds} / {b.IdentityDelaySeconds} / {b.OrganisationDelaySeconds}"],
-            ["abandon probability: stated purpose / identity / organisation", $"{ReportFacts.Number(b.AbandonAtPurpose)} / {ReportFacts.Number(b.AbandonAtIdentity)} / {ReportFacts.Number(b.AbandonAtOrganisation)}"],
+            ["abandon probability: stated purpose / identity / organisation", abandonmentVaried
+                ? $"each abandonment scenario's p at every step-up; {ReportFacts.Number(b.AbandonAtPurpose)} / {ReportFacts.Number(b.AbandonAtIdentity)} / {ReportFacts.Number(b.AbandonAtOrganisation)} elsewhere"
+                : $"{ReportFacts.Number(b.AbandonAtPurpose)} / {ReportFacts.Number(b.AbandonAtIdentity)} / {ReportFacts.Number(b.AbandonAtOrganisation)}"],
             ["attest interval (s)", options.AttestIntervalSeconds.ToString(CultureInfo.InvariantCulture)],
-            ["sybil split (pseudonyms per user)", options.SybilSplit.ToString(CultureInfo.InvariantCulture) + (options.SybilLinked ? ", linked by KYC" : "")],
+            ["sybil split (pseudonyms per user)", (sybilVaried ? "each sybil scenario's k (and links); elsewhere " : "")
+                + options.SybilSplit.ToString(CultureInfo.InvariantCulture) + (options.SybilLinked ? ", linked by KYC" : "")],
             ["timeline bucket", Charts.Duration(bucketSeconds)],
         ]);
         Heading($"Policy ({options.PolicySource}, SHA-256 {ReportFacts.PolicyHash(options.Policy)[..16]}…)");

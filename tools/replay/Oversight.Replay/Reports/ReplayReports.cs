@@ -55,7 +55,9 @@ public static class ReplayReports
         page.Figure(Charts.ComputeByTier(result), "Compute run per time bucket, stacked by the tier each job was admitted at.");
         page.Figure(Charts.AskedOverTime(result), "Users asked at least once for each step-up, cumulative.");
         page.Figure(Charts.TimeToFirstStepUp(facts),
-            $"Time from a user's first job to its first REQUIRE_* verdict ({N(facts.TimesToFirstStepUp.Length)} users; median {Seconds(ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5))}).");
+            ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5) is { } median
+                ? $"Time from a user's first job to its first REQUIRE_* verdict ({N(facts.TimesToFirstStepUp.Length)} users; median {Seconds(median)})."
+                : "Time from a user's first job to its first REQUIRE_* verdict: no user was asked to step up.");
         var largest = result.Users.OrderByDescending(u => u.FlopRun).ThenBy(u => u.Name, StringComparer.Ordinal).Take(20).ToArray();
         page.Figure(Charts.LargestUsers(result, largest), "The 20 users that ran the most compute.");
         page.Table(["user", "jobs", "run", "denied", "lost", "compute run (10^12 FLOP)", "highest tier", "first asked"],
@@ -105,13 +107,15 @@ public static class ReplayReports
     /// <summary>whatif.csv, whatif.json and whatif.html.</summary>
     public static IReadOnlyList<string> WriteWhatIf(string folder, IReadOnlyList<WhatIfRow> abandonment, IReadOnlyList<WhatIfRow> sybil, TraceLoad trace, ReplayOptions options)
     {
-        var csv = new StringBuilder("scenario,setting,users,pseudonyms,users_asked_stated_purpose,users_asked_identity,users_abandoned,flop_units_requested,flop_units_run,flop_units_run_anonymously,flop_units_escaping_threshold,flop_units_lost_to_abandonment,share_lost_to_abandonment\n");
-        var baseline = sybil.FirstOrDefault(r => r.Scenario == "baseline")?.AnonymousFlop;
-        foreach (var row in abandonment.Concat(sybil))
+        var rows = abandonment.Concat(sybil).ToArray();
+        var baseline = WhatIfRow.BaselineAnonymousFlop(sybil);
+        var csv = new StringBuilder("scenario,setting,")
+            .AppendJoin(',', WhatIfCounts.Select(c => c.Name)).Append(",share_lost_to_abandonment\n");
+        foreach (var row in rows)
         {
-            var f = row.Facts;
-            csv.Append(CultureInfo.InvariantCulture, $"{AccountsCsv.Field(row.Scenario)},{row.Setting},{f.Users},{f.Result.Pseudonyms},{f.Asked[RequirementKind.StatedPurpose]},{f.Asked[RequirementKind.Identity]},")
-                .Append(CultureInfo.InvariantCulture, $"{f.UsersAbandoned},{f.FlopRequested},{f.FlopRun},{row.AnonymousFlop},{Escaping(row, baseline)},{f.FlopLost},{ReportFacts.Number(f.Share(f.FlopLost, f.FlopRequested))}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{AccountsCsv.Field(row.Scenario)},{row.Setting},")
+                .AppendJoin(',', WhatIfCounts.Select(c => c.Value(row, baseline).ToString(CultureInfo.InvariantCulture)))
+                .Append(CultureInfo.InvariantCulture, $",{ReportFacts.Number(row.ShareLost)}\n");
         }
 
         var page = new HtmlPage($"Oversight what-ifs: {string.Join(", ", trace.Files.Select(t => t.Name))}");
@@ -120,42 +124,52 @@ public static class ReplayReports
             page.Heading("Abandonment at step-ups");
             page.Paragraph("Every step-up request is abandoned with probability p (the user leaves, and its later jobs are not run): the compute the marketplace loses.");
             page.Figure(Charts.Bars("Compute lost to abandonment", "share of compute requested (%)", abandonment.Select(r => r.Setting).ToArray(),
-                [("lost", abandonment.Select(r => 100 * r.Facts.Share(r.Facts.FlopLost, r.Facts.FlopRequested)).ToArray(), Charts.TierColour(3))], "abandonment"), "Share of requested compute not run because users left.");
+                [("lost", abandonment.Select(r => 100 * r.ShareLost).ToArray(), Charts.TierColour(3))], "abandonment"), "Share of requested compute not run because users left.");
             page.Table(["setting", "users abandoned", "compute lost (10^12 FLOP)", "share of compute requested"],
-                abandonment.Select(r => (IReadOnlyList<string>)[r.Setting, N(r.Facts.UsersAbandoned), N(r.Facts.FlopLost), P(r.Facts.Share(r.Facts.FlopLost, r.Facts.FlopRequested))]));
+                abandonment.Select(r => (IReadOnlyList<string>)[r.Setting, N(r.Facts.UsersAbandoned), N(r.Facts.FlopLost), P(r.ShareLost)]));
         }
 
         if (sybil.Count > 0)
         {
             page.Heading("Sybil splitting");
-            page.Paragraph("Each user's jobs spread round-robin over k pseudonyms. Unlinked, each pseudonym has its own budgets; linked by KYC, they share the budgets of the shared tiers. Compute escaping the threshold = compute run anonymously beyond what one account per user ran anonymously.");
+            page.Paragraph("Each user's jobs spread round-robin over k pseudonyms. Unlinked, each pseudonym has its own budgets; linked by KYC, they share the budgets of the shared tiers. "
+                + "\"Beyond one account\" is compute run anonymously beyond what one account per user ran anonymously (the baseline). Unlinked, that is compute escaping the threshold. "
+                + "Linked, the shared budgets still hold; what remains is budget left under them that one account could not use while it waited for its step-up "
+                + "(its jobs queue behind the step-up, while the other pseudonyms go on).");
             var labels = sybil.Select(r => $"{r.Scenario} {r.Setting}").ToArray();
             page.Figure(Charts.Bars("Compute run anonymously", "10^18 FLOP", labels, [("anonymous", sybil.Select(r => r.AnonymousFlop / 1e6).ToArray(), Charts.TierColour(0))], "sybil"),
                 "Compute run at the anonymous rung under each scenario.");
-            page.Table(["scenario", "setting", "pseudonyms", "asked to state a purpose", "compute run anonymously (10^12 FLOP)", "escaping the threshold (10^12 FLOP)"],
-                sybil.Select(r => (IReadOnlyList<string>)[r.Scenario, r.Setting, N(r.Facts.Result.Pseudonyms), N(r.Facts.Asked[RequirementKind.StatedPurpose]), N(r.AnonymousFlop), N(Escaping(r, baseline))]));
+            page.Table(["scenario", "setting", "pseudonyms", "asked to state a purpose", "compute run anonymously (10^12 FLOP)", "anonymous beyond one account (10^12 FLOP)"],
+                sybil.Select(r => (IReadOnlyList<string>)[r.Scenario, r.Setting, N(r.Facts.Result.Pseudonyms), N(r.Facts.Asked[RequirementKind.StatedPurpose]), N(r.AnonymousFlop), N(r.BeyondBaseline(baseline))]));
         }
 
-        var bucket = abandonment.Concat(sybil).FirstOrDefault()?.Facts.Result.Timeline.BucketSeconds ?? 0;
-        page.Provenance(trace, options, bucket);
+        var bucket = rows.FirstOrDefault()?.Facts.Result.Timeline.BucketSeconds ?? 0;
+        page.Provenance(trace, options, bucket, abandonmentVaried: abandonment.Count > 0, sybilVaried: sybil.Count > 0);
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             json.WriteStartObject();
             json.WriteString("tool", "oversight-replay what-if");
             SummaryJson.WriteTrace(json, trace);
+            if (rows.Length > 0)
+            {
+                SummaryJson.WritePolicy(json, rows[0].Facts.Result);
+            }
+
             json.WriteStartArray("scenarios");
-            foreach (var row in abandonment.Concat(sybil))
+            foreach (var row in rows)
             {
                 json.WriteStartObject();
                 json.WriteString("scenario", row.Scenario);
                 json.WriteString("setting", row.Setting);
-                json.WriteNumber("users_abandoned", row.Facts.UsersAbandoned);
-                json.WriteNumber("users_asked_stated_purpose", row.Facts.Asked[RequirementKind.StatedPurpose]);
-                json.WriteNumber("flop_units_run", row.Facts.FlopRun);
-                json.WriteNumber("flop_units_run_anonymously", row.AnonymousFlop);
-                json.WriteNumber("flop_units_escaping_threshold", Escaping(row, baseline));
-                json.WriteNumber("flop_units_lost_to_abandonment", row.Facts.FlopLost);
+                foreach (var (name, value) in WhatIfCounts)
+                {
+                    json.WriteNumber(name, value(row, baseline));
+                }
+
+                SummaryJson.WriteNumber(json, "share_lost_to_abandonment", row.ShareLost);
+                // Each scenario's own: the abandonment or split it varies, with everything else as given.
+                SummaryJson.WriteParameters(json, row.Facts.Result.Options, row.Facts.Result.Timeline.BucketSeconds);
                 json.WriteEndObject();
             }
 
@@ -166,8 +180,20 @@ public static class ReplayReports
         return Write(folder, ("whatif.csv", csv.ToString()), ("whatif.json", Encoding.UTF8.GetString(stream.ToArray()) + "\n"), ("whatif.html", page.ToString()));
     }
 
-    private static long Escaping(WhatIfRow row, long? baseline) =>
-        row.Scenario.StartsWith("sybil", StringComparison.Ordinal) && baseline is { } b ? Math.Max(0, row.AnonymousFlop - b) : 0;
+    /// <summary>The whole-number columns of a what-if scenario, for its CSV row and its JSON object alike.</summary>
+    private static readonly (string Name, Func<WhatIfRow, long?, long> Value)[] WhatIfCounts =
+    [
+        ("users", (r, _) => r.Facts.Users),
+        ("pseudonyms", (r, _) => r.Facts.Result.Pseudonyms),
+        ("users_asked_stated_purpose", (r, _) => r.Facts.Asked[RequirementKind.StatedPurpose]),
+        ("users_asked_identity", (r, _) => r.Facts.Asked[RequirementKind.Identity]),
+        ("users_abandoned", (r, _) => r.Facts.UsersAbandoned),
+        ("flop_units_requested", (r, _) => r.Facts.FlopRequested),
+        ("flop_units_run", (r, _) => r.Facts.FlopRun),
+        ("flop_units_run_anonymously", (r, _) => r.AnonymousFlop),
+        ("flop_units_anonymous_beyond_baseline", (r, baseline) => r.BeyondBaseline(baseline)),
+        ("flop_units_lost_to_abandonment", (r, _) => r.Facts.FlopLost),
+    ];
 
     private static string SweepJson(IReadOnlyList<SweepPoint> points, TraceLoad trace, ReplayOptions options)
     {

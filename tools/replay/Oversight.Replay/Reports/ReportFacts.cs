@@ -72,8 +72,9 @@ public sealed class ReportFacts
         return null;
     }
 
-    public static long Percentile(long[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    /// <summary>The nearest-rank percentile of ascending values; null when there are none (0 would read as "at once").</summary>
+    public static long? Percentile(long[] sorted, double p) =>
+        sorted.Length == 0 ? null : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     /// <summary>SHA-256 of the policy as YAML, so a report names the exact policy it replayed.</summary>
     public static string PolicyHash(PolicyDocument policy) =>

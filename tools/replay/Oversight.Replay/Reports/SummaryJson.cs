@@ -47,6 +47,7 @@ public static class SummaryJson
         json.WriteNumber("rows_read", trace.RowsRead);
         json.WriteNumber("jobs", trace.Jobs.Count);
         WriteCounts(json, "rows_filtered", trace.RowsFiltered);
+        json.WriteNumber("accounts_only_in_rows_filtered", trace.AccountsOnlyInRowsLeftOut);
         WriteCounts(json, "rows_skipped", trace.RowsSkipped);
         WriteStrings(json, "bad_row_examples", trace.BadRowExamples);
         WriteStrings(json, "assumptions", trace.Assumptions);
@@ -150,11 +151,24 @@ public static class SummaryJson
         json.WriteEndObject();
         json.WriteStartObject("time_to_first_step_up_seconds");
         json.WriteNumber("users", facts.TimesToFirstStepUp.Length);
-        json.WriteNumber("p50", ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5));
-        json.WriteNumber("p90", ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.9));
-        json.WriteNumber("max", facts.TimesToFirstStepUp.Length == 0 ? 0 : facts.TimesToFirstStepUp[^1]);
+        // Null, not 0, when no user was asked: 0 would read as "asked at once".
+        WriteNumberOrNull(json, "p50", ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5));
+        WriteNumberOrNull(json, "p90", ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.9));
+        WriteNumberOrNull(json, "max", ReportFacts.Percentile(facts.TimesToFirstStepUp, 1));
         json.WriteEndObject();
         json.WriteEndObject();
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, long? value)
+    {
+        if (value is { } number)
+        {
+            json.WriteNumber(name, number);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     /// <summary>A share rounded to 6 decimals, written the same way on every platform.</summary>

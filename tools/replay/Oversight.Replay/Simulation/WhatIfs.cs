@@ -8,6 +8,19 @@ public sealed record WhatIfRow(string Scenario, string Setting, ReportFacts Fact
 {
     /// <summary>FLOP units run at the lowest (anonymous) rung.</summary>
     public long AnonymousFlop => Facts.FlopRunByTier[0];
+
+    /// <summary>
+    /// For a sybil scenario, FLOP units run anonymously beyond what the baseline (one account per
+    /// user, <paramref name="baselineAnonymousFlop"/>) ran anonymously; 0 for any other row.
+    /// </summary>
+    public long BeyondBaseline(long? baselineAnonymousFlop) =>
+        Scenario.StartsWith("sybil", StringComparison.Ordinal) && baselineAnonymousFlop is { } b ? Math.Max(0, AnonymousFlop - b) : 0;
+
+    /// <summary>The baseline's anonymous FLOP units among the rows of a sybil what-if, or null when it was not run.</summary>
+    public static long? BaselineAnonymousFlop(IEnumerable<WhatIfRow> rows) => rows.FirstOrDefault(r => r.Scenario == "baseline")?.AnonymousFlop;
+
+    /// <summary>The share of the compute requested that was not run because users left.</summary>
+    public double ShareLost => Facts.Share(Facts.FlopLost, Facts.FlopRequested);
 }
 
 /// <summary>
@@ -15,8 +28,9 @@ public sealed record WhatIfRow(string Scenario, string Setting, ReportFacts Fact
 /// the compute the marketplace loses is measured. Sybil splitting: each user's jobs are spread
 /// round-robin over k pseudonyms, without links (each pseudonym has its own budgets) and with the
 /// links KYC makes (the pseudonyms share the budgets of the shared tiers), against the baseline of
-/// one account per user; compute that escapes the threshold is compute run anonymously beyond
-/// what the baseline ran anonymously.
+/// one account per user, measured as compute run anonymously beyond what the baseline ran
+/// anonymously (unlinked: compute escaping the threshold; linked: budget the baseline's one
+/// account left unused while it waited for a step-up).
 /// </summary>
 public static class WhatIfs
 {

@@ -33,7 +33,7 @@ internal static class JobRules
     {
         if (count <= 0)
         {
-            collector.Filter("no accelerators (count 0)");
+            collector.Filter("no accelerators (count 0)", account);
             return;
         }
 
@@ -45,7 +45,7 @@ internal static class JobRules
 
         if (end == start)
         {
-            collector.Filter("no accelerator time (zero duration)");
+            collector.Filter("no accelerator time (zero duration)", account);
             return;
         }
 
@@ -69,7 +69,7 @@ internal static class JobRules
 
         if (flopUnits == 0)
         {
-            collector.Filter("no FLOP (flop 0)");
+            collector.Filter("no FLOP (flop 0)", account);
             return;
         }
 

@@ -63,7 +63,7 @@ public sealed class PhillyJsonFormat : ITraceFormat
         var status = Text(job, "status", at);
         if (!job.TryGetProperty("attempts", out var attempts) || attempts.ValueKind != JsonValueKind.Array || attempts.GetArrayLength() == 0)
         {
-            collector.Filter("never started (no attempts)");
+            collector.Filter("never started (no attempts)", user);
             return;
         }
 
@@ -75,7 +75,7 @@ public sealed class PhillyJsonFormat : ITraceFormat
             var endText = Text(attempt, "end_time", at, field);
             if (startText is null or "None" || endText is null or "None")
             {
-                collector.Filter("never started (attempt without start_time or end_time)");
+                collector.Filter("never started (attempt without start_time or end_time)", user);
                 continue;
             }
 

@@ -24,6 +24,7 @@ public sealed class AlibabaLoraFormat : ITraceFormat
         var count = collector.Options.AcceleratorCount ?? 1;
         collector.Assume($"The trace gives no accelerator count: every request is taken to use {count} (--accelerator-count).");
         collector.Assume("Each request runs from its gmt_create time for exec_time_seconds (rounded up to whole seconds); queueing before execution is not in the trace.");
+        collector.Assume("Every request with execution time counts as GPU use, whatever its predict_status: a FAILED request held its GPU for its exec_time_seconds too.");
         using var table = CsvTable.Open(path);
         while (table.Read())
         {
@@ -71,6 +72,9 @@ public sealed class PhillyChronusFormat : ITraceFormat
         var model = JobRules.Accelerator(collector, "P100-SXM2", "Philly ran 12 GB and 24 GB P100/P40-class GPUs");
         var origin = collector.Options.TraceStart ?? DefaultTraceStart;
         collector.Assume($"Submit times are seconds from the trace start, taken as {TraceTime.Format(origin)} (--trace-start); each job starts when submitted (no queueing).");
+        // From the trace's own documentation (ChronusArtifact): findings per user and per day read differently.
+        collector.Assume("Chronus traces are derived from Microsoft Philly by the Chronus authors, partly synthetic and compressed in time: "
+            + "a day's windows see far more work than Philly's users ran in a day. Each user is a virtual cluster (a team), not a person.");
         using var table = CsvTable.Open(path);
         while (table.Read())
         {
@@ -123,7 +127,7 @@ public sealed class HeliosAcmeFormat : ITraceFormat
                 table.CheckWidth();
                 if (table.Text("start_time") is null || table.Text("end_time") is null)
                 {
-                    collector.Filter("never started (no start_time or end_time)");
+                    collector.Filter("never started (no start_time or end_time)", table.Text("user"));
                     continue;
                 }
 
@@ -182,13 +186,13 @@ public sealed class Pai2020Format : ITraceFormat
                 var job = table.Required("job_name");
                 if (!tasks.TryGetValue(job, out var plan) || plan.GpuPercent <= 0)
                 {
-                    collector.Filter("no GPU planned (CPU-only job, or no task rows)");
+                    collector.Filter("no GPU planned (CPU-only job, or no task rows)", table.Text("user"));
                     continue;
                 }
 
                 if (table.Text("start_time") is null || table.Text("end_time") is null || table.Number("start_time") <= 0 || table.Number("end_time") <= 0)
                 {
-                    collector.Filter("never started (no start_time or end_time)");
+                    collector.Filter("never started (no start_time or end_time)", table.Text("user"));
                     continue;
                 }
 

@@ -31,6 +31,9 @@ public sealed class TraceLoad
     /// <summary>Well-formed rows that are not GPU usage (no GPUs, never started, zero time), by reason.</summary>
     public required IReadOnlyDictionary<string, long> RowsFiltered { get; init; }
 
+    /// <summary>Accounts that appear only in rows left out (<see cref="RowsFiltered"/>): the replay has no user for them.</summary>
+    public long AccountsOnlyInRowsLeftOut { get; init; }
+
     /// <summary>Malformed rows skipped with --skip-bad-rows, by reason.</summary>
     public required IReadOnlyDictionary<string, long> RowsSkipped { get; init; }
 
@@ -48,6 +51,7 @@ public sealed class TraceLoad
         Jobs = Jobs.Take(jobs).ToArray(),
         RowsRead = RowsRead,
         RowsFiltered = RowsFiltered,
+        AccountsOnlyInRowsLeftOut = AccountsOnlyInRowsLeftOut,
         RowsSkipped = RowsSkipped,
         BadRowExamples = BadRowExamples,
         Assumptions = [.. Assumptions, $"Only the first {jobs:N0} of the trace's {Jobs.Count:N0} jobs (in start order) are replayed."],
@@ -63,6 +67,7 @@ public sealed class TraceCollector(TraceReadOptions options)
     private readonly SortedDictionary<string, long> _skipped = new(StringComparer.Ordinal);
     private readonly List<string> _examples = [];
     private readonly List<string> _assumptions = [];
+    private readonly HashSet<string> _filteredAccounts = new(StringComparer.Ordinal);
 
     // Traces repeat a few thousand account names and a handful of models over millions of rows:
     // the jobs share one copy of each (a third of a large trace's memory otherwise).
@@ -89,10 +94,16 @@ public sealed class TraceCollector(TraceReadOptions options)
         return shared ??= name;
     }
 
-    public void Filter(string reason)
+    /// <summary>A well-formed row that is not GPU usage, left out for <paramref name="reason"/>.</summary>
+    /// <param name="account">The row's account, when it names one: an account whose every row is left out is reported.</param>
+    public void Filter(string reason, string? account)
     {
         RowsRead++;
         _filtered[reason] = _filtered.GetValueOrDefault(reason) + 1;
+        if (account is not null)
+        {
+            _filteredAccounts.Add(Shared(account));
+        }
     }
 
     /// <summary>A malformed row: throws, or with --skip-bad-rows counts it by reason and goes on.</summary>
@@ -140,6 +151,7 @@ public sealed class TraceCollector(TraceReadOptions options)
             Jobs = ordered,
             RowsRead = RowsRead,
             RowsFiltered = _filtered,
+            AccountsOnlyInRowsLeftOut = _filteredAccounts.Count == 0 ? 0 : _filteredAccounts.Except(_jobs.Select(j => j.Account)).LongCount(),
             RowsSkipped = _skipped,
             BadRowExamples = _examples,
             Assumptions = _assumptions,
