@@ -27,7 +27,9 @@ internal static class StartupBanner
         Console.WriteLine(app.Services.GetService<SimulatedTimeProvider>() is null
             ? "  clock:                   the system's (Oversight__Simulation__Enabled=true makes it settable, for oversight-replay live)"
             : "  clock:                   simulated: admins set it with SetClock (oversight-replay live does)");
-        Console.WriteLine("  a token for calls:       dotnet run --project services/host/Oversight.AllInOne --no-launch-profile -- token --role operator --marketplace demo");
+        // With this host's own data folder: a token signed with another folder's key is refused.
+        Console.WriteLine("  a token for calls:       dotnet run --project services/host/Oversight.AllInOne --no-launch-profile -- token --role operator --marketplace demo"
+            + $" --data '{Path.GetFullPath(hosting.DataDirectory)}'");
         Console.WriteLine();
     }
 }

@@ -5,13 +5,17 @@ namespace Oversight.AllInOne;
 
 /// <summary>
 /// Prints a development token signed with the key the embedded default keeps in its data
-/// folder. Refused when that host would run in Production.
+/// folder. Refused when that host would run in Production. The data folder and the audience
+/// come from the host's own configuration (appsettings, environment, --Oversight:...=value),
+/// so a token made beside a host started with Oversight__Hosting__DataDirectory fits it.
 /// </summary>
 internal static class TokenCommand
 {
     private const string Usage = """
         usage: oversight token --role ROLE [--marketplace ID] [--provider ID] [--subject NAME] [--ttl-minutes N] [--data DIR]
           ROLE is one of: operator, provider, auditor, compliance, admin, service
+          --data DIR  the host's data folder (default: the host's Oversight:Hosting:DataDirectory,
+                      from appsettings, Oversight__Hosting__DataDirectory or --Oversight:Hosting:DataDirectory=DIR)
           example: oversight token --role operator --marketplace demo
         """;
 
@@ -23,6 +27,9 @@ internal static class TokenCommand
             return 0;
         }
 
+        // --Oversight:Section:Key=value is configuration, as for a normal start; the rest are this command's.
+        var configurationArgs = args.Where(IsConfiguration).ToArray();
+        args = [.. args.Where(a => !IsConfiguration(a))];
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
         {
@@ -34,6 +41,21 @@ internal static class TokenCommand
             }
 
             options[args[i][2..]] = args[++i];
+        }
+
+        if (options.Keys.FirstOrDefault(k => !Known.Contains(k)) is { } unknown)
+        {
+            Console.Error.WriteLine($"unknown option '--{unknown}'");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var minutes = 480;
+        if (options.TryGetValue("ttl-minutes", out var ttl)
+            && (!int.TryParse(ttl, System.Globalization.CultureInfo.InvariantCulture, out minutes) || minutes is < 1 or > 525_600))
+        {
+            Console.Error.WriteLine($"--ttl-minutes must be a whole number of minutes from 1 to 525600 (a year), not '{ttl}'.");
+            return 2;
         }
 
         if (!options.TryGetValue("role", out var role) || !Roles.All.Contains(role))
@@ -56,11 +78,13 @@ internal static class TokenCommand
             return 2;
         }
 
-        var dataDirectory = options.GetValueOrDefault("data") ?? new HostingOptions().DataDirectory;
-        var key = DevelopmentSigningKey.LoadOrCreate(dataDirectory);
-        var minutes = int.Parse(options.GetValueOrDefault("ttl-minutes") ?? "480", System.Globalization.CultureInfo.InvariantCulture);
+        // The web builder reads exactly the configuration sources of a normal start; nothing is started.
+        var configuration = WebApplication.CreateBuilder(configurationArgs).Configuration;
+        var hosting = configuration.GetSection(HostingOptions.Section).Get<HostingOptions>() ?? new HostingOptions();
+        var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+        var key = DevelopmentSigningKey.LoadOrCreate(options.GetValueOrDefault("data") ?? hosting.DataDirectory);
         var token = key.CreateToken(
-            audience: new AuthOptions().Audience,
+            audience: auth.Audience,
             role: role,
             marketplace: options.GetValueOrDefault("marketplace"),
             provider: options.GetValueOrDefault("provider"),
@@ -70,4 +94,8 @@ internal static class TokenCommand
         Console.WriteLine(token);
         return 0;
     }
+
+    private static readonly HashSet<string> Known = new(StringComparer.Ordinal) { "role", "marketplace", "provider", "subject", "ttl-minutes", "data" };
+
+    private static bool IsConfiguration(string arg) => arg.StartsWith("--Oversight:", StringComparison.OrdinalIgnoreCase) && arg.Contains('=', StringComparison.Ordinal);
 }

@@ -37,6 +37,58 @@ public sealed class EmbeddedDefaultTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Token_TakesTheDataFolderFromTheHostsConfiguration_AndEverySecretThereIsItsOwnersOnly()
+    {
+        await using var host = await EmbeddedProcess.StartAsync();
+        var program = Path.Combine(AppContext.BaseDirectory, "oversight.dll");
+        var elsewhere = Directory.CreateTempSubdirectory("oversight-token-").FullName;
+
+        // From another folder, the host's data folder given as the host takes it: environment, or command line.
+        var viaEnvironment = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "admin"], elsewhere,
+            environment: new Dictionary<string, string> { ["Oversight__Hosting__DataDirectory"] = host.DataDirectory });
+        var viaCommandLine = await Oversight.Testing.Processes.RunAsync("dotnet",
+            [program, "token", "--role", "admin", $"--Oversight:Hosting:DataDirectory={host.DataDirectory}"], elsewhere);
+        var badTtl = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "admin", "--ttl-minutes", "soon"], elsewhere);
+        var misspelt = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "operator", "--marketplce", "demo"], elsewhere);
+
+        Assert.Equal((0, 0), (viaEnvironment.Code, viaCommandLine.Code));
+        Assert.Equal((2, 2), (badTtl.Code, misspelt.Code));
+        Assert.Contains("--ttl-minutes must be a whole number", badTtl.Error, StringComparison.Ordinal);
+        Assert.Contains("unknown option '--marketplce'", misspelt.Error, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere)); // no key of its own made in a default folder
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        var enforcement = new Oversight.Enforcement.V1.ThresholdEnforcement.ThresholdEnforcementClient(channel);
+        foreach (var token in new[] { viaEnvironment.Output.Trim(), viaCommandLine.Output.Trim() })
+        {
+            var versions = await enforcement.ListPolicyVersionsAsync(new Oversight.Enforcement.V1.ListPolicyVersionsRequest(), new Metadata { { "authorization", $"Bearer {token}" } });
+            Assert.NotEmpty(versions.Versions);
+        }
+
+        // Whoever reads the token-signing key can sign an admin's token: the host's secrets are its user's only.
+        string[] secrets = ["development-token-key.pem", "attestation-checkpoint-key.pem", "kyc-tier-token-key.pem", "kyc-development-secrets.json"];
+        Assert.All(secrets, name => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(host.DataDirectory, name))));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void SecretFile_NarrowsASecretAnEarlierVersionLeftReadableByEveryone()
+    {
+        var folder = Directory.CreateTempSubdirectory("oversight-secret-").FullName;
+        var path = Path.Combine(folder, "key.pem");
+        File.WriteAllText(path, "earlier");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        var text = Oversight.Hosting.SecretFile.ReadOrCreate(path, () => "new");
+        var made = Oversight.Hosting.SecretFile.ReadOrCreate(Path.Combine(folder, "made.pem"), () => "made");
+
+        Assert.Equal(("earlier", "made"), (text, made));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder, "made.pem")));
+        Assert.Equal(["key.pem", "made.pem"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Embedded_WithNoServerAtAnyDefaultPort_StartsAndAnswersHealthForEveryService()
     {
         AssertNothingListensAtDefaultPorts();

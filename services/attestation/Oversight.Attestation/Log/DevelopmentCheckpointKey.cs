@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Oversight.Hosting;
 
 namespace Oversight.Attestation.Log;
 
@@ -18,33 +19,11 @@ public static class DevelopmentCheckpointKey
     {
         lock (Gate)
         {
-            Directory.CreateDirectory(dataDirectory);
-            var path = Path.Combine(dataDirectory, FileName);
-            if (File.Exists(path))
+            return SecretFile.ReadOrCreate(Path.Combine(dataDirectory, FileName), () =>
             {
-                return File.ReadAllText(path);
-            }
-
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var pem = key.ExportPkcs8PrivateKeyPem();
-            // Temporary file then move, so that two hosts starting at once never read half a key.
-            var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllText(temporary, pem);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-                return pem;
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                File.Delete(temporary);
-                return File.ReadAllText(path);
-            }
+                using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                return key.ExportPkcs8PrivateKeyPem();
+            });
         }
     }
 }

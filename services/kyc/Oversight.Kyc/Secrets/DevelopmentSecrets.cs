@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Oversight.Hosting;
 
 namespace Oversight.Kyc.Secrets;
 
@@ -27,39 +28,15 @@ public sealed record DevelopmentSecrets(
     {
         lock (Gate)
         {
-            Directory.CreateDirectory(dataDirectory);
-            var path = Path.Combine(dataDirectory, FileName);
-            if (File.Exists(path))
-            {
-                return Read(path);
-            }
-
-            var created = new DevelopmentSecrets(
-                "dev-1", NewKey(), "dev-1", NewKey(), "dev-1", NewKey(), "dev-1", NewKey());
-            // Temporary file then move, so that two hosts starting at once never read half a file.
-            var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllText(temporary, JsonSerializer.Serialize(created, Json));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-                return created;
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                File.Delete(temporary);
-                return Read(path);
-            }
+            var text = SecretFile.ReadOrCreate(Path.Combine(dataDirectory, FileName), () => JsonSerializer.Serialize(
+                new DevelopmentSecrets("dev-1", NewKey(), "dev-1", NewKey(), "dev-1", NewKey(), "dev-1", NewKey()), Json));
+            return Parse(text);
         }
     }
 
-    private static DevelopmentSecrets Read(string path) =>
-        JsonSerializer.Deserialize<DevelopmentSecrets>(File.ReadAllText(path), Json)
-        ?? throw new InvalidOperationException($"{path} is empty; delete it to generate new development secrets.");
+    private static DevelopmentSecrets Parse(string text) =>
+        JsonSerializer.Deserialize<DevelopmentSecrets>(text, Json)
+        ?? throw new InvalidOperationException($"{FileName} in the data folder is empty; delete it to generate new development secrets.");
 
     private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 }

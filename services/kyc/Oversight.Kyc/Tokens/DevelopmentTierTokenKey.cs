@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.IdentityModel.Tokens;
+using Oversight.Hosting;
 
 namespace Oversight.Kyc.Tokens;
 
@@ -18,30 +19,11 @@ public static class DevelopmentTierTokenKey
     {
         lock (Gate)
         {
-            Directory.CreateDirectory(dataDirectory);
-            var path = Path.Combine(dataDirectory, FileName);
-            if (!File.Exists(path))
+            var pem = SecretFile.ReadOrCreate(Path.Combine(dataDirectory, FileName), () =>
             {
                 using var created = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                // Temporary file then move, so that two hosts starting at once never read half a key.
-                var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-                File.WriteAllText(temporary, created.ExportPkcs8PrivateKeyPem());
-                if (!OperatingSystem.IsWindows())
-                {
-                    File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                }
-
-                try
-                {
-                    File.Move(temporary, path, overwrite: false);
-                }
-                catch (IOException) when (File.Exists(path))
-                {
-                    File.Delete(temporary);
-                }
-            }
-
-            var pem = File.ReadAllText(path);
+                return created.ExportPkcs8PrivateKeyPem();
+            });
             using var ecdsa = TierTokenKeys.ImportP256(pem);
             var keyId = "dev-" + Base64UrlEncoder.Encode(SHA256.HashData(ecdsa.ExportSubjectPublicKeyInfo()))[..16];
             return new TierTokenKeyOptions { KeyId = keyId, Pem = pem, Current = true };

@@ -19,30 +19,8 @@ public sealed class DevelopmentSigningKey
 
     public static DevelopmentSigningKey LoadOrCreate(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
-        var path = Path.Combine(dataDirectory, FileName);
         var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        if (File.Exists(path))
-        {
-            ecdsa.ImportFromPem(File.ReadAllText(path));
-        }
-        else
-        {
-            // Write to a temporary file first so that two hosts starting at once never
-            // read a half-written key.
-            var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllText(temporary, ecdsa.ExportPkcs8PrivateKeyPem());
-            try
-            {
-                File.Move(temporary, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                File.Delete(temporary);
-                ecdsa.ImportFromPem(File.ReadAllText(path));
-            }
-        }
-
+        ecdsa.ImportFromPem(SecretFile.ReadOrCreate(Path.Combine(dataDirectory, FileName), ecdsa.ExportPkcs8PrivateKeyPem));
         var keyId = Base64UrlEncoder.Encode(SHA256.HashData(ecdsa.ExportSubjectPublicKeyInfo()))[..16];
         return new DevelopmentSigningKey(new ECDsaSecurityKey(ecdsa) { KeyId = keyId });
     }

@@ -29,6 +29,9 @@ public static class BusExtensions
 
         builder.Services.AddMassTransit(bus =>
         {
+            // MassTransit 8.4+ reports usage to its vendor (usage-tracking.masstransit.io) unless
+            // told not to: a privacy service sends nothing anywhere its operator did not configure.
+            bus.DisableUsageTelemetry();
             bus.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(options.EndpointPrefix, includeNamespace: false));
             foreach (var registration in registrations)
             {
