@@ -89,6 +89,60 @@ public sealed class EmbeddedDefaultTests
     }
 
     [Fact]
+    public async Task KilledRightAfterSuspensions_EnforcementStillLearnsEveryOneAfterARestart()
+    {
+        // The in-memory bus loses what is queued at a crash, and what is published before its
+        // consumers are connected: the outbox delivers the recent past again at each start.
+        var data = Directory.CreateTempSubdirectory("oversight-crash-").FullName;
+        const string Market = "crash";
+        var accounts = Enumerable.Range(0, 30).Select(i => $"acct-{i}").ToArray();
+        await using (var first = await EmbeddedProcess.StartAsync(dataDirectory: data))
+        {
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{first.GrpcPort}");
+            var kyc = new Oversight.Kyc.V1.KycTiering.KycTieringClient(channel);
+            var operatorToken = Bearer(await first.CreateTokenAsync("operator", Market));
+            var compliance = Bearer(await first.CreateTokenAsync("compliance", Market));
+            foreach (var account in accounts)
+            {
+                await kyc.CreateAccountAsync(new Oversight.Kyc.V1.CreateAccountRequest { MarketplaceId = Market, AccountId = account }, operatorToken);
+            }
+
+            await Task.WhenAll(accounts.Select(async account =>
+                await kyc.SuspendAccountAsync(new Oversight.Kyc.V1.SuspendAccountRequest { MarketplaceId = Market, AccountId = account, Reason = "crash test" }, compliance)));
+        } // kill -9 at once
+
+        await using var second = await EmbeddedProcess.StartAsync(dataDirectory: data);
+        using var restarted = GrpcChannel.ForAddress($"http://127.0.0.1:{second.GrpcPort}");
+        var enforcement = new Oversight.Enforcement.V1.ThresholdEnforcement.ThresholdEnforcementClient(restarted);
+        var token = Bearer(await second.CreateTokenAsync("operator", Market));
+        var verdicts = new Dictionary<string, Oversight.Common.V1.Verdict>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            foreach (var account in accounts)
+            {
+                var answer = await enforcement.AuthorizeAsync(new Oversight.Enforcement.V1.AuthorizeRequest
+                {
+                    MarketplaceId = Market, AccountId = account, LeaseId = $"lease-{account}", AcceleratorModel = "H100-SXM",
+                    AcceleratorCount = 1, DurationSeconds = 60, CheckOnly = true,
+                }, token);
+                verdicts[account] = answer.Verdict;
+            }
+        }
+        while (verdicts.Values.Any(v => v != Oversight.Common.V1.Verdict.Deny) && DateTime.UtcNow < deadline && await Delay());
+        Directory.Delete(data, recursive: true);
+
+        Assert.All(accounts, account => Assert.Equal(Oversight.Common.V1.Verdict.Deny, verdicts[account]));
+
+        static Metadata Bearer(string token) => new() { { "authorization", $"Bearer {token}" } };
+        static async Task<bool> Delay()
+        {
+            await Task.Delay(500);
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task Embedded_WithNoServerAtAnyDefaultPort_StartsAndAnswersHealthForEveryService()
     {
         AssertNothingListensAtDefaultPorts();

@@ -14,9 +14,12 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private EmbeddedProcess(Process process, int grpcPort, int healthPort, string dataDirectory)
+    private readonly bool _ownsData;
+
+    private EmbeddedProcess(Process process, int grpcPort, int healthPort, string dataDirectory, bool ownsData)
     {
         _process = process;
+        _ownsData = ownsData;
         GrpcPort = grpcPort;
         HealthPort = healthPort;
         DataDirectory = dataDirectory;
@@ -27,12 +30,13 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
     public string DataDirectory { get; }
     public string Output { get { lock (_output) { return _output.ToString(); } } }
 
-    public static async Task<EmbeddedProcess> StartAsync(IDictionary<string, string>? environment = null)
+    /// <param name="dataDirectory">A data folder to start on (kept afterwards, for a restart); a new temporary one when null.</param>
+    public static async Task<EmbeddedProcess> StartAsync(IDictionary<string, string>? environment = null, string? dataDirectory = null)
     {
         // Another test process can take a free port before the program binds it: start again on new ones.
         for (var attempt = 1; ; attempt++)
         {
-            var embedded = await TryStartAsync(environment);
+            var embedded = await TryStartAsync(environment, dataDirectory);
             if (embedded.Started)
             {
                 return embedded;
@@ -51,9 +55,9 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
 
     private bool Started => _started.Task.IsCompletedSuccessfully;
 
-    private static async Task<EmbeddedProcess> TryStartAsync(IDictionary<string, string>? environment)
+    private static async Task<EmbeddedProcess> TryStartAsync(IDictionary<string, string>? environment, string? givenDataDirectory)
     {
-        var dataDirectory = Directory.CreateTempSubdirectory("oversight-embedded-").FullName;
+        var dataDirectory = givenDataDirectory ?? Directory.CreateTempSubdirectory("oversight-embedded-").FullName;
         var grpcPort = ServiceHost.FreePort();
         var healthPort = ServiceHost.FreePort();
         var start = Program("", dataDirectory);
@@ -64,7 +68,7 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        var embedded = new EmbeddedProcess(new Process { StartInfo = start }, grpcPort, healthPort, dataDirectory);
+        var embedded = new EmbeddedProcess(new Process { StartInfo = start }, grpcPort, healthPort, dataDirectory, ownsData: givenDataDirectory is null);
         embedded._process.OutputDataReceived += (_, line) => embedded.Append(line.Data);
         embedded._process.ErrorDataReceived += (_, line) => embedded.Append(line.Data);
         embedded._process.Start();
@@ -106,6 +110,11 @@ internal sealed class EmbeddedProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (!_ownsData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

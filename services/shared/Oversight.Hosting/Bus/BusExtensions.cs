@@ -1,4 +1,5 @@
 using MassTransit;
+using Oversight.Hosting.Outbox;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -62,6 +63,7 @@ public static class BusExtensions
                     });
                     break;
                 default:
+                    builder.Services.AddSingleton(new OutboxRedelivery(Events: 10_000));
                     bus.UsingInMemory((context, cfg) =>
                     {
                         ConfigureResilience(cfg, options);
