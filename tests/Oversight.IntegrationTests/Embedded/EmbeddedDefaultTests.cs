@@ -123,8 +123,13 @@ public sealed class EmbeddedDefaultTests
             {
                 var answer = await enforcement.AuthorizeAsync(new Oversight.Enforcement.V1.AuthorizeRequest
                 {
-                    MarketplaceId = Market, AccountId = account, LeaseId = $"lease-{account}", AcceleratorModel = "H100-SXM",
-                    AcceleratorCount = 1, DurationSeconds = 60, CheckOnly = true,
+                    MarketplaceId = Market,
+                    AccountId = account,
+                    LeaseId = $"lease-{account}",
+                    AcceleratorModel = "H100-SXM",
+                    AcceleratorCount = 1,
+                    DurationSeconds = 60,
+                    CheckOnly = true,
                 }, token);
                 verdicts[account] = answer.Verdict;
             }

@@ -1,8 +1,8 @@
 using MassTransit;
-using Oversight.Hosting.Outbox;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Oversight.Hosting.Outbox;
 
 namespace Oversight.Hosting.Bus;
 
