@@ -1,5 +1,6 @@
 using Oversight.Policy.Accelerators;
 using Oversight.Replay.Traces;
+using static Oversight.Replay.Tests.ParquetFiles;
 
 namespace Oversight.Replay.Tests;
 
@@ -62,6 +63,92 @@ public sealed class BadRowTests : IDisposable
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
         Assert.Equal("bad.csv:2: the row has 3 fields; the header has 5", error.Message);
+    }
+
+    [Fact]
+    public void A_row_with_more_fields_than_the_header_is_a_bad_row()
+    {
+        // The sixth field would be dropped unread, and the other values may be in the wrong columns.
+        var path = _folder.WriteLines("bad.csv", Header, "a,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,H100-SXM,2,-5");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.csv:2: the row has 6 fields; the header has 5", error.Message);
+    }
+
+    [Fact]
+    public void A_row_of_one_field_is_counted_in_the_singular()
+    {
+        var path = _folder.WriteLines("bad.csv", Header, "alice");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
+
+        Assert.Equal("bad.csv:2: the row has 1 field; the header has 5", error.Message);
+    }
+
+    [Fact]
+    public void A_quoted_field_with_commas_in_it_is_one_field()
+    {
+        var path = _folder.WriteLines("jobs.csv",
+            Header + ",workload_class",
+            "\"Acme, Inc.\",1700000000,1700000600,H100-SXM,1,\"pre-training, stage 2\"",
+            "bob,1700000000,1700000600,H100-SXM,1,inference");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions());
+
+        Assert.Equal([("Acme, Inc.", "pre-training, stage 2"), ("bob", "inference")], load.Jobs.Select(j => (j.Account, j.WorkloadClass)));
+    }
+
+    [Fact]
+    public void A_row_of_a_headerless_table_with_an_extra_field_is_a_bad_row()
+    {
+        var jobs = _folder.WriteLines("pai_job_table.csv", "j1,i1,alice,Terminated,1000.0,4600.0,extra");
+        var tasks = _folder.WriteLines("pai_task_table.csv", "j1,worker,1.0,Terminated,1000.0,4600.0,600.0,29.3,100.0,V100");
+
+        var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(jobs, "pai-2020", new TraceReadOptions { CompanionFile = tasks }));
+
+        Assert.Equal("pai_job_table.csv:1: the row has 7 fields; the table has 6 columns", error.Message);
+    }
+
+    [Fact]
+    public async Task A_negative_accelerator_count_is_a_bad_row_at_its_column_in_every_format_that_has_a_count()
+    {
+        var csv = _folder.WriteLines("neg.csv", Header, "alice,1700000000,1700000600,H100-SXM,1", "bob,1700000000,1700000600,H100-SXM,-3");
+        var jsonl = _folder.WriteLines("neg.jsonl", """{"account":"bob","start":1700000000,"end":1700000600,"accelerator":"H100-SXM","count":-3}""");
+        var parquet = await WriteAsync(_folder.Combine("neg.parquet"), rowGroupSize: 10,
+            Text("account", "bob"), Int64("start", 1_700_000_000), Int64("end", 1_700_000_600), Text("accelerator", "H100-SXM"), Int32("count", -3));
+        var helios = _folder.WriteLines("helios.csv",
+            "job_id,user,gpu_num,cpu_num,node_num,state,submit_time,start_time,end_time,duration,queue",
+            "1,u1,-3,48,1,COMPLETED,2020-04-01 00:00:00,2020-04-01 00:00:10,2020-04-01 02:00:10,7200,vc1");
+        var chronus = _folder.WriteLines("chronus.csv",
+            "job_id,user,num_gpu,submit_time,iterations,model_name,duration,interval,expect_time_list,expect_value_list,best_effort,job_type",
+            "0,vc_6214e9,-3,8555,5049,vgg16,747,14,1105,10,0,strict");
+
+        string Error(string path) => Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions())).Message;
+
+        Assert.Equal("neg.csv:3, column 5 (count): accelerator count -3 is negative", Error(csv));
+        Assert.Equal("neg.jsonl:1, column count: accelerator count -3 is negative", Error(jsonl));
+        Assert.Equal("neg.parquet:1, column 5 (count): accelerator count -3 is negative", Error(parquet));
+        Assert.Equal("helios.csv:2, column 3 (gpu_num): -3 is negative", Error(helios));
+        Assert.Equal("chronus.csv:2, column 3 (num_gpu): -3 is negative", Error(chronus));
+    }
+
+    [Fact]
+    public void With_skip_bad_rows_a_negative_count_is_skipped_as_malformed_and_a_count_of_0_is_still_left_out()
+    {
+        var path = _folder.WriteLines("neg.csv",
+            Header,
+            "alice,1700000000,1700000600,H100-SXM,1",
+            "bob,1700000000,1700000600,H100-SXM,-3",
+            "carol,1700000000,1700000600,H100-SXM,0");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions { SkipBadRows = true });
+
+        Assert.Equal(["alice"], load.Jobs.Select(j => j.Account));
+        Assert.Equal(3, load.RowsRead);
+        Assert.Equal(new Dictionary<string, long> { ["accelerator count -3 is negative"] = 1 }, load.RowsSkipped);
+        Assert.Equal(["neg.csv:3, column 5 (count): accelerator count -3 is negative"], load.BadRowExamples);
+        Assert.Equal(new Dictionary<string, long> { ["no accelerators (count 0)"] = 1 }, load.RowsFiltered);
     }
 
     [Fact]

@@ -4,8 +4,12 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Oversight.Policy.Accelerators;
+using Oversight.Policy.Documents;
 using Oversight.Replay.Cli;
+using Oversight.Replay.Reports;
+using Oversight.Replay.Simulation;
 using Oversight.Replay.Traces;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Oversight.Replay.Tests;
@@ -39,6 +43,96 @@ public sealed partial class CommandLineTests : IDisposable
         var help = Whitespace().Replace(stdout, " ");
         Assert.Contains("EXAMPLES:", help, StringComparison.Ordinal);
         Assert.Contains("oversight-replay run --trace ../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv --out replay-out/philly", help, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_written_to_a_file_or_a_pipe_keeps_option_descriptions_readable()
+    {
+        // Redirected output has no width: at Spectre's 80 columns the descriptions got a column of a few words.
+        var (exitCode, stdout, _) = await CliAsync("run", "--help");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("Skip malformed rows (counted by reason in the report)", stdout, StringComparison.Ordinal);
+        Assert.Contains("Trace file to replay (required). Example:", stdout, StringComparison.Ordinal);
+        Assert.Contains("Accelerators per job for traces without a count", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("sweep")]
+    [InlineData("what-if")]
+    public async Task A_trace_without_jobs_exits_2_with_one_line_saying_what_became_of_its_rows(string command)
+    {
+        _folder.WriteLines("zero.csv", "account,start,end,accelerator,count", "a,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,H100-SXM,0");
+
+        var (exitCode, stdout, stderr) = await CliAsync(command, "--trace", "zero.csv", "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("error: the trace has no GPU jobs to replay: 1 row read, 1 left out (no accelerators (count 0))\n", stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("Sequence contains", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder for a trace without jobs");
+    }
+
+    [Fact]
+    public async Task One_row_one_job_and_one_account_are_counted_in_the_singular()
+    {
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700003600,H100-SXM,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", "one.csv", "--out", "out", "--no-progress");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("csv: 1 row, 1 job\n", stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("0 of 1 trace account (0.0%) asked to state a purpose", stdout, StringComparison.Ordinal);
+        Assert.Contains("0 trace accounts denied at least once", stdout, StringComparison.Ordinal);
+        var report = File.ReadAllText(_folder.Combine(Path.Combine("out", "report.html")));
+        Assert.Contains("1 user (1 pseudonym) ran 1 job from", report, StringComparison.Ordinal);
+        Assert.Contains("1 row read, 1 job replayed.", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sweep_shows_every_step_up_of_the_ladder_on_the_console_and_in_sweep_html()
+    {
+        _folder.WriteLines("jobs.csv", "account,start,end,accelerator,count", "alice,1700000000,1700003600,H100-SXM,8", "bob,1700000000,1700003600,T4,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync("sweep", "--trace", "jobs.csv", "--out", "out", "--no-progress", "--scales", "0.001,1");
+
+        Assert.True(exitCode == 0, stderr);
+        foreach (var label in new[] { "state a purpose", "verify identity", "verify organisation" })
+        {
+            Assert.Contains(label, stdout, StringComparison.Ordinal);
+        }
+
+        var html = File.ReadAllText(_folder.Combine(Path.Combine("out", "sweep.html")));
+        Assert.Contains("<th>asked to state a purpose</th><th>compute covered</th><th>asked to verify identity</th><th>compute covered</th>"
+            + "<th>asked to verify organisation</th><th>compute covered</th>", html, StringComparison.Ordinal);
+        Assert.Contains("2 policies replayed", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_sweep_table_fits_80_columns_with_three_step_ups_and_gives_each_ones_shares()
+    {
+        // The example policy asks for every step-up, organisation included.
+        var policy = PolicyLoader.Load(File.ReadAllText(Path.Combine(SharedTraces.RepositoryRoot, "tools", "replay", "examples", "every-verdict.yaml")));
+        var trace = TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions()).Take(300);
+        var points = await PolicySweep.RunAsync(trace, new ReplayOptions { Policy = policy }, PolicySweep.ScaleGrid(policy, "every-verdict.yaml", [0.001m, 1m]), parallelism: 2);
+        Assert.Contains(points, p => p.AskedShare[Policy.RequirementKind.Organisation] > 0);
+
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = 80;
+        console.Write(SweepCommand.TradeOffTable(points));
+        var lines = writer.ToString().ReplaceLineEndings("\n").Split('\n');
+
+        Assert.All(lines, line => Assert.True(line.TrimEnd().Length <= 80, $"wider than 80 columns: {line}"));
+        Assert.Contains(lines, line => line.Contains("state a purpose", StringComparison.Ordinal) && line.Contains("verify organisation", StringComparison.Ordinal));
+        foreach (var point in points)
+        {
+            var row = Assert.Single(lines, line => line.Contains($" {point.Label} ", StringComparison.Ordinal));
+            var cells = ReportFacts.StepUps.Select(k => $"{ReportFacts.Percent(point.AskedShare[k]),6} / {ReportFacts.Percent(point.CoveredShare[k]),6}");
+            Assert.Matches(string.Join(@"\s*│\s*", cells.Select(Regex.Escape)), row);
+        }
     }
 
     [Fact]

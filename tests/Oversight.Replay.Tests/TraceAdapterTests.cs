@@ -1,3 +1,5 @@
+using Oversight.Policy.Documents;
+using Oversight.Replay.Simulation;
 using Oversight.Replay.Traces;
 
 namespace Oversight.Replay.Tests;
@@ -355,6 +357,63 @@ public sealed class TraceAdapterTests : IDisposable
 
         Assert.Equal(["d", "a", "c", "e", "b"], load.Jobs.Select(j => j.Account));
         Assert.Equal([5L, 3, 4, 6, 2], load.Jobs.Select(j => j.Line.Line));
+    }
+
+    [Fact]
+    public void The_shared_public_traces_load_with_no_bad_row()
+    {
+        // Without --skip-bad-rows the first bad row would throw: every row is a job or left out for a reason.
+        foreach (var path in new[] { SharedTraces.Philly, SharedTraces.Lora })
+        {
+            var load = TraceFormats.Load(path, null, new TraceReadOptions());
+
+            Assert.Empty(load.RowsSkipped);
+            Assert.Equal(load.RowsRead, load.Jobs.Count + load.RowsFiltered.Values.Sum());
+            Assert.True(load.Jobs.Count > 20_000, $"{Path.GetFileName(path)}: {load.Jobs.Count} jobs");
+        }
+    }
+
+    [Fact]
+    public void A_slice_of_one_job_says_so_in_the_singular()
+    {
+        var path = _folder.WriteLines("jobs.csv", "account,start,end,accelerator,count", "a,100,300,T4,1", "b,200,300,T4,1", "c,250,300,T4,1");
+
+        var load = TraceFormats.Load(path, null, new TraceReadOptions());
+
+        Assert.Equal("Only the first of the trace's 3 jobs (in start order) is replayed.", load.Take(1).Assumptions[^1]);
+        Assert.Equal("Only the first 2 of the trace's 3 jobs (in start order) are replayed.", load.Take(2).Assumptions[^1]);
+    }
+
+    [Fact]
+    public async Task A_trace_whose_rows_are_all_left_out_has_nothing_to_replay_and_the_error_says_what_became_of_the_rows()
+    {
+        var path = _folder.WriteLines("zero.csv", "account,start,end,accelerator,count", "a,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,H100-SXM,0");
+        var load = TraceFormats.Load(path, null, new TraceReadOptions());
+
+        var error = Assert.Throws<EmptyTraceException>(load.EnsureJobs);
+        // The replay itself refuses it the same way (it has no span, no users, nothing to chart).
+        var replay = await Assert.ThrowsAsync<EmptyTraceException>(() => ReplayRun.InProcessAsync(load, new ReplayOptions { Policy = DefaultPolicy.Document }));
+
+        Assert.Empty(load.Jobs);
+        Assert.Equal("the trace has no GPU jobs to replay: 1 row read, 1 left out (no accelerators (count 0))", error.Message);
+        Assert.Equal(error.Message, replay.Message);
+    }
+
+    [Fact]
+    public void A_trace_without_jobs_names_each_reason_with_its_count_and_the_rows_skipped()
+    {
+        var path = _folder.WriteLines("none.csv",
+            "account,start,end,accelerator,count",
+            "a,1700000000,1700000600,H100-SXM,0",
+            "b,1700000000,1700000000,H100-SXM,1",
+            "c,1700000000,1700000000,H100-SXM,2",
+            "d,yesterday,1700000600,H100-SXM,1");
+        var load = TraceFormats.Load(path, null, new TraceReadOptions { SkipBadRows = true });
+
+        var error = Assert.Throws<EmptyTraceException>(load.EnsureJobs);
+
+        Assert.Equal("the trace has no GPU jobs to replay: 4 rows read, 3 left out (no accelerator time (zero duration): 2; no accelerators (count 0): 1), "
+            + "1 malformed row skipped ('yesterday' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50)", error.Message);
     }
 
     public static TheoryData<string, string, string> DetectionCases => new()

@@ -47,15 +47,31 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
         var points = await Console2.WithProgressAsync(!settings.NoProgress, "Sweeping", policies.Count,
             progress => PolicySweep.RunAsync(trace, options, policies, settings.Parallelism, done => progress(done), cancellationToken));
         Console2.Done(ReplayReports.WriteSweep(settings.OutFolder("-sweep"), points, trace, options));
-        var table = new Table().AddColumns("point", "asked to state a purpose", "compute covered", "asked to verify identity", "compute covered");
-        foreach (var p in points)
+        AnsiConsole.Write(TradeOffTable(points));
+        return 0;
+    }
+
+    /// <summary>
+    /// The sweep's trade-off on the console: a column per step-up a point's ladder has (as
+    /// sweep.csv gives them), each cell the share of users asked and the share of compute covered,
+    /// so that three step-ups fit in 80 columns.
+    /// </summary>
+    public static Table TradeOffTable(IReadOnlyList<SweepPoint> points)
+    {
+        var stepUps = ReportFacts.StepUps.Where(k => points.Any(p => p.AskedShare.ContainsKey(k))).ToArray();
+        var table = new Table().AddColumn("point")
+            .Caption("asked: share of users asked for the step-up; covered: share of compute run by users at or above its tier");
+        foreach (var kind in stepUps)
         {
-            table.AddRow(p.Label, Share(p.AskedShare, Policy.RequirementKind.StatedPurpose), Share(p.CoveredShare, Policy.RequirementKind.StatedPurpose),
-                Share(p.AskedShare, Policy.RequirementKind.Identity), Share(p.CoveredShare, Policy.RequirementKind.Identity));
+            table.AddColumn(new TableColumn($"{Charts.Label(kind)}\nasked / covered").RightAligned());
         }
 
-        AnsiConsole.Write(table);
-        return 0;
+        foreach (var p in points)
+        {
+            table.AddRow([Markup.Escape(p.Label), .. stepUps.Select(k => $"{Share(p.AskedShare, k),6} / {Share(p.CoveredShare, k),6}")]);
+        }
+
+        return table;
     }
 
     private static string Share(IReadOnlyDictionary<Policy.RequirementKind, double> shares, Policy.RequirementKind kind) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Oversight.Replay.Reports;
 using Oversight.Replay.Traces;
 using Spectre.Console;
@@ -7,7 +8,25 @@ namespace Oversight.Replay.Cli;
 /// <summary>What the tool prints: progress on stderr (only on a terminal), results on stdout.</summary>
 internal static class Console2
 {
-    private static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    /// <summary>The width assumed for output that is not a terminal (a file, a pipe, a CI log): it has none, and Spectre would take 80.</summary>
+    public const int RedirectedWidth = 120;
+
+    private static readonly IAnsiConsole Err = WideWhenRedirected(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), Console.IsErrorRedirected);
+
+    /// <summary>
+    /// Gives a console whose output is redirected at least <see cref="RedirectedWidth"/> columns:
+    /// at 80, help squeezes option descriptions into a column a few words wide and long messages wrap.
+    /// A terminal keeps its own width.
+    /// </summary>
+    public static IAnsiConsole WideWhenRedirected(IAnsiConsole console, bool redirected)
+    {
+        if (redirected)
+        {
+            console.Profile.Width = Math.Max(RedirectedWidth, console.Profile.Width);
+        }
+
+        return console;
+    }
 
     public static T Step<T>(string what, Func<T> work)
     {
@@ -17,12 +36,12 @@ internal static class Console2
 
     public static void TraceLoaded(TraceLoad trace)
     {
-        Err.MarkupLine($"[grey]{trace.Format}: {trace.RowsRead:N0} rows, {trace.Jobs.Count:N0} jobs"
-            + (trace.RowsFiltered.Count > 0 ? $", {trace.RowsFiltered.Values.Sum():N0} not GPU usage" : "")
-            + (trace.RowsSkipped.Count > 0 ? $", [yellow]{trace.RowsSkipped.Values.Sum():N0} malformed rows skipped[/]" : "") + "[/]");
+        Err.MarkupLine($"[grey]{trace.Format}: {Wording.Count(trace.RowsRead, "row")}, {Wording.Count(trace.Jobs.Count, "job")}"
+            + (trace.RowsFiltered.Count > 0 ? $", {trace.RowsFiltered.Values.Sum().ToString("N0", CultureInfo.InvariantCulture)} not GPU usage" : "")
+            + (trace.RowsSkipped.Count > 0 ? $", [yellow]{Wording.Count(trace.RowsSkipped.Values.Sum(), "malformed row")} skipped[/]" : "") + "[/]");
         foreach (var (reason, count) in trace.RowsSkipped)
         {
-            Err.MarkupLine($"[yellow]  skipped {count:N0}: {Markup.Escape(reason)}[/]");
+            Err.MarkupLine($"[yellow]  skipped {count.ToString("N0", CultureInfo.InvariantCulture)}: {Markup.Escape(reason)}[/]");
         }
 
         foreach (var assumption in trace.Assumptions)
@@ -69,9 +88,9 @@ internal static class Console2
     {
         foreach (var kind in ReportFacts.StepUps.Where(k => facts.LevelOf(k) is not null))
         {
-            Console.WriteLine($"{facts.Asked[kind]:N0} of {facts.Users:N0} trace accounts ({ReportFacts.Percent(facts.Share(facts.Asked[kind], facts.Users))}) asked to {Charts.Label(kind)}");
+            Console.WriteLine($"{facts.Asked[kind].ToString("N0", CultureInfo.InvariantCulture)} of {Wording.Count(facts.Users, "trace account")} ({ReportFacts.Percent(facts.Share(facts.Asked[kind], facts.Users))}) asked to {Charts.Label(kind)}");
         }
 
-        Console.WriteLine($"{ReportFacts.Percent(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))} of compute run anonymously; {facts.UsersDenied:N0} trace accounts denied at least once");
+        Console.WriteLine($"{ReportFacts.Percent(facts.Share(facts.FlopRunByTier[0], facts.FlopRun))} of compute run anonymously; {Wording.Count(facts.UsersDenied, "trace account")} denied at least once");
     }
 }

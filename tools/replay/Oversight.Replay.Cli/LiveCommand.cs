@@ -71,6 +71,11 @@ public class LiveSettings : ReplaySettings
             return ValidationResult.Error("--sybil-linked is not replayed live (the live mode creates unlinked accounts); replay it in process");
         }
 
+        if (Limit is < 1)
+        {
+            return ValidationResult.Error("--limit must be at least 1 job");
+        }
+
         return Uri.TryCreate(Address, UriKind.Absolute, out _) ? ValidationResult.Success() : ValidationResult.Error($"--address '{Address}' is not an absolute URL");
     }
 
@@ -141,7 +146,7 @@ public sealed class LiveCommand : AsyncCommand<LiveSettings>
         var inProcess = new List<VerdictEvent>();
         await ReplayRun.InProcessAsync(trace, options, cancellationToken, onVerdict: inProcess.Add);
         var differences = VerdictComparison.Differences(inProcess, live);
-        Console.WriteLine($"compared {inProcess.Count:N0} verdicts with the in-process replay: {differences.Count} differ");
+        Console.WriteLine($"compared {Wording.Count(inProcess.Count, "verdict")} with the in-process replay: {differences.Count} {(differences.Count == 1 ? "differs" : "differ")}");
         foreach (var difference in differences.Take(10))
         {
             Console.WriteLine("  " + difference);

@@ -8,6 +8,8 @@ using Spectre.Console.Cli;
 const string Philly = "../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv";
 const string Lora = "../shared/traces/alibaba-genai-lora/lora_request_trace.csv";
 
+// Help, tables and messages on stdout: readable in a file or a log too (the help writes to AnsiConsole.Console).
+Console2.WideWhenRedirected(AnsiConsole.Console, Console.IsOutputRedirected);
 var app = new CommandApp();
 app.Configure(config =>
 {

@@ -56,6 +56,7 @@ public class TraceSettings : CommandSettings
     }
 
     /// <param name="defaultAccelerator">The accelerator for traces that name none, when --accelerator is not given (else the format's own default).</param>
+    /// <exception cref="EmptyTraceException">No row of the trace is a job: every command stops here, before it writes or connects.</exception>
     public TraceLoad Load(string? defaultAccelerator = null)
     {
         var options = new TraceReadOptions
@@ -66,7 +67,9 @@ public class TraceSettings : CommandSettings
             SkipBadRows = SkipBadRows,
             CompanionFile = TaskTable,
         };
-        return TraceFormats.Load(Trace, Format, options);
+        var trace = TraceFormats.Load(Trace, Format, options);
+        trace.EnsureJobs();
+        return trace;
     }
 }
 

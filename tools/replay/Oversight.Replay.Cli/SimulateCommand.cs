@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
 using Oversight.Policy;
 using Oversight.Replay.Live;
 using Oversight.Replay.Reports;
@@ -100,7 +101,8 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
 
         await backend.ConfirmAllCountedAsync(result!.LastEnd, cancellationToken);
         var facts = new ReportFacts(result);
-        Console.WriteLine($"marketplace {options.Marketplace}: {result.Pseudonyms:N0} users from {result.Users.Count:N0} trace accounts, {result.Jobs:N0} leases in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
+        Console.WriteLine($"marketplace {options.Marketplace}: {Wording.Count(result.Pseudonyms, "user")} from {Wording.Count(result.Users.Count, "trace account")}, "
+            + $"{Wording.Count(result.Jobs, "lease")} in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
         Console2.Headline(facts);
         Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)"));
         return 0;
@@ -125,7 +127,7 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
 
         public Table Render(long jobs, long done, TimeSpan elapsed)
         {
-            var table = new Table().Title($"Oversight marketplace simulation: {done:N0} of {jobs:N0} leases, {elapsed.TotalSeconds:0} s")
+            var table = new Table().Title($"Oversight marketplace simulation: {done.ToString("N0", CultureInfo.InvariantCulture)} of {Wording.Count(jobs, "lease")}, {elapsed.TotalSeconds:0} s")
                 .AddColumns("", "count");
             table.AddRow("users seen", $"{_users.Count:N0}");
             foreach (var verdict in ReportFacts.Verdicts)

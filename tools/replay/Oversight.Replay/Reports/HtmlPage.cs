@@ -97,14 +97,16 @@ internal sealed class HtmlPage
     {
         Heading("Trace");
         Table(["file", "bytes", "SHA-256"], trace.Files.Select(f => (IReadOnlyList<string>)[f.Name, N(f.Bytes), f.Sha256]));
-        Paragraph($"Format {trace.Format}: {N(trace.RowsRead)} rows read, {N(trace.Jobs.Count)} jobs replayed.");
+        Paragraph($"Format {trace.Format}: {Wording.Count(trace.RowsRead, "row")} read, {Wording.Count(trace.Jobs.Count, "job")} replayed.");
         if (trace.RowsFiltered.Count > 0)
         {
             Paragraph("Rows that are not GPU usage, left out:");
             Table(["reason", "rows"], trace.RowsFiltered.Select(r => (IReadOnlyList<string>)[r.Key, N(r.Value)]));
             if (trace.AccountsOnlyInRowsLeftOut > 0)
             {
-                Paragraph($"{N(trace.AccountsOnlyInRowsLeftOut)} accounts appear only in rows left out, so the replay has no user for them.");
+                Paragraph(trace.AccountsOnlyInRowsLeftOut == 1
+                    ? "1 account appears only in rows left out, so the replay has no user for it."
+                    : $"{N(trace.AccountsOnlyInRowsLeftOut)} accounts appear only in rows left out, so the replay has no user for them.");
             }
         }
 

@@ -27,8 +27,8 @@ public static class ReplayReports
         var result = facts.Result;
         var ladder = result.Policy.Ladder;
         var page = new HtmlPage($"Oversight replay: {string.Join(", ", trace.Files.Select(f => f.Name))}");
-        page.Paragraph($"{N(facts.Users)} users ({N(result.Pseudonyms)} pseudonyms) ran {N(result.Jobs)} jobs from {ReportFacts.Time(result.FirstStart)} to "
-            + $"{ReportFacts.Time(result.LastEnd)}, replayed {mode} through the enforcement policy core ({N(result.Events)} events).");
+        page.Paragraph($"{Wording.Count(facts.Users, "user")} ({Wording.Count(result.Pseudonyms, "pseudonym")}) ran {Wording.Count(result.Jobs, "job")} from {ReportFacts.Time(result.FirstStart)} to "
+            + $"{ReportFacts.Time(result.LastEnd)}, replayed {mode} through the enforcement policy core ({Wording.Count(result.Events, "event")}).");
         page.Heading("Summary");
         var rows = new List<IReadOnlyList<string>>();
         foreach (var kind in ReportFacts.StepUps.Where(k => facts.LevelOf(k) is not null))
@@ -56,7 +56,7 @@ public static class ReplayReports
         page.Figure(Charts.AskedOverTime(result), "Users asked at least once for each step-up, cumulative.");
         page.Figure(Charts.TimeToFirstStepUp(facts),
             ReportFacts.Percentile(facts.TimesToFirstStepUp, 0.5) is { } median
-                ? $"Time from a user's first job to its first REQUIRE_* verdict ({N(facts.TimesToFirstStepUp.Length)} users; median {Seconds(median)})."
+                ? $"Time from a user's first job to its first REQUIRE_* verdict ({Wording.Count(facts.TimesToFirstStepUp.Length, "user")}; median {Seconds(median)})."
                 : "Time from a user's first job to its first REQUIRE_* verdict: no user was asked to step up.");
         var largest = result.Users.OrderByDescending(u => u.FlopRun).ThenBy(u => u.Name, StringComparer.Ordinal).Take(20).ToArray();
         page.Figure(Charts.LargestUsers(result, largest), "The 20 users that ran the most compute.");
@@ -89,13 +89,14 @@ public static class ReplayReports
         }
 
         var page = new HtmlPage($"Oversight policy sweep: {string.Join(", ", trace.Files.Select(t => t.Name))}");
-        page.Paragraph($"{points.Count} policies replayed over the same trace. Each point: the share of users a step-up asks, against the share of all compute that users at or above that tier ran (what the step-up brings under scrutiny).");
+        page.Paragraph($"{Wording.Count(points.Count, "policy", "policies")} replayed over the same trace. Each point: the share of users a step-up asks, against the share of all compute that users at or above that tier ran (what the step-up brings under scrutiny).");
         page.Figure(Charts.TradeOff(points), "Trade-off curve; labels name the sweep points.");
-        page.Table(["point", "asked to state a purpose", "compute covered", "asked to verify identity", "compute covered", "run anonymously", "users denied"],
+        // Every step-up a point's ladder has, as sweep.csv gives them.
+        var stepUps = ReportFacts.StepUps.Where(k => points.Any(p => p.AskedShare.ContainsKey(k))).ToArray();
+        page.Table(["point", .. stepUps.SelectMany(k => (string[])[$"asked to {Charts.Label(k)}", "compute covered"]), "run anonymously", "users denied"],
             points.Select(p => (IReadOnlyList<string>)
             [
-                p.Label, Percent(p.AskedShare, RequirementKind.StatedPurpose), Percent(p.CoveredShare, RequirementKind.StatedPurpose),
-                Percent(p.AskedShare, RequirementKind.Identity), Percent(p.CoveredShare, RequirementKind.Identity),
+                p.Label, .. stepUps.SelectMany(k => (string[])[Percent(p.AskedShare, k), Percent(p.CoveredShare, k)]),
                 P(p.Facts.Share(p.Facts.FlopRunByTier[0], p.Facts.FlopRun)), N(p.Facts.UsersDenied),
             ]));
         page.Table(["point", "policy"], points.Select(p => (IReadOnlyList<string>)[p.Label, p.Facts.Result.Options.PolicySource]));

@@ -98,10 +98,11 @@ public static class ReplayRun
         return RunAsync(trace, options, new InProcessBackend(policy), cancellationToken, progress, onVerdict);
     }
 
+    /// <exception cref="EmptyTraceException">The trace has no jobs: there is nothing to replay or report.</exception>
     public static Task<ReplayResult> RunAsync(TraceLoad trace, ReplayOptions options, IReplayBackend backend, CancellationToken cancellationToken = default, Action<long>? progress = null, Action<VerdictEvent>? onVerdict = null)
     {
-        var bucket = options.TimelineBucketSeconds
-            ?? ReplayTimeline.BucketFor(trace.Jobs.Count == 0 ? 0 : trace.Jobs.Max(j => j.End) - trace.Jobs[0].Start);
+        trace.EnsureJobs();
+        var bucket = options.TimelineBucketSeconds ?? ReplayTimeline.BucketFor(trace.Jobs.Max(j => j.End) - trace.Jobs[0].Start);
         var simulator = new ReplaySimulator(options, backend, bucket) { OnProgress = progress, OnVerdict = onVerdict };
         return simulator.RunAsync(trace.Jobs, cancellationToken);
     }

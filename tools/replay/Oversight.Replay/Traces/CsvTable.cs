@@ -31,8 +31,11 @@ internal sealed class CsvTable : IDisposable
             .GroupBy(x => x.name, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First().index, StringComparer.OrdinalIgnoreCase);
         Header = [.. names];
+        _hasHeader = hasHeader;
         _pendingFirst = !hasHeader;
     }
+
+    private readonly bool _hasHeader;
 
     private bool _pendingFirst;
 
@@ -82,13 +85,19 @@ internal sealed class CsvTable : IDisposable
 
     public bool Has(string column) => _columns.ContainsKey(column);
 
-    /// <summary>Throws when the row has fewer fields than the header names.</summary>
+    /// <summary>
+    /// Throws when the row has fewer or more fields than the header names (a field quoted with
+    /// commas in it is one field): a field too many would otherwise be dropped unread, and the
+    /// row's other values may be in the wrong columns.
+    /// </summary>
     public void CheckWidth()
     {
         var count = _reader.Current.ColCount;
-        if (count < _columns.Count)
+        if (count != Header.Count)
         {
-            throw new TraceFormatException(Location(), $"the row has {count} fields; the header has {_columns.Count}");
+            throw new TraceFormatException(Location(), _hasHeader
+                ? $"the row has {Wording.Count(count, "field")}; the header has {Header.Count}"
+                : $"the row has {Wording.Count(count, "field")}; the table has {Wording.Count(Header.Count, "column")}");
         }
     }
 

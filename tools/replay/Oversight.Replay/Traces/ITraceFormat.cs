@@ -17,21 +17,28 @@ public interface ITraceFormat
     void Read(string path, TraceCollector collector);
 }
 
-/// <summary>The checks every adapter applies to a job before it is replayed.</summary>
 /// <summary>Where a row keeps a job's end, accelerator model and count, for a fault in one of them.</summary>
 internal sealed record JobColumns(TraceLocation End, TraceLocation Model, TraceLocation Count);
 
+/// <summary>The checks every adapter applies to a job before it is replayed.</summary>
 internal static class JobRules
 {
     /// <summary>
     /// Adds the job, or filters a row that is not GPU usage (no accelerators, no time), or reports
-    /// a malformed one (end before start, unknown accelerator).
+    /// a malformed one (a negative count, end before start, unknown accelerator).
     /// </summary>
     /// <param name="columns">Where the end, the model and the count are, when the trace has such columns: a bad value is reported at its column.</param>
     public static void Add(TraceCollector collector, TraceLocation at, string account, long start, long end, string model, long count, long? flopUnits, string? workloadClass,
         JobColumns? columns = null)
     {
-        if (count <= 0)
+        if (count < 0)
+        {
+            // Count 0 is a job without accelerators (public traces have CPU-only rows); below 0 is no count at all.
+            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is negative"));
+            return;
+        }
+
+        if (count == 0)
         {
             collector.Filter("no accelerators (count 0)", account);
             return;

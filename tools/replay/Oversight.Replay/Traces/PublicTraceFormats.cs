@@ -257,7 +257,7 @@ public sealed class Pai2020Format : ITraceFormat
             }
         }
 
-        collector.Assume(string.Create(CultureInfo.InvariantCulture, $"A job's accelerators are the sum of inst_num x plan_gpu / 100 over its {plans.Count:N0} task groups, rounded up; its model is its largest task's gpu_type."));
+        collector.Assume(string.Create(CultureInfo.InvariantCulture, $"A job's accelerators are the sum of inst_num x plan_gpu / 100 over its {Wording.Count(plans.Count, "task group")}, rounded up; its model is its largest task's gpu_type."));
         return plans;
     }
 }

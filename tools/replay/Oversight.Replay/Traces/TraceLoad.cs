@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 
 namespace Oversight.Replay.Traces;
@@ -54,9 +55,45 @@ public sealed class TraceLoad
         AccountsOnlyInRowsLeftOut = AccountsOnlyInRowsLeftOut,
         RowsSkipped = RowsSkipped,
         BadRowExamples = BadRowExamples,
-        Assumptions = [.. Assumptions, $"Only the first {jobs:N0} of the trace's {Jobs.Count:N0} jobs (in start order) are replayed."],
+        Assumptions = [.. Assumptions, jobs == 1
+            ? $"Only the first of the trace's {Jobs.Count:N0} jobs (in start order) is replayed."
+            : $"Only the first {jobs:N0} of the trace's {Jobs.Count:N0} jobs (in start order) are replayed."],
     };
+
+    /// <summary>
+    /// Throws when no row became a job: a replay of nothing has no users and no compute to report,
+    /// so the message says what became of the rows instead.
+    /// </summary>
+    /// <exception cref="EmptyTraceException">The trace has no jobs.</exception>
+    public void EnsureJobs()
+    {
+        if (Jobs.Count > 0)
+        {
+            return;
+        }
+
+        var rows = new List<string> { $"{Wording.Count(RowsRead, "row")} read" };
+        if (RowsFiltered.Count > 0)
+        {
+            rows.Add($"{RowsFiltered.Values.Sum().ToString("N0", CultureInfo.InvariantCulture)} left out ({Reasons(RowsFiltered)})");
+        }
+
+        if (RowsSkipped.Count > 0)
+        {
+            rows.Add($"{Wording.Count(RowsSkipped.Values.Sum(), "malformed row")} skipped ({Reasons(RowsSkipped)})");
+        }
+
+        throw new EmptyTraceException($"the trace has no GPU jobs to replay: {string.Join(", ", rows)}");
+    }
+
+    /// <summary>One reason as it is; several with their counts.</summary>
+    private static string Reasons(IReadOnlyDictionary<string, long> byReason) => byReason.Count == 1
+        ? byReason.Keys.Single()
+        : string.Join("; ", byReason.Select(r => $"{r.Key}: {r.Value.ToString("N0", CultureInfo.InvariantCulture)}"));
 }
+
+/// <summary>A trace none of whose rows is a job to replay (all left out, or skipped as malformed).</summary>
+public sealed class EmptyTraceException(string message) : InvalidOperationException(message);
 
 /// <summary>Collects an adapter's jobs, filtered rows and bad rows; throws at the first bad row unless told to skip.</summary>
 public sealed class TraceCollector(TraceReadOptions options)
