@@ -212,6 +212,39 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task Reserve_KeepsTheTermsWithTheHold_ReturnsThemOnARepeat_AndDropsThemWithTheHold()
+    {
+        var tag = await NewInitializedTagAsync();
+        var first = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 20, expiresAt: T0 + 600) with
+        {
+            Hold = new HoldRequest("lease-1", "acct-a", 10, 20, T0 + 600, "H100-SXM|1|3600"),
+        });
+        var repeat = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 99, gpu: 99, now: T0 + 5) with
+        {
+            Hold = new HoldRequest("lease-1", "acct-a", 99, 99, T0 + 605, "H100-SXM|8|36000"),
+        });
+        // A partial settle shrinks the hold and keeps its terms; they travel with it to another tag.
+        await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 4, gpu: 5, now: T0 + 10, lease: "lease-1"));
+        var moved = await Store.ReadHoldsAsync(tag, T0 + 10);
+        var other = await NewInitializedTagAsync();
+        await Store.RestoreHoldsAsync(other, T0 + 10, moved);
+        var restored = await Store.ReserveAsync(Reserve(other, "lease-1", "acct-a", now: T0 + 11));
+        // The final settle deletes the hold and its terms: the id can start a new lease with none.
+        await Store.SettleAsync(Settle(tag, "att-2", "acct-a", flop: 1, gpu: 1, now: T0 + 20, lease: "lease-1", final: true));
+        var again = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 3, gpu: 3, now: T0 + 21));
+
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 10, 20, T0 + 600, "H100-SXM|1|3600"), first.Hold);
+        Assert.Equal((ReserveStatus.AlreadyHeld, first.Hold), (repeat.Status, repeat.Hold));
+        Assert.Equal([new CounterHold("lease-1", "acct-a", 6, 15, T0 + 600, "H100-SXM|1|3600")], moved);
+        Assert.Equal((ReserveStatus.AlreadyHeld, "H100-SXM|1|3600"), (restored.Status, restored.Hold?.Terms));
+        Assert.Equal((ReserveStatus.Admitted, new CounterHold("lease-1", "acct-a", 3, 3, T0 + 21 + Hour)), (again.Status, again.Hold));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a") with
+        {
+            Hold = new HoldRequest("lease-2", "acct-a", 1, 1, T0 + 600, new string('x', CounterHold.MaxTermsLength + 1)),
+        }));
+    }
+
+    [Fact]
     public async Task Reserve_OtherLeasesHolds_CountAgainstLimits()
     {
         var tag = await NewInitializedTagAsync();

@@ -47,6 +47,8 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
         // Amounts of every size that matters: zero, small, and above 2^46 (Lua numbers are doubles).
         long Amount() => random.Next(6) switch { 0 => 0, 1 => 100_000_000_000_000L + random.Next(10), 2 => random.Next(1000), _ => random.Next(1, 20) };
         string Lease() => "l" + random.Next(6); // few ids, so leases are held again after a final settle or an expiry
+        // The earlier layout had no terms: holds rewritten into it lose them, so those runs give none.
+        string? Terms() => earlierLayout || random.Next(3) == 0 ? null : $"terms-{random.Next(3)}";
 
         for (var step = 0; step < steps; step++)
         {
@@ -62,7 +64,7 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
                         random.Next(2) == 0 ? Metric.FlopUnits : Metric.GpuSeconds, random.Next(3) == 0 ? 200_000_000_000_000L : random.Next(500)),
                 ];
                 var command = new ReserveCommand(tag, now, Windows, [account, CounterSubject.Cluster], limits,
-                    new HoldRequest(Lease(), account, Amount(), Amount(), now + random.Next(1, 60)), checkOnly);
+                    new HoldRequest(Lease(), account, Amount(), Amount(), now + random.Next(1, 60), Terms()), checkOnly);
                 log.Add($"reserve {command.Hold} checkOnly={checkOnly} limits=[{string.Join(",", limits)}] at +{now - T0}");
                 var (a, b) = (await memory.ReserveAsync(command), await redis.ReserveAsync(command));
                 Same(log, "reserve", (a.Status, a.ExpiredHoldsPruned, a.Hold, string.Join(",", a.FailedLimits)), (b.Status, b.ExpiredHoldsPruned, b.Hold, string.Join(",", b.FailedLimits)));
@@ -126,9 +128,16 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
         var expected = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var stored = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var expiries = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var terms = new List<string>();
         foreach (var entry in hash)
         {
             var name = entry.Name.ToString();
+            if (name.StartsWith("#p:", StringComparison.Ordinal))
+            {
+                terms.Add(name[3..]);
+                continue;
+            }
+
             if (name.StartsWith('#'))
             {
                 stored[name] = (long)entry.Value;
@@ -148,6 +157,7 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
         }
 
         Consistent(log, "held sums", string.Join(",", expected.Where(e => e.Value != 0)), string.Join(",", stored));
+        Consistent(log, "terms of holds that are gone", "", string.Join(",", terms.Where(lease => !expiries.ContainsKey(lease))));
         Consistent(log, "expiry index", string.Join(",", expiries), string.Join(",", index.OrderBy(e => e.Element.ToString(), StringComparer.Ordinal).Select(e => new KeyValuePair<string, long>(e.Element!, (long)e.Score))));
     }
 

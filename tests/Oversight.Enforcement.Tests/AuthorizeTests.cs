@@ -72,6 +72,33 @@ public sealed class AuthorizeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authorize_TheSameLeaseIdForOtherTerms_IsAlreadyExists_AndChangesNothing()
+    {
+        var market = _deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        var request = market.Request(account, 2_000_000, leaseId: "lease-terms");
+        var first = await market.AuthorizeAsync(request);
+
+        // A bigger lease under the same id must not ride on the first one's reservation.
+        var bigger = request.Clone();
+        bigger.AcceleratorCount = 8;
+        bigger.FlopUnits = 16_000_000;
+        var refused = await RpcAssert.FailsAsync(StatusCode.AlreadyExists, () => _deployment.EnforcementClient().AuthorizeAsync(bigger, market.Operator));
+        var otherModel = request.Clone();
+        otherModel.AcceleratorModel = "A100";
+        await RpcAssert.FailsAsync(StatusCode.AlreadyExists, () => _deployment.EnforcementClient().AuthorizeAsync(otherModel, market.Operator));
+        // The same terms, the model written as the catalogue also reads it, is a repeat.
+        var repeat = request.Clone();
+        repeat.AcceleratorModel = request.AcceleratorModel.ToLowerInvariant();
+        var again = await market.AuthorizeAsync(repeat);
+
+        Assert.Contains("lease_id 'lease-terms' already holds a reservation made for other terms", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.True(again.Replayed);
+        Assert.Equal(first.Reservation, again.Reservation);
+        Assert.Equal(2_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Held);
+    }
+
+    [Fact]
     public async Task Authorize_ForMoreThanRemains_RefusesAndReservesNothing()
     {
         var market = _deployment.NewMarketplace();

@@ -114,6 +114,7 @@ public sealed class RedisCounterStore : ICounterStore
         values.Add(hold.ExpiresAt);
         values.Add(command.CheckOnly ? 1 : 0);
         values.Add(Math.Max(0, hold.ExpiresAt - command.Now) + _ttlMargin);
+        values.Add(hold.Terms ?? "");
 
         var result = await ReserveScript.EvaluateAsync(_database, [.. keys], [.. values]).ConfigureAwait(false);
         var parts = Parts(result, 5, ReserveScript);
@@ -125,8 +126,8 @@ public sealed class RedisCounterStore : ICounterStore
 
         var snapshot = ParseReadings(Parts(parts[2], -1, ReserveScript), command.Subjects, windows);
         var holdParts = Parts(parts[3], -1, ReserveScript);
-        var stored = holdParts.Length == 4
-            ? new CounterHold(hold.LeaseId, (string)holdParts[0]!, (long)holdParts[1], (long)holdParts[2], (long)holdParts[3])
+        var stored = holdParts.Length == 5
+            ? new CounterHold(hold.LeaseId, (string)holdParts[0]!, (long)holdParts[1], (long)holdParts[2], (long)holdParts[3], Terms(holdParts[4]))
             : null;
         var failed = Parts(parts[4], -1, ReserveScript).Select(r => (int)r).ToArray();
         return new ReserveResult(status, snapshot, (int)parts[1], stored, failed);
@@ -224,10 +225,10 @@ public sealed class RedisCounterStore : ICounterStore
         CounterIds.ValidateTag(tag);
         var result = await ReadHoldsScript.EvaluateAsync(_database, HoldKeys(tag), [now]).ConfigureAwait(false);
         var parts = Parts(result, -1, ReadHoldsScript);
-        var holds = new List<CounterHold>(parts.Length / 5);
-        for (var i = 0; i + 4 < parts.Length; i += 5)
+        var holds = new List<CounterHold>(parts.Length / 6);
+        for (var i = 0; i + 5 < parts.Length; i += 6)
         {
-            holds.Add(new CounterHold((string)parts[i]!, (string)parts[i + 1]!, (long)parts[i + 2], (long)parts[i + 3], (long)parts[i + 4]));
+            holds.Add(new CounterHold((string)parts[i]!, (string)parts[i + 1]!, (long)parts[i + 2], (long)parts[i + 3], (long)parts[i + 4], Terms(parts[i + 5])));
         }
 
         holds.Sort((a, b) => string.CompareOrdinal(a.LeaseId, b.LeaseId));
@@ -247,11 +248,14 @@ public sealed class RedisCounterStore : ICounterStore
         var values = new List<RedisValue>(1 + (live.Count * 5)) { Math.Max(0, live.Max(h => h.ExpiresAt) - now) + _ttlMargin };
         foreach (var hold in live)
         {
-            values.AddRange([hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt]);
+            values.AddRange([hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt, hold.Terms ?? ""]);
         }
 
         await RestoreHoldsScript.EvaluateAsync(_database, HoldKeys(tag), [.. values]).ConfigureAwait(false);
     }
+
+    // The scripts keep "no terms" as an empty string.
+    private static string? Terms(RedisResult stored) => (string?)stored is { Length: > 0 } terms ? terms : null;
 
     /// <summary>The keys of a tag's holds, in the order every script takes them: holds, expiries, the earlier layout's holds.</summary>
     private static RedisKey[] HoldKeys(string tag) =>

@@ -331,6 +331,13 @@ public sealed class ThresholdEnforcementService(
             }
         }
 
+        if (outcome.Status == AdmissionStatus.OtherTerms)
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"lease_id '{lease.LeaseId}' already holds a reservation made for other terms ({outcome.Hold?.Terms}, as model|count|duration_seconds|precision|flop_units); "
+                + "a repeat must ask the same, and a changed lease needs a new lease_id."));
+        }
+
         return outcome;
     }
 

@@ -20,6 +20,8 @@ end
 -- expired) however many holds are live, and the sums live and expire with the holds they sum.
 -- Holds that earlier scripts wrote to ovs:{tag}:h (every hold summed on every call) are taken
 -- over at the first call that finds them, and that key is deleted.
+-- A hold's terms (what its lease asked for, so a repeat with other terms is told apart) are kept
+-- beside it as '#p:<lease>', written and deleted with the hold.
 
 local function parse_hold(holds_key, lease, raw)
   local account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
@@ -63,14 +65,24 @@ local function get_hold(holds_key, lease)
   return parse_hold(holds_key, lease, raw)
 end
 
-local function put_hold(holds_key, expiries_key, lease, account, flop, gpu, exp)
+-- The terms kept with a lease's hold ('' when none were given).
+local function terms_of(holds_key, lease)
+  return redis.call('HGET', holds_key, '#p:' .. lease) or ''
+end
+
+local function put_hold(holds_key, expiries_key, lease, account, flop, gpu, exp, terms)
   redis.call('HSET', holds_key, lease, format_hold(account, flop, gpu, exp))
   redis.call('ZADD', expiries_key, string.format('%d', exp), lease)
+  if terms and terms ~= '' then
+    redis.call('HSET', holds_key, '#p:' .. lease, terms)
+  else
+    redis.call('HDEL', holds_key, '#p:' .. lease)
+  end
   add_held(holds_key, account, flop, gpu, 1)
 end
 
 local function delete_hold(holds_key, expiries_key, lease, h)
-  redis.call('HDEL', holds_key, lease)
+  redis.call('HDEL', holds_key, lease, '#p:' .. lease)
   redis.call('ZREM', expiries_key, lease)
   add_held(holds_key, h[1], h[2], h[3], -1)
 end

@@ -1,6 +1,6 @@
 -- Read the live holds as they are (for a rebuild that takes them over), epoch or not.
 -- KEYS[1] holds, KEYS[2] hold expiries, KEYS[3] earlier holds. ARGV[1] now.
--- Returns lease, account, flop, gpu, expiresAt per hold, flat.
+-- Returns lease, account, flop, gpu, expiresAt, terms per hold, flat.
 prune_holds(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]))
 local raw = redis.call('HGETALL', KEYS[1])
 local out = {}
@@ -12,6 +12,7 @@ for i = 1, #raw, 2 do
     out[#out + 1] = h[2]
     out[#out + 1] = h[3]
     out[#out + 1] = h[4]
+    out[#out + 1] = terms_of(KEYS[1], raw[i])
   end
 end
 return out

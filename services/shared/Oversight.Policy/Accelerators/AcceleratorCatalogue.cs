@@ -133,5 +133,6 @@ public sealed class AcceleratorCatalogue
     }
 
     // "H100 SXM", "h100_sxm" and "H100-SXM" are the same model.
-    private static string Key(string model) => model.Trim().ToUpperInvariant().Replace(' ', '-').Replace('_', '-');
+    /// <summary>A model id as the catalogue matches it: case, spaces and underscores do not matter.</summary>
+    public static string Key(string model) => model.Trim().ToUpperInvariant().Replace(' ', '-').Replace('_', '-');
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Oversight.Policy.Accelerators;
 using Oversight.Policy.Counters;
 using Oversight.Policy.Decisions;
@@ -34,7 +35,8 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         // A suspended account is denied without holding anything, and a check-only call or
         // a suspended account only reads.
         var limits = standing.Suspended ? [] : CounterLimits(policy.LimitsFor(standing.TierLevel), account.AccountId);
-        var hold = new HoldRequest(lease.LeaseId, account.AccountId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds);
+        var terms = TermsOf(lease);
+        var hold = new HoldRequest(lease.LeaseId, account.AccountId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds, terms);
         var result = await store.ReserveAsync(
             new ReserveCommand(account.Tag, now, policy.CounterWindows, Subjects(account), limits, hold, CheckOnly: lease.CheckOnly || standing.Suspended),
             cancellationToken);
@@ -42,6 +44,13 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         if (result.Status == ReserveStatus.EpochMissing)
         {
             return new AdmissionOutcome(AdmissionStatus.EpochMissing, null, amounts, null, 0);
+        }
+
+        if (result.Status == ReserveStatus.AlreadyHeld && result.Hold?.Terms is { } held && held != terms)
+        {
+            // The same id for another lease: answering with the first one's reservation would admit
+            // this one unjudged. A hold kept without terms (made before they were kept) is taken as a repeat.
+            return new AdmissionOutcome(AdmissionStatus.OtherTerms, null, amounts, result.Hold, result.ExpiredHoldsPruned);
         }
 
         var figures = ToFigures(policy.Layout, result.Snapshot);
@@ -87,6 +96,13 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         var judged = Judge(policy, standing, status, figures, amounts, lease);
         return new AdmissionVerdict(judged.Status, judged.Verdict, judged.Ruling.RequiredTierLevel, amounts);
     }
+
+    /// <summary>
+    /// What a lease asks for, kept with its hold: model (as the catalogue keys it), count, duration,
+    /// precision and the caller's own FLOP figure. A repeat under the same lease id must ask the same.
+    /// </summary>
+    public static string TermsOf(LeaseRequest lease) => string.Create(CultureInfo.InvariantCulture,
+        $"{AcceleratorCatalogue.Key(lease.AcceleratorModel)}|{lease.AcceleratorCount}|{lease.DurationSeconds}|{lease.Precision}|{lease.FlopUnits}");
 
     // The store checks shared tiers against the tag's cluster subject ("*"), which for an account
     // alone in its tag equals its own figures: the rule must read the same figures, also for a

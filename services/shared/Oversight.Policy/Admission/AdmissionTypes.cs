@@ -34,6 +34,8 @@ public enum AdmissionStatus
     NotReserved,
     /// <summary>The counters of this tag are gone (epoch missing): rebuild, then retry.</summary>
     EpochMissing,
+    /// <summary>The lease id already holds a reservation made for other terms (model, count, duration, precision, FLOP): nothing was decided.</summary>
+    OtherTerms,
 }
 
 /// <summary>What admission decided, with the figures it decided on.</summary>

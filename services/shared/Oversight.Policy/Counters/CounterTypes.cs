@@ -33,18 +33,28 @@ public sealed record CounterWindow(string Id, long? LengthSeconds, long BucketSe
 public sealed record CounterLimit(string Subject, string WindowId, Metric Metric, long Limit);
 
 /// <summary>The hold a reserve asks for; the lease id is the idempotency key.</summary>
-public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt);
+/// <param name="Terms">What the lease asked for, kept with the hold and returned with it when the
+/// lease id comes again, so the caller can tell a repeat from another lease under the same id
+/// (at most <see cref="CounterHold.MaxTermsLength"/> characters); null keeps none.</param>
+public sealed record HoldRequest(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt, string? Terms = null);
 
 /// <summary>A live hold as stored (its amounts shrink as partial attestations settle).</summary>
-public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt)
+/// <param name="Terms">The terms given when it was made, or null when none were.</param>
+public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnits, long GpuSeconds, long ExpiresAt, string? Terms = null)
 {
-    /// <summary>Throws when an id is malformed or an amount below zero.</summary>
-    internal static void Validate(string leaseId, string accountId, long flopUnits, long gpuSeconds, string parameter)
+    public const int MaxTermsLength = 512;
+
+    /// <summary>Throws when an id is malformed, an amount below zero or the terms too long.</summary>
+    internal static void Validate(string leaseId, string accountId, long flopUnits, long gpuSeconds, string parameter, string? terms = null)
     {
         CounterIds.ValidateOpaqueId(leaseId, parameter);
         CounterIds.ValidateAccount(accountId, parameter);
         ArgumentOutOfRangeException.ThrowIfNegative(flopUnits, parameter);
         ArgumentOutOfRangeException.ThrowIfNegative(gpuSeconds, parameter);
+        if (terms is { Length: > MaxTermsLength })
+        {
+            throw new ArgumentException($"A hold's terms must be at most {MaxTermsLength} characters.", parameter);
+        }
     }
 
     /// <summary>Throws when the list or any hold in it is malformed.</summary>
@@ -54,7 +64,7 @@ public sealed record CounterHold(string LeaseId, string AccountId, long FlopUnit
         foreach (var hold in holds)
         {
             ArgumentNullException.ThrowIfNull(hold, nameof(holds));
-            Validate(hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, nameof(holds));
+            Validate(hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, nameof(holds), hold.Terms);
         }
     }
 }
@@ -139,7 +149,7 @@ public sealed record ReserveCommand(
             ArgumentOutOfRangeException.ThrowIfNegative(limit.Limit, nameof(Limits));
         }
 
-        CounterHold.Validate(Hold.LeaseId, Hold.AccountId, Hold.FlopUnits, Hold.GpuSeconds, nameof(Hold));
+        CounterHold.Validate(Hold.LeaseId, Hold.AccountId, Hold.FlopUnits, Hold.GpuSeconds, nameof(Hold), Hold.Terms);
         if (!CheckOnly && Hold.ExpiresAt <= Now)
         {
             throw new ArgumentOutOfRangeException(nameof(Hold), Hold.ExpiresAt, "A hold must expire after now.");

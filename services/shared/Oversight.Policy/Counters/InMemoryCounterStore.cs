@@ -78,7 +78,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             foreach (var hold in holds.Where(h => h.ExpiresAt > now))
             {
                 state.RemoveHold(hold.LeaseId);
-                state.AddHold(hold.LeaseId, new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt));
+                state.AddHold(hold.LeaseId, new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt, hold.Terms));
             }
         }
 
@@ -185,7 +185,7 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, null, []);
             }
 
-            var entry = new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt);
+            var entry = new HoldEntry(state.Account(hold.AccountId), hold.FlopUnits, hold.GpuSeconds, hold.ExpiresAt, hold.Terms);
             state.AddHold(hold.LeaseId, entry);
             return new ReserveResult(ReserveStatus.Admitted, snapshot, pruned, entry.ToHold(hold.LeaseId), []);
         }
@@ -422,9 +422,9 @@ public sealed class InMemoryCounterStore : ICounterStore
         throw new ArgumentException($"Unknown window '{id}'.", nameof(id));
     }
 
-    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt)
+    internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt, string? Terms = null)
     {
-        public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt);
+        public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt, Terms);
     }
 
     /// <summary>One subject of a tag (an account, or the cluster "*"): its counters by window slot and its held sums.</summary>
