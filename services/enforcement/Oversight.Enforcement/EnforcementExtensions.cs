@@ -42,8 +42,11 @@ public static class EnforcementExtensions
 
         if (string.IsNullOrWhiteSpace(options.RedisConfiguration))
         {
-            // The embedded default: counters in memory, rebuilt from the ledger after a restart.
-            services.AddSingleton<ICounterStore, InMemoryCounterStore>();
+            // The embedded default: counters in memory, rebuilt from the ledger after a restart;
+            // the holds of running leases kept in the data folder.
+            services.AddSingleton<InMemoryCounterStore>();
+            services.AddSingleton<ICounterStore>(sp => sp.GetRequiredService<InMemoryCounterStore>());
+            services.AddHostedService<HoldsSnapshot>();
             services.AddSingleton<IRebuildLease, InProcessRebuildLease>();
         }
         else

@@ -148,6 +148,41 @@ public sealed class EmbeddedDefaultTests
     }
 
     [Fact]
+    public async Task KilledAndRestarted_KeepsTheReservationsOfRunningLeases()
+    {
+        // The counters are in memory: usage comes back from the ledger, holds from the data folder.
+        var data = Directory.CreateTempSubdirectory("oversight-holds-").FullName;
+        const string Market = "holds";
+        static Oversight.Enforcement.V1.AuthorizeRequest Lease(string id, long flopUnits) => new()
+        {
+            MarketplaceId = Market, AccountId = "user-1", LeaseId = id, AcceleratorModel = "H100-SXM", AcceleratorCount = 1, DurationSeconds = 3600, FlopUnits = flopUnits,
+        };
+        Oversight.Enforcement.V1.AuthorizeResponse held;
+        await using (var first = await EmbeddedProcess.StartAsync(dataDirectory: data))
+        {
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{first.GrpcPort}");
+            var token = new Metadata { { "authorization", $"Bearer {await first.CreateTokenAsync("operator", Market)}" } };
+            await new Oversight.Kyc.V1.KycTiering.KycTieringClient(channel).CreateAccountAsync(new Oversight.Kyc.V1.CreateAccountRequest { MarketplaceId = Market, AccountId = "user-1" }, token);
+            held = await new Oversight.Enforcement.V1.ThresholdEnforcement.ThresholdEnforcementClient(channel).AuthorizeAsync(Lease("big", 15_000_000), token);
+            Assert.NotNull(held.Reservation);
+            await Task.Delay(TimeSpan.FromSeconds(5)); // the holds are written every 2 s
+        } // kill -9
+
+        await using var second = await EmbeddedProcess.StartAsync(dataDirectory: data);
+        using var restarted = GrpcChannel.ForAddress($"http://127.0.0.1:{second.GrpcPort}");
+        var enforcement = new Oversight.Enforcement.V1.ThresholdEnforcement.ThresholdEnforcementClient(restarted);
+        var again = new Metadata { { "authorization", $"Bearer {await second.CreateTokenAsync("operator", Market)}" } };
+        var repeat = await enforcement.AuthorizeAsync(Lease("big", 15_000_000), again);
+        var more = await enforcement.AuthorizeAsync(Lease("more", 10_000_000), again);
+        Directory.Delete(data, recursive: true);
+
+        Assert.True(repeat.Replayed);
+        Assert.Equal(held.Reservation, repeat.Reservation);
+        // 15,000,000 still held of the anonymous 20,000,000 a day: 10,000,000 more does not fit.
+        Assert.Equal(Oversight.Common.V1.Verdict.RequireStatedPurpose, more.Verdict);
+    }
+
+    [Fact]
     public async Task Embedded_WithNoServerAtAnyDefaultPort_StartsAndAnswersHealthForEveryService()
     {
         AssertNothingListensAtDefaultPorts();

@@ -48,6 +48,9 @@ app.Configure(config =>
             Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } e when e.Status.DebugException is System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException
                 || e.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
                 $"nothing answers at the deployment's address ({e.Status.DebugException?.Message ?? e.Status.Detail}): start the embedded default (see the README) or pass --address",
+            Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unauthenticated } e =>
+                $"the deployment answered Unauthenticated: {e.Status.Detail} (the tokens must be signed with the deployment's key: against the embedded default "
+                + "give --embedded-data with its data folder, the one its banner prints; against another deployment, --operator-token and --provider-token)",
             Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
             InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
             _ => null,

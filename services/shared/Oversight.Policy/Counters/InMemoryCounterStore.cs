@@ -52,6 +52,9 @@ public sealed class InMemoryCounterStore : ICounterStore
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(tag, now, windows, subjects));
 
+    /// <summary>Every tag this store knows (with or without an epoch), in ordinal order.</summary>
+    public IReadOnlyList<string> Tags => [.. _tags.Keys.Order(StringComparer.Ordinal)];
+
     public Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
