@@ -155,7 +155,13 @@ public sealed class EmbeddedDefaultTests
         const string Market = "holds";
         static Oversight.Enforcement.V1.AuthorizeRequest Lease(string id, long flopUnits) => new()
         {
-            MarketplaceId = Market, AccountId = "user-1", LeaseId = id, AcceleratorModel = "H100-SXM", AcceleratorCount = 1, DurationSeconds = 3600, FlopUnits = flopUnits,
+            MarketplaceId = Market,
+            AccountId = "user-1",
+            LeaseId = id,
+            AcceleratorModel = "H100-SXM",
+            AcceleratorCount = 1,
+            DurationSeconds = 3600,
+            FlopUnits = flopUnits,
         };
         Oversight.Enforcement.V1.AuthorizeResponse held;
         await using (var first = await EmbeddedProcess.StartAsync(dataDirectory: data))
