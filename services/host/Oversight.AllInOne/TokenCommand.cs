@@ -72,6 +72,12 @@ internal static class TokenCommand
             return 2;
         }
 
+        if (role == Roles.Provider && !options.ContainsKey("provider"))
+        {
+            Console.Error.WriteLine("--provider is required for role 'provider': a provider host acts only for the provider named in its token.");
+            return 2;
+        }
+
         if (role is not (Roles.Admin or Roles.Service) && !options.ContainsKey("marketplace"))
         {
             Console.Error.WriteLine($"--marketplace is required for role '{role}': a caller acts only inside its marketplace.");

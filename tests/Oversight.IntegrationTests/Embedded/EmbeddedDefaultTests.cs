@@ -51,9 +51,11 @@ public sealed class EmbeddedDefaultTests
             [program, "token", "--role", "admin", $"--Oversight:Hosting:DataDirectory={host.DataDirectory}"], elsewhere);
         var badTtl = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "admin", "--ttl-minutes", "soon"], elsewhere);
         var misspelt = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "operator", "--marketplce", "demo"], elsewhere);
+        var providerless = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "provider", "--marketplace", "demo"], elsewhere);
 
         Assert.Equal((0, 0), (viaEnvironment.Code, viaCommandLine.Code));
-        Assert.Equal((2, 2), (badTtl.Code, misspelt.Code));
+        Assert.Equal((2, 2, 2), (badTtl.Code, misspelt.Code, providerless.Code));
+        Assert.Contains("--provider is required for role 'provider'", providerless.Error, StringComparison.Ordinal);
         Assert.Contains("--ttl-minutes must be a whole number", badTtl.Error, StringComparison.Ordinal);
         Assert.Contains("unknown option '--marketplce'", misspelt.Error, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere)); // no key of its own made in a default folder
