@@ -19,7 +19,7 @@ public static class SecretFile
             return ReadOwnerOnly(path);
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        CreatePrivateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var text = create();
         // A temporary file, created owner-only, then moved into place: two hosts starting at once
         // never read half a secret, and the secret is never readable by others, even for a moment.
@@ -45,6 +45,22 @@ public static class SecretFile
             // Another host made it first: use theirs.
             File.Delete(temporary);
             return ReadOwnerOnly(path);
+        }
+    }
+
+    /// <summary>
+    /// Creates a folder readable by its owner only (the data folder: secrets, SQLite files with
+    /// pseudonyms and encrypted purposes). A folder that exists is left as it is: its owner chose.
+    /// </summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
     }
 

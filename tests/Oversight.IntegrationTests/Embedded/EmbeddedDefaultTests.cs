@@ -76,7 +76,8 @@ public sealed class EmbeddedDefaultTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void SecretFile_NarrowsASecretAnEarlierVersionLeftReadableByEveryone()
     {
-        var folder = Directory.CreateTempSubdirectory("oversight-secret-").FullName;
+        var folder = Path.Combine(Directory.CreateTempSubdirectory("oversight-secret-").FullName, "data");
+        Oversight.Hosting.SecretFile.CreatePrivateDirectory(folder);
         var path = Path.Combine(folder, "key.pem");
         File.WriteAllText(path, "earlier");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
@@ -88,6 +89,7 @@ public sealed class EmbeddedDefaultTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder, "made.pem")));
         Assert.Equal(["key.pem", "made.pem"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
     }
 
     [Fact]

@@ -93,7 +93,7 @@ public abstract class ServiceDatabase
                 throw new OptionsValidationException(Section, typeof(DatabaseOptions), [$"{Section}:ConnectionString is required for PostgreSQL."]);
             }
 
-            Directory.CreateDirectory(hosting.DataDirectory);
+            SecretFile.CreatePrivateDirectory(hosting.DataDirectory);
             return $"Data Source={Path.Combine(hosting.DataDirectory, ServiceName.ToLowerInvariant() + ".db")}";
         }
 
