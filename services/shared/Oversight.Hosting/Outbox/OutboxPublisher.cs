@@ -114,8 +114,14 @@ public sealed class OutboxPublisher<TContext>(
         if (scope.ServiceProvider.GetService<IBusControl>() is { } bus)
         {
             // Unhealthy before its receive endpoints are up (and while a broker is down: publishing would fail then too).
-            while (bus.CheckHealth().Status == BusHealthStatus.Unhealthy)
+            var waited = 0;
+            while (bus.CheckHealth() is { Status: BusHealthStatus.Unhealthy } health)
             {
+                if (++waited == 300)
+                {
+                    logger.LogWarning("Outbox of {Context} waits for the bus to start: {Description}", typeof(TContext).Name, health.Description);
+                }
+
                 await Task.Delay(TimeSpan.FromMilliseconds(100), stoppingToken);
             }
         }
