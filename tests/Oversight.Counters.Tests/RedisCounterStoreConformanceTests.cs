@@ -50,6 +50,24 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
     }
 
     [Fact]
+    public async Task Terms_LeftBehindByTheScriptsBeforeTerms_DoNotCountForALaterHoldOfTheLease()
+    {
+        // While both versions share Redis, an older replica deletes a hold without its terms and
+        // holds the lease again without any: those terms must not meet the new hold.
+        var tag = await NewInitializedTagAsync();
+        var database = fixture.Connection.GetDatabase();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 1) with { Hold = new HoldRequest("lease-1", "acct-a", 10, 1, T0 + Hour, "old-terms") });
+        await database.HashSetAsync(RedisCounterKeys.Holds(tag), "lease-1", $"acct-a|10|1|{T0 + (2 * Hour)}"); // held again, later expiry
+        await database.SortedSetAddAsync(RedisCounterKeys.HoldExpiries(tag), "lease-1", T0 + (2 * Hour));
+
+        var repeat = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", now: T0 + 5) with { Hold = new HoldRequest("lease-1", "acct-a", 10, 1, T0 + Hour, "new-terms") });
+        var holds = await Store.ReadHoldsAsync(tag, T0 + 5);
+
+        Assert.Equal((ReserveStatus.AlreadyHeld, (string?)null), (repeat.Status, repeat.Hold?.Terms));
+        Assert.Null(Assert.Single(holds).Terms);
+    }
+
+    [Fact]
     public async Task Holds_OfTheEarlierLayout_AreTakenOverAtTheFirstCall_SummedIndexedAndPruned()
     {
         // Holds as the scripts wrote them before held sums and the expiry index existed.

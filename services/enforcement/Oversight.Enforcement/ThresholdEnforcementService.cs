@@ -333,9 +333,10 @@ public sealed class ThresholdEnforcementService(
 
         if (outcome.Status == AdmissionStatus.OtherTerms)
         {
-            throw new RpcException(new Status(StatusCode.AlreadyExists,
-                $"lease_id '{lease.LeaseId}' already holds a reservation made for other terms ({outcome.Hold?.Terms}, as model|count|duration_seconds|precision|flop_units); "
-                + "a repeat must ask the same, and a changed lease needs a new lease_id."));
+            throw new RpcException(new Status(StatusCode.AlreadyExists, outcome.Hold?.AccountId != account.AccountId
+                ? $"lease_id '{lease.LeaseId}' already holds a reservation of another account linked with this one; give this lease its own lease_id."
+                : $"lease_id '{lease.LeaseId}' already holds a reservation made for other terms ({outcome.Hold?.Terms}, as model|count|duration_seconds|precision|flop_units); "
+                    + "a repeat must ask the same, and a changed lease needs a new lease_id."));
         }
 
         return outcome;

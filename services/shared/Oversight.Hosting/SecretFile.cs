@@ -73,9 +73,9 @@ public static class SecretFile
             {
                 File.SetUnixFileMode(path, OwnerOnly);
             }
-            catch (UnauthorizedAccessException)
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
             {
-                // Not ours to change (another user's folder): reading it is still allowed.
+                // Not ours to change (another user's file, a read-only mount): reading it is still allowed.
             }
         }
 

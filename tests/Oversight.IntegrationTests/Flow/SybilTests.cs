@@ -77,6 +77,10 @@ public sealed class SybilTests(ITestOutputHelper output)
 
         Assert.Equal(3_000_000, await HeldAsync(deployment, root));
         Assert.Equal(3_000_000, await HeldAsync(deployment, other));
+        // Linked, the accounts share lease ids: one cannot ride on the other's reservation.
+        var taken = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => other.AuthorizeAsync("running-root", count: 1, seconds: 3600, flopUnits: 1_000_000));
+        Assert.Equal(Grpc.Core.StatusCode.AlreadyExists, taken.StatusCode);
+        Assert.Contains("another account linked with this one", taken.Status.Detail, StringComparison.Ordinal);
 
         // The moved lease's final attestation counts once and releases its hold in the cluster.
         await other.AttestAsync("running-other", count: 1, seconds: 1800, flopUnits: 1_500_000);

@@ -97,7 +97,7 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
         foreach (var row in abandonment.Concat(sybil))
         {
             var beyond = row.Scenario.StartsWith("sybil", StringComparison.Ordinal) && baseline is { } b
-                ? "+" + ReportFacts.Percent(row.Facts.Share(row.BeyondBaseline(b), b))
+                ? b == 0 ? row.BeyondBaseline(b).ToString("N0", CultureInfo.InvariantCulture) : "+" + ReportFacts.Percent(row.Facts.Share(row.BeyondBaseline(b), b))
                 : "-";
             table.AddRow(row.Scenario, row.Setting, row.Facts.UsersAbandoned.ToString("N0", CultureInfo.InvariantCulture),
                 ReportFacts.Percent(row.ShareLost), row.AnonymousFlop.ToString("N0", CultureInfo.InvariantCulture), beyond);

@@ -21,7 +21,10 @@ end
 -- Holds that earlier scripts wrote to ovs:{tag}:h (every hold summed on every call) are taken
 -- over at the first call that finds them, and that key is deleted.
 -- A hold's terms (what its lease asked for, so a repeat with other terms is told apart) are kept
--- beside it as '#p:<lease>', written and deleted with the hold.
+-- beside it as '#p:<lease>' = '<expiresAt>|<terms>', written and deleted with the hold. Terms
+-- count only while their expiry is the hold's: scripts of the version before terms neither write
+-- nor delete them, so while both versions share Redis a lease held again by an older replica
+-- must not meet the terms of its previous hold.
 
 local function parse_hold(holds_key, lease, raw)
   local account, flop, gpu, exp = string.match(raw, '^([^|]*)|(%d+)|(%d+)|(-?%d+)$')
@@ -65,16 +68,25 @@ local function get_hold(holds_key, lease)
   return parse_hold(holds_key, lease, raw)
 end
 
--- The terms kept with a lease's hold ('' when none were given).
-local function terms_of(holds_key, lease)
-  return redis.call('HGET', holds_key, '#p:' .. lease) or ''
+-- The terms kept with a lease's hold that expires at exp ('' when none were given, or when
+-- those kept belong to an earlier hold of the lease).
+local function terms_of(holds_key, lease, exp)
+  local raw = redis.call('HGET', holds_key, '#p:' .. lease)
+  if not raw then
+    return ''
+  end
+  local kept_exp, terms = string.match(raw, '^(-?%d+)|(.*)$')
+  if kept_exp == nil or tonumber(kept_exp) ~= exp then
+    return ''
+  end
+  return terms
 end
 
 local function put_hold(holds_key, expiries_key, lease, account, flop, gpu, exp, terms)
   redis.call('HSET', holds_key, lease, format_hold(account, flop, gpu, exp))
   redis.call('ZADD', expiries_key, string.format('%d', exp), lease)
   if terms and terms ~= '' then
-    redis.call('HSET', holds_key, '#p:' .. lease, terms)
+    redis.call('HSET', holds_key, '#p:' .. lease, string.format('%d', exp) .. '|' .. terms)
   else
     redis.call('HDEL', holds_key, '#p:' .. lease)
   end

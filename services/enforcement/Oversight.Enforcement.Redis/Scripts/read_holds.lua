@@ -12,7 +12,7 @@ for i = 1, #raw, 2 do
     out[#out + 1] = h[2]
     out[#out + 1] = h[3]
     out[#out + 1] = h[4]
-    out[#out + 1] = terms_of(KEYS[1], raw[i])
+    out[#out + 1] = terms_of(KEYS[1], raw[i], h[4])
   end
 end
 return out

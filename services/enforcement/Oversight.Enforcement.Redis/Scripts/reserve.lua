@@ -32,7 +32,7 @@ local readings = flatten(usage, resets, held, R, #windows)
 
 local existing = live_hold(KEYS[2], KEYS[3], lease, now)
 if existing then
-  return { 3, pruned, readings, { existing[1], existing[2], existing[3], existing[4], terms_of(KEYS[2], lease) }, {} }
+  return { 3, pruned, readings, { existing[1], existing[2], existing[3], existing[4], terms_of(KEYS[2], lease, existing[4]) }, {} }
 end
 
 local failed = {}

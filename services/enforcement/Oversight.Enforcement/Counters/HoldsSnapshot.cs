@@ -31,8 +31,22 @@ internal sealed class HoldsSnapshot(
     {
         if (File.Exists(Path))
         {
-            _written = await File.ReadAllTextAsync(Path, cancellationToken);
-            var saved = JsonSerializer.Deserialize<Saved[]>(_written) ?? [];
+            Saved[] saved;
+            try
+            {
+                _written = await File.ReadAllTextAsync(Path, cancellationToken);
+                saved = JsonSerializer.Deserialize<Saved[]>(_written) ?? [];
+            }
+            catch (JsonException e)
+            {
+                // A torn write (power loss before the data reached the disk): start without the holds, as before they were kept.
+                var aside = Path + ".unreadable";
+                File.Move(Path, aside, overwrite: true);
+                logger.LogWarning(e, "The holds of running leases in {File} could not be read (moved to {Aside}); starting without them", Path, aside);
+                await base.StartAsync(cancellationToken);
+                return;
+            }
+
             var now = clock.GetUtcNow().ToUnixTimeSeconds();
             foreach (var tag in saved.GroupBy(s => s.Tag, StringComparer.Ordinal))
             {
@@ -52,7 +66,15 @@ internal sealed class HoldsSnapshot(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await WriteAsync(CancellationToken.None);
+                try
+                {
+                    await WriteAsync(CancellationToken.None);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The holds stay in memory; the next tick tries again.
+                    logger.LogWarning(e, "The holds of running leases could not be written to {File}", Path);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -85,9 +107,21 @@ internal sealed class HoldsSnapshot(
             return;
         }
 
-        // A temporary file moved into place: a crash mid-write leaves the previous snapshot whole.
+        // A temporary file, flushed to the disk, then moved into place: a crash mid-write leaves the
+        // previous snapshot whole. Owner-only, like the rest of the data folder (it names accounts).
         var temporary = Path + ".tmp";
-        await File.WriteAllTextAsync(temporary, text, cancellationToken);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(temporary, options))
+        {
+            await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), cancellationToken);
+            file.Flush(flushToDisk: true);
+        }
+
         File.Move(temporary, Path, overwrite: true);
         _written = text;
     }

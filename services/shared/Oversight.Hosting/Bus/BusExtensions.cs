@@ -63,7 +63,7 @@ public static class BusExtensions
                     });
                     break;
                 default:
-                    builder.Services.AddSingleton(new OutboxRedelivery(Events: 10_000));
+                    builder.Services.AddSingleton(new OutboxRedelivery(Events: 10_000, Span: TimeSpan.FromHours(1)));
                     bus.UsingInMemory((context, cfg) =>
                     {
                         ConfigureResilience(cfg, options);

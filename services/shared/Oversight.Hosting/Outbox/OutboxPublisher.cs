@@ -29,16 +29,22 @@ public sealed class OutboxSignal
 }
 
 /// <summary>
-/// With the in-memory transport, the last <paramref name="Events"/> published events of each
-/// outbox are delivered again at every start (registered by AddOversightBus for that transport only).
+/// With the in-memory transport, each outbox's last <paramref name="Events"/> published events,
+/// of the <paramref name="Span"/> before the last one, are delivered again at every start
+/// (registered by AddOversightBus for that transport only).
 /// </summary>
 /// <remarks>
 /// In memory, "published" means queued in this process: a crash loses what the consumers had
 /// not yet taken, although its row is marked published. Every consumer is idempotent (sequence,
 /// version or processed-message marker), so delivering the recent past again is safe; the
 /// queue's backlog is far shorter than this in practice (consumers run in the same process).
+/// The span keeps old events out: a usage event older than the counters' exactly-once marks
+/// would cost a rebuild of its tag each.
 /// </remarks>
-public sealed record OutboxRedelivery(int Events);
+public sealed record OutboxRedelivery(int Events, TimeSpan Span)
+{
+    public int Events { get; } = Events > 0 ? Events : throw new ArgumentOutOfRangeException(nameof(Events), Events, "at least one event");
+}
 
 /// <summary>
 /// Publishes committed outbox rows in commit order, with the row id as MessageId, and marks
@@ -113,13 +119,15 @@ public sealed class OutboxPublisher<TContext>(
         await using var scope = scopes.CreateAsyncScope();
         if (scope.ServiceProvider.GetService<IBusControl>() is { } bus)
         {
-            // Unhealthy before its receive endpoints are up (and while a broker is down: publishing would fail then too).
-            var waited = 0;
-            while (bus.CheckHealth() is { Status: BusHealthStatus.Unhealthy } health)
+            // Unhealthy before its receive endpoints are up. A broker that is down (or an endpoint
+            // that stays faulted) keeps it so: after 30 s the loop goes on, and its publishing
+            // errors are retried and logged as before.
+            for (var waited = 0; bus.CheckHealth() is { Status: BusHealthStatus.Unhealthy } health; waited++)
             {
-                if (++waited == 300)
+                if (waited == 300)
                 {
-                    logger.LogWarning("Outbox of {Context} waits for the bus to start: {Description}", typeof(TContext).Name, health.Description);
+                    logger.LogWarning("Outbox of {Context}: the bus has not started after 30 s ({Description}); publishing anyway", typeof(TContext).Name, health.Description);
+                    break;
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(100), stoppingToken);
@@ -128,11 +136,16 @@ public sealed class OutboxPublisher<TContext>(
 
         if (redelivery is not null)
         {
-            // Rows are published in sequence order: the last N published are the N highest sequences marked.
+            // Rows are published in sequence order: the last N published are the N highest sequences
+            // marked. Their times are compared here, not in SQL (SQLite cannot compare DateTimeOffset).
             var published = scope.ServiceProvider.GetRequiredService<TContext>().Set<OutboxMessage>().Where(m => m.PublishedAt != null);
-            var from = await published.OrderByDescending(m => m.Sequence).Skip(redelivery.Events - 1).Select(m => m.Sequence).FirstOrDefaultAsync(stoppingToken);
+            var recent = await published.OrderByDescending(m => m.Sequence).Take(redelivery.Events)
+                .Select(m => new { m.Sequence, m.PublishedAt }).ToListAsync(stoppingToken);
+            var since = recent.Count == 0 ? default : recent[0].PublishedAt!.Value - redelivery.Span;
+            var from = recent.TakeWhile(m => m.PublishedAt >= since).Select(m => (long?)m.Sequence).LastOrDefault();
             // Unmarked, they are published again in commit order by the loop (and again after another crash).
-            var again = await published.Where(m => m.Sequence >= from).ExecuteUpdateAsync(u => u.SetProperty(m => m.PublishedAt, (DateTimeOffset?)null), stoppingToken);
+            var again = from is not { } first ? 0 : await published.Where(m => m.Sequence >= first)
+                .ExecuteUpdateAsync(u => u.SetProperty(m => m.PublishedAt, (DateTimeOffset?)null), stoppingToken);
             if (again > 0)
             {
                 logger.LogInformation("Outbox of {Context}: the last {Count} events published are delivered again (in-memory bus: a crash loses what was queued)", typeof(TContext).Name, again);

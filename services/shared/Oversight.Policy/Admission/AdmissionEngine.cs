@@ -46,11 +46,13 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
             return new AdmissionOutcome(AdmissionStatus.EpochMissing, null, amounts, null, 0);
         }
 
-        if (result.Status == ReserveStatus.AlreadyHeld && result.Hold?.Terms is { } held && held != terms)
+        if (result is { Status: ReserveStatus.AlreadyHeld, Hold: { } existing }
+            && (existing.AccountId != account.AccountId || (existing.Terms is { } held && held != terms)))
         {
-            // The same id for another lease: answering with the first one's reservation would admit
-            // this one unjudged. A hold kept without terms (made before they were kept) is taken as a repeat.
-            return new AdmissionOutcome(AdmissionStatus.OtherTerms, null, amounts, result.Hold, result.ExpiredHoldsPruned);
+            // The same id for another lease (other terms, or another account of the same cluster):
+            // answering with the first one's reservation would admit this one unjudged. A hold kept
+            // without terms (made before they were kept) is taken as a repeat.
+            return new AdmissionOutcome(AdmissionStatus.OtherTerms, null, amounts, existing, result.ExpiredHoldsPruned);
         }
 
         var figures = ToFigures(policy.Layout, result.Snapshot);

@@ -427,6 +427,9 @@ public sealed class InMemoryCounterStore : ICounterStore
 
     internal readonly record struct HoldEntry(SubjectState Account, long FlopUnits, long GpuSeconds, long ExpiresAt, string? Terms = null)
     {
+        // Empty terms are none, as the Redis store keeps them.
+        public string? Terms { get; } = string.IsNullOrEmpty(Terms) ? null : Terms;
+
         public CounterHold ToHold(string leaseId) => new(leaseId, Account.Id, FlopUnits, GpuSeconds, ExpiresAt, Terms);
     }
 

@@ -37,7 +37,7 @@ public static class Charts
     public static string ComputeByTier(ReplayResult result)
     {
         var model = Model("Compute run, by the tier it ran at", "10^18 FLOP per " + Duration(result.Timeline.BucketSeconds));
-        var points = result.Timeline.Points.ToArray();
+        var points = Contiguous(result.Timeline, result.Policy.Ladder.Count);
         model.Axes.Add(TimeAxis(points));
         var below = new double[points.Length];
         for (var level = 0; level < result.Policy.Ladder.Count; level++)
@@ -61,6 +61,31 @@ public static class Charts
         }
 
         return Svg(model, "compute");
+    }
+
+    /// <summary>
+    /// Every bucket from the first to the last, an empty one as zero: the timeline keeps only
+    /// buckets with something in them, and an area drawn through those alone would join two busy
+    /// buckets across an idle stretch as if compute ran there. A chart of more buckets than a
+    /// page could show keeps the sparse points.
+    /// </summary>
+    private static KeyValuePair<long, ReplayTimeline.Point>[] Contiguous(ReplayTimeline timeline, int tiers)
+    {
+        var points = timeline.Points.ToArray();
+        if (points.Length < 2 || (points[^1].Key - points[0].Key) / timeline.BucketSeconds > 10_000)
+        {
+            return points;
+        }
+
+        var empty = new ReplayTimeline.Point(tiers);
+        var byStart = points.ToDictionary(p => p.Key, p => p.Value);
+        var all = new List<KeyValuePair<long, ReplayTimeline.Point>>();
+        for (var start = points[0].Key; start <= points[^1].Key; start += timeline.BucketSeconds)
+        {
+            all.Add(KeyValuePair.Create(start, byStart.GetValueOrDefault(start) ?? empty));
+        }
+
+        return [.. all];
     }
 
     /// <summary>Users asked for each step-up so far (cumulative), over time.</summary>
