@@ -95,6 +95,13 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
             return new AdmissionVerdict(AdmissionStatus.EpochMissing, Verdict.Unspecified, null, amounts);
         }
 
+        // As on the enforcement path, another account of the cluster under the same lease id is
+        // another lease. This path keeps no terms: the replay never gives one lease id other terms.
+        if (status == ReserveStatus.AlreadyHeld && store.HolderOf(account, lease.LeaseId, now) != account.AccountId)
+        {
+            return new AdmissionVerdict(AdmissionStatus.OtherTerms, Verdict.Unspecified, null, amounts);
+        }
+
         var judged = Judge(policy, standing, status, figures, amounts, lease);
         return new AdmissionVerdict(judged.Status, judged.Verdict, judged.Ruling.RequiredTierLevel, amounts);
     }

@@ -292,6 +292,16 @@ public sealed class InMemoryCounterStore : ICounterStore
         return new CounterHandle(this, tag, accountId, _tags.GetOrAdd(tag, static _ => new TagState()));
     }
 
+    /// <summary>The account whose live hold the lease id names in the handle's tag, or null when none holds it.</summary>
+    public string? HolderOf(CounterHandle handle, string leaseId, long now)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        lock (handle.State)
+        {
+            return handle.State.Holds.TryGetValue(leaseId, out var hold) && hold.ExpiresAt > now ? hold.Account.Id : null;
+        }
+    }
+
     /// <summary>
     /// <see cref="ReserveAsync"/> for the subjects <c>[account, "*"]</c>, without allocating: the
     /// same checks and the same hold, with the snapshot written into <paramref name="figures"/> in

@@ -46,7 +46,7 @@ public sealed class InProcessBackend : IReplayBackend
     {
         var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, ReplayLease.Precision, job.FlopUnits, CheckOnly: false);
         var outcome = _engine.Authorize(_policy, Handle(account), new AccountStanding(account.TierLevel), lease, now);
-        if (outcome.Status == AdmissionStatus.EpochMissing)
+        if (outcome.Status is AdmissionStatus.EpochMissing or AdmissionStatus.OtherTerms)
         {
             throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
         }
