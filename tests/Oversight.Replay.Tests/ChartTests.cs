@@ -182,6 +182,19 @@ public sealed partial class ChartTests : IDisposable
             Left < other.Right - 0.5 && other.Left < Right - 0.5 && Top < other.Bottom - 0.5 && other.Top < Bottom - 0.5;
     }
 
+    [Fact]
+    public void The_compute_chart_draws_an_idle_stretch_as_zero_rather_than_joining_its_busy_ends()
+    {
+        var timeline = new ReplayTimeline(600, 4);
+        timeline.Ran(1_700_000_400, 1_700_001_000, 0, 100);
+        timeline.Ran(1_700_006_400, 1_700_007_000, 1, 50);
+
+        var points = Charts.Contiguous(timeline, 4);
+
+        Assert.Equal(Enumerable.Range(0, 11).Select(i => 1_700_000_400L + (i * 600)), points.Select(p => p.Key));
+        Assert.Equal([100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50], points.Select(p => p.Value.FlopByTier.Sum()));
+    }
+
     private static async Task<ReplayResult> Replay(TraceLoad trace) =>
         await ReplayRun.InProcessAsync(trace, new ReplayOptions { Policy = DefaultPolicy.Document, Seed = 7 });
 

@@ -69,7 +69,7 @@ public static class Charts
     /// buckets across an idle stretch as if compute ran there. A chart of more buckets than a
     /// page could show keeps the sparse points.
     /// </summary>
-    private static KeyValuePair<long, ReplayTimeline.Point>[] Contiguous(ReplayTimeline timeline, int tiers)
+    internal static KeyValuePair<long, ReplayTimeline.Point>[] Contiguous(ReplayTimeline timeline, int tiers)
     {
         var points = timeline.Points.ToArray();
         if (points.Length < 2 || (points[^1].Key - points[0].Key) / timeline.BucketSeconds > 10_000)
