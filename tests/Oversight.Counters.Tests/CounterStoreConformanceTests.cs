@@ -282,7 +282,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Assert.ThrowsAsync<ArgumentException>(() => Store.SettleAsync(Settle(tag, "att\u00851", "acct-a", flop: 1)));
         // '#' starts the Redis store's own fields in a holds hash: refused by both stores alike.
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReserveAsync(Reserve(tag, "#f:*", "acct-a", flop: 1)));
-        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReleaseAsync(tag, "lease#1", T0));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReleaseAsync(tag, "lease#1", "acct-a", T0));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.ReleaseAsync(tag, "lease-1", "acct|a", T0));
         await Assert.ThrowsAsync<ArgumentException>(() => Store.ReadAsync("m{1}:a", T0, Windows, ["acct-a"]));
     }
 
@@ -378,7 +379,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         // After lease-1 expired: leases 2, 5, 6 (shrunk to 2 units and 0 GPU-seconds), 7, 8, 9, 10 and the new lease-4.
         Assert.Equal((2 + 5 + 2 + 7 + 8 + 9 + 10 + 100, 2 + 2 + 8 + 10 + 100, 4 + 10 + 0 + 14 + 16 + 18 + 20 + 100), held[0]);
         Assert.Equal((100, 100, 100), held[^1]);
-        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-4", T0 + 200)).Status);
+        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-4", "acct-a", T0 + 200)).Status);
         Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 200));
         Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.GpuSeconds, now: T0 + 200));
     }
@@ -419,12 +420,32 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 10));
         await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, gpu: 5));
 
-        var released = await Store.ReleaseAsync(tag, "lease-1", T0 + 1);
-        var again = await Store.ReleaseAsync(tag, "lease-1", T0 + 2);
+        var released = await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0 + 1);
+        var again = await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0 + 2);
 
         Assert.Equal(ReleaseStatus.Released, released.Status);
         Assert.Equal(ReleaseStatus.NotFound, again.Status);
         Assert.Equal(5, await HeldAsync(tag, "acct-a", Metric.FlopUnits, now: T0 + 2));
+    }
+
+    [Fact]
+    public async Task Release_ByAnotherAccountOfTheTag_LeavesTheHold_AndByItsHolderReleasesIt()
+    {
+        // Linked accounts share a tag: the same lease id from another of them is another lease.
+        var tag = await NewInitializedTagAsync();
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, gpu: 4) with { Hold = new HoldRequest("lease-1", "acct-a", 10, 4, T0 + Hour, "terms-1") });
+
+        var byOther = await Store.ReleaseAsync(tag, "lease-1", "acct-b", T0 + 1);
+
+        Assert.Equal(ReleaseStatus.NotFound, byOther.Status);
+        Assert.Equal(new CounterHold("lease-1", "acct-a", 10, 4, T0 + Hour, "terms-1"), Assert.Single(await Store.ReadHoldsAsync(tag, T0 + 1)));
+        Assert.Equal(10, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 1));
+
+        var byHolder = await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0 + 2);
+
+        Assert.Equal(ReleaseStatus.Released, byHolder.Status);
+        Assert.Empty(await Store.ReadHoldsAsync(tag, T0 + 2));
+        Assert.Equal(0, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits, now: T0 + 2));
     }
 
     [Fact]
@@ -433,8 +454,8 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var tag = await NewInitializedTagAsync();
         await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 10, expiresAt: T0 + 60));
 
-        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-unknown", T0)).Status);
-        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", T0 + 60)).Status);
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-unknown", "acct-a", T0)).Status);
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0 + 60)).Status);
     }
 
     // ---------- settle ----------
@@ -496,7 +517,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         snapshot = await ReadAsync(tag, T0 + 10, "acct-a", CounterSubject.Cluster);
         Assert.Equal(0, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);
         Assert.Equal(40, snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Usage);
-        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", T0 + 10)).Status);
+        Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0 + 10)).Status);
     }
 
     [Fact]
@@ -699,7 +720,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
         var reserve = await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a", flop: 5));
         var check = await Store.ReserveAsync(Reserve(tag, "lease-2", "acct-a", flop: 5, checkOnly: true));
         var settle = await Store.SettleAsync(Settle(tag, "att-1", "acct-a", flop: 5, lease: "lease-1"));
-        var release = await Store.ReleaseAsync(tag, "lease-1", T0);
+        var release = await Store.ReleaseAsync(tag, "lease-1", "acct-a", T0);
         var read = await Store.ReadAsync(tag, T0, Windows, ["acct-a"]);
 
         Assert.Equal(ReserveStatus.EpochMissing, reserve.Status);
@@ -886,7 +907,7 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
 
         // The first hour's bucket leaves the 24-hour window for both subjects, and the hold's release frees both.
         var later = T0 + Day + Hour;
-        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-a", later)).Status);
+        Assert.Equal(ReleaseStatus.Released, (await Store.ReleaseAsync(tag, "lease-a", "acct-a", later)).Status);
         var aged = await ReadAsync(tag, later, "acct-a", CounterSubject.Cluster);
         Assert.Equal((55, 0), Figures(aged, CounterSubject.Cluster, Rolling24h, Metric.FlopUnits));
         Assert.Equal((35, 0), Figures(aged, "acct-a", Rolling24h, Metric.FlopUnits));

@@ -82,9 +82,12 @@ public sealed class RedisCounterStoreConformanceTests(RedisCounterStoreFixture f
         Assert.Equal(30, await HeldAsync(tag, CounterSubject.Cluster, Metric.FlopUnits));
         Assert.False(await database.KeyExistsAsync(RedisCounterKeys.EarlierHolds(tag)));
         Assert.Equal(4, await HeldAsync(tag, "acct-a", Metric.GpuSeconds));
-        var release = await Store.ReleaseAsync(tag, "lease-2", T0 + 1);
+        // Those holds carry their account too: only it releases them.
+        var byOther = await Store.ReleaseAsync(tag, "lease-2", "acct-a", T0 + 1);
+        var release = await Store.ReleaseAsync(tag, "lease-2", "acct-b", T0 + 1);
         var read = await Store.ReadAsync(tag, T0 + 60, Windows, [CounterSubject.Cluster]);
 
+        Assert.Equal(ReleaseStatus.NotFound, byOther.Status);
         Assert.Equal(ReleaseStatus.Released, release.Status);
         Assert.Equal(1, read.ExpiredHoldsPruned);
         Assert.Equal(0, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held);

@@ -80,9 +80,10 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
             }
             else if (operation < 70)
             {
-                var lease = Lease();
-                log.Add($"release {lease} at +{now - T0}");
-                Same(log, "release", await memory.ReleaseAsync(tag, lease, now), await redis.ReleaseAsync(tag, lease, now));
+                // By a random account, so some releases name a lease another account of the tag holds.
+                var (lease, account) = (Lease(), Accounts[random.Next(Accounts.Length)]);
+                log.Add($"release {lease} by {account} at +{now - T0}");
+                Same(log, "release", await memory.ReleaseAsync(tag, lease, account, now), await redis.ReleaseAsync(tag, lease, account, now));
             }
             else if (operation < 95)
             {

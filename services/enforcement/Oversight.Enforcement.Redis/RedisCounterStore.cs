@@ -190,12 +190,13 @@ public sealed class RedisCounterStore : ICounterStore
         return new SettleResult((SettleStatus)(int)parts[0], (int)parts[1], (int)parts[2] == 1);
     }
 
-    public async Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, long now, CancellationToken cancellationToken = default)
+    public async Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, string accountId, long now, CancellationToken cancellationToken = default)
     {
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
+        CounterIds.ValidateAccount(accountId, nameof(accountId));
         var result = await ReleaseScript.EvaluateAsync(
-            _database, [RedisCounterKeys.Epoch(tag), .. HoldKeys(tag)], [now, leaseId]).ConfigureAwait(false);
+            _database, [RedisCounterKeys.Epoch(tag), .. HoldKeys(tag)], [now, leaseId, accountId]).ConfigureAwait(false);
         return new ReleaseResult((ReleaseStatus)(int)result);
     }
 

@@ -23,7 +23,7 @@ public sealed class SlowResetCounterStore(ICounterStore inner, TimeSpan delay) :
 
     public Task<SettleResult> SettleAsync(SettleCommand command, CancellationToken cancellationToken = default) => inner.SettleAsync(command, cancellationToken);
 
-    public Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, long now, CancellationToken cancellationToken = default) => inner.ReleaseAsync(tag, leaseId, now, cancellationToken);
+    public Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, string accountId, long now, CancellationToken cancellationToken = default) => inner.ReleaseAsync(tag, leaseId, accountId, now, cancellationToken);
 
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(tag, now, windows, subjects, cancellationToken);

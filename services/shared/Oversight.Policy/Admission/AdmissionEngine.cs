@@ -182,7 +182,7 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
     }
 
     public Task<ReleaseResult> ReleaseAsync(AccountRef account, string leaseId, long now, CancellationToken cancellationToken = default) =>
-        store.ReleaseAsync(account.Tag, leaseId, now, cancellationToken);
+        store.ReleaseAsync(account.Tag, leaseId, account.AccountId, now, cancellationToken);
 
     /// <summary>The account's current figures, judged against its tier for a zero request.</summary>
     public async Task<(ReadStatus Status, Decision? Decision, CounterSnapshot Snapshot)> ReadAsync(

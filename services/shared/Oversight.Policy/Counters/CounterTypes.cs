@@ -275,7 +275,8 @@ public enum ReleaseStatus
 {
     Released = 1,
 
-    /// <summary>No live hold for the lease (never held, already released, settled final, or expired).</summary>
+    /// <summary>No live hold of the account for the lease (never held, already released, settled final,
+    /// expired, or held by another account of the tag).</summary>
     NotFound = 2,
 
     EpochMissing = 3,

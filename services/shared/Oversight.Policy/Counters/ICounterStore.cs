@@ -92,8 +92,14 @@ public interface ICounterStore
     /// </summary>
     Task<SettleResult> SettleAsync(SettleCommand command, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes a lease's live hold. An expired or unknown hold is <see cref="ReleaseStatus.NotFound"/>.</summary>
-    Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, long now, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Deletes a lease's live hold when <paramref name="accountId"/> holds it. An expired or unknown
+    /// hold, and one another account of the tag holds under the same lease id, is
+    /// <see cref="ReleaseStatus.NotFound"/> and stays: linked accounts share a tag, and one must not
+    /// free the budget another's running lease uses (as in <see cref="ReserveAsync"/>, the same id
+    /// from another account is another lease).
+    /// </summary>
+    Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, string accountId, long now, CancellationToken cancellationToken = default);
 
     /// <summary>Usage and held for every subject x window x metric (same shape as the reserve snapshot).</summary>
     Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default);

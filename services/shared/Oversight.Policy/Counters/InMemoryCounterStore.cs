@@ -46,8 +46,8 @@ public sealed class InMemoryCounterStore : ICounterStore
     public Task<SettleResult> SettleAsync(SettleCommand command, CancellationToken cancellationToken = default) =>
         Task.FromResult(Settle(command));
 
-    public Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, long now, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Release(tag, leaseId, now));
+    public Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, string accountId, long now, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Release(tag, leaseId, accountId, now));
 
     public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(tag, now, windows, subjects));
@@ -236,10 +236,11 @@ public sealed class InMemoryCounterStore : ICounterStore
         }
     }
 
-    public ReleaseResult Release(string tag, string leaseId, long now)
+    public ReleaseResult Release(string tag, string leaseId, string accountId, long now)
     {
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateOpaqueId(leaseId, nameof(leaseId));
+        CounterIds.ValidateAccount(accountId, nameof(accountId));
         if (!_tags.TryGetValue(tag, out var state))
         {
             return new ReleaseResult(ReleaseStatus.EpochMissing);
@@ -253,7 +254,8 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             state.PruneHolds(now);
-            return state.RemoveHold(leaseId)
+            // Another account's hold under this id (a linked account shares the tag) is not the caller's.
+            return state.Holds.TryGetValue(leaseId, out var hold) && hold.Account.Id == accountId && state.RemoveHold(leaseId)
                 ? new ReleaseResult(ReleaseStatus.Released)
                 : new ReleaseResult(ReleaseStatus.NotFound);
         }
