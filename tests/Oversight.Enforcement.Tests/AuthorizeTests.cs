@@ -56,6 +56,31 @@ public sealed class AuthorizeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReleaseReservation_ByALinkedAccount_LeavesTheHold_AndByItsHolderReleasesIt()
+    {
+        var market = _deployment.NewMarketplace();
+        var holder = await market.CreateKnownAccountAsync();
+        var linked = await market.CreateKnownAccountAsync();
+        var request = market.Request(holder, 3_000_000);
+        Assert.Equal(Verdict.Allow, (await market.AuthorizeAsync(request)).Verdict);
+        await market.LinkAsync(holder, linked);
+        Assert.Equal(3_000_000, TestMarketplace.Window(await market.UsageAsync(linked), "24h").Held);
+
+        // The linked account shares the cluster's budget, not the holder's leases.
+        var byLinked = await _deployment.EnforcementClient().ReleaseReservationAsync(
+            new ReleaseReservationRequest { MarketplaceId = market.Id, AccountId = linked, LeaseId = request.LeaseId }, market.Operator);
+
+        Assert.False(byLinked.Released);
+        Assert.Equal(3_000_000, TestMarketplace.Window(await market.UsageAsync(holder), "24h").Held);
+
+        var byHolder = await _deployment.EnforcementClient().ReleaseReservationAsync(
+            new ReleaseReservationRequest { MarketplaceId = market.Id, AccountId = holder, LeaseId = request.LeaseId }, market.Operator);
+
+        Assert.True(byHolder.Released);
+        Assert.Equal(0, TestMarketplace.Window(await market.UsageAsync(linked), "24h").Held);
+    }
+
+    [Fact]
     public async Task Authorize_TheSameLeaseTwice_ReturnsTheSameReservation()
     {
         var market = _deployment.NewMarketplace();

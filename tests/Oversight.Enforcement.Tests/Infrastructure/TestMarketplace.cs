@@ -75,6 +75,19 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
     public async Task<GetUsageResponse> UsageAsync(string accountId, int host = 0) =>
         await Deployment.EnforcementClient(host).GetUsageAsync(new GetUsageRequest { MarketplaceId = Id, AccountId = accountId }, Operator);
 
+    /// <summary>Links the accounts in KYC (an operator's link) and waits until enforcement names the cluster's root for each.</summary>
+    public async Task<string> LinkAsync(params string[] accountIds)
+    {
+        var linked = await Deployment.KycClient.LinkAccountsAsync(
+            new LinkAccountsRequest { MarketplaceId = Id, AccountIds = { accountIds }, Reason = "same payment instrument" }, Operator);
+        foreach (var accountId in accountIds)
+        {
+            await Eventually.TrueAsync(async () => (await UsageAsync(accountId)).ClusterRoot == linked.ClusterRoot, $"{accountId} in the cluster of {linked.ClusterRoot}");
+        }
+
+        return linked.ClusterRoot;
+    }
+
     public static WindowUsage Window(GetUsageResponse usage, string window, Metric metric = Metric.FlopUnits) =>
         usage.Windows.Single(w => w.Window == window && w.Metric == metric);
 
