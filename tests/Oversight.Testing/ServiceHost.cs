@@ -40,25 +40,28 @@ public sealed class ServiceHost : IAsyncDisposable
     /// <param name="add">The service's AddX (several for an all-in-one host).</param>
     /// <param name="map">The service's MapX.</param>
     /// <param name="dataDirectory">Share one folder between hosts so that their development token keys agree.</param>
+    /// <param name="ports">The ports of a host this one replaces (a restart: clients' channels reach the new host).</param>
     public static async Task<ServiceHost> StartAsync(
         IDictionary<string, string?> settings,
         Action<WebApplicationBuilder> add,
         Action<WebApplication> map,
         string dataDirectory,
-        Action<IServiceCollection>? overrideServices = null)
+        Action<IServiceCollection>? overrideServices = null,
+        (int Grpc, int Health)? ports = null)
     {
-        // Another test process can take a free port before Kestrel binds it: start again on new ones.
+        // Another test process can take a free port before Kestrel binds it: start again on new ones
+        // (unless the test asked for given ports: a restart at the same address).
         for (var attempt = 1; ; attempt++)
         {
-            var grpcPort = FreePort();
-            var healthPort = FreePort();
+            var grpcPort = ports?.Grpc ?? FreePort();
+            var healthPort = ports?.Health ?? FreePort();
             var app = Build(settings, add, map, dataDirectory, overrideServices, grpcPort, healthPort);
             try
             {
                 await app.StartAsync();
                 return new ServiceHost(app, grpcPort, healthPort, dataDirectory);
             }
-            catch (Exception e) when (attempt < 5 && LoopbackPorts.IsAddressInUse(e))
+            catch (Exception e) when (attempt < 5 && ports is null && LoopbackPorts.IsAddressInUse(e))
             {
                 await app.StopAsync(); // hosted services that did start (the bus) stop before the retry
                 await app.DisposeAsync();

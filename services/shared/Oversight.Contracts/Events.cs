@@ -132,3 +132,26 @@ public sealed record PolicyChanged(
     string Format,
     string Actor,
     DateTimeOffset ChangedAt);
+
+/// <summary>
+/// The events another Oversight service consumes. On RabbitMQ each of them is published as
+/// mandatory: the broker must route it to a queue or return it, and the outbox keeps it until a
+/// queue receives it (RabbitMQ drops, yet confirms, a message no queue is bound to, as before a
+/// consumer's first start or on a broker that lost its state). An event nobody inside consumes
+/// (AccountErased, for external subscribers) is published plainly: it must not hold up its outbox.
+/// A test checks this list against the services' consumers.
+/// </summary>
+public static class ConsumedEvents
+{
+    public static IReadOnlySet<Type> Types { get; } = new HashSet<Type>
+    {
+        typeof(AccountCreated),
+        typeof(AccountTierChanged),
+        typeof(AccountSuspended),
+        typeof(AccountReinstated),
+        typeof(AccountsLinked),
+        typeof(UsageAttested),
+        typeof(ThresholdCrossed),
+        typeof(PolicyChanged),
+    };
+}

@@ -2,8 +2,13 @@ using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Oversight.Common.V1;
+using Oversight.Attestation;
 using Oversight.Contracts;
+using Oversight.Enforcement;
+using Oversight.Enforcement.Consumers;
+using Oversight.Kyc;
 using Oversight.Testing;
+using RabbitMQ.Client;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -37,6 +42,69 @@ public sealed class DeliveryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Deployment_StartedWhileTheBrokerIsDown_ServesAndDeliversOnceItComesUp()
+    {
+        // As after a cluster restart where the services come up before RabbitMQ: they must start,
+        // decide, accept attestations, and deliver what waited once the broker is back.
+        await using var broker = await RabbitMqServerInstance.StartNewAsync();
+        await broker.StopAsync();
+        await using var deployment = await Deployment.StartAsync(broker.AmqpUri);
+        var flow = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await flow.RegisterAndCreateAsync();
+        var lease = await flow.AuthorizeAsync("lease-1", count: 1, seconds: 3600);
+        Assert.Equal(Verdict.Allow, lease.Verdict);
+        var receipt = await flow.AttestAsync("lease-1", count: 1, seconds: 3600, flopUnits: 1_000_000);
+        Assert.Equal(Attestation.V1.Outcome.Accepted, receipt.Outcome);
+        Assert.Equal(1, await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)));
+
+        await broker.StartAsync();
+        await flow.WaitForUsageAsync(1_000_000);
+        await WaitUntilAsync(async () => await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)) == 0);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await flow.WaitForUsageAsync(1_000_000);
+    }
+
+    [Fact]
+    public async Task Usage_PublishedWhileNoQueueIsBoundForIt_WaitsInTheOutboxUntilEnforcementDeclaresItsQueue()
+    {
+        // RabbitMQ drops a message that no queue is bound to receive, and confirms it all the same:
+        // a first install whose enforcement has not started yet, or a broker that lost its state,
+        // would lose the usage for good. Here enforcement is stopped and its queue deleted.
+        await using var deployment = await Deployment.StartAsync();
+        var flow = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
+        await flow.RegisterAndCreateAsync();
+        await deployment.RestartEnforcementAsync(async () =>
+        {
+            var queue = new KebabCaseEndpointNameFormatter(deployment.BusPrefix, includeNamespace: false).Consumer<UsageAttestedConsumer>();
+            await DeleteQueueAsync(await TestServers.GetRabbitMqUriAsync(), queue);
+            var receipt = await flow.AttestAsync("lease-unreserved", count: 2, seconds: 1800, flopUnits: 700_000);
+            Assert.Equal(Attestation.V1.Outcome.Accepted, receipt.Outcome);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.Equal(1, await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)));
+        });
+
+        await flow.WaitForUsageAsync(700_000);
+        await WaitUntilAsync(async () => await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)) == 0);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await flow.WaitForUsageAsync(700_000);
+    }
+
+    [Fact]
+    public void ConsumedEvents_AreExactlyTheEventsTheServicesConsume()
+    {
+        // Published as mandatory: one listed without a consumer would hold up its outbox for good,
+        // and one consumed but not listed could be lost before its consumer's queue exists.
+        var consumed = new[] { typeof(KycExtensions), typeof(AttestationExtensions), typeof(EnforcementExtensions) }
+            .SelectMany(service => service.Assembly.GetTypes())
+            .SelectMany(type => type.GetInterfaces())
+            .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IConsumer<>))
+            .Select(i => i.GetGenericArguments()[0].Name)
+            .Distinct()
+            .Order();
+        Assert.Equal(consumed, ConsumedEvents.Types.Select(t => t.Name).Order());
+    }
+
+    [Fact]
     public async Task UsageAttested_RedeliveredThroughRabbitMq_IsCountedOnce()
     {
         await using var deployment = await Deployment.StartAsync();
@@ -65,6 +133,14 @@ public sealed class DeliveryTests(ITestOutputHelper output)
             "SELECT count(*) FROM outbox_messages WHERE \"PublishedAt\" IS NULL AND \"MessageType\" LIKE @type", connection);
         command.Parameters.AddWithValue("type", "%." + type);
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task DeleteQueueAsync(Uri broker, string queue)
+    {
+        var factory = new ConnectionFactory { Uri = broker };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueDeleteAsync(queue);
     }
 
     private static async Task ExecuteAsync(string database, string sql)

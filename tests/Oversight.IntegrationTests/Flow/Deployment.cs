@@ -1,3 +1,4 @@
+using Grpc.Net.Client;
 using Oversight.Attestation;
 using Oversight.Enforcement;
 using Oversight.Kyc;
@@ -35,7 +36,7 @@ public sealed class Deployment : IAsyncDisposable
     public ServiceHost Attestation { get; private set; } = null!;
     public ServiceHost Enforcement { get; private set; } = null!;
 
-    public FlowTarget Target => new(Kyc.Channel, Attestation.Channel, Enforcement.Channel,
+    public FlowTarget Target => new(Kyc.Channel, Attestation.Channel, _enforcementChannel,
         (role, marketplace, provider) => Kyc.Token(role, role is "admin" or "service" ? null : marketplace, provider));
 
     public IEnumerable<string> Databases => [KycDatabase, AttestationDatabase, EnforcementDatabase];
@@ -76,21 +77,41 @@ public sealed class Deployment : IAsyncDisposable
                 ["Oversight:Attestation:Database:ConnectionString"] = deployment.AttestationDatabase,
             }),
             b => b.AddAttestation(), a => a.MapAttestation(), deployment.DataDirectory);
-        deployment.Enforcement = await ServiceHost.StartAsync(
-            With(bus, new()
-            {
-                ["Oversight:Enforcement:Database:Provider"] = "Postgres",
-                ["Oversight:Enforcement:Database:ConnectionString"] = deployment.EnforcementDatabase,
-                ["Oversight:Enforcement:RedisConfiguration"] = await TestServers.GetRedisConfigurationAsync(),
-                ["Oversight:Enforcement:KycAddress"] = deployment.Kyc.GrpcAddress,
-                ["Oversight:Enforcement:AttestationAddress"] = deployment.Attestation.GrpcAddress,
-            }),
-            b => b.AddEnforcement(), a => a.MapEnforcement(), deployment.DataDirectory);
+        deployment._enforcementSettings = With(bus, new()
+        {
+            ["Oversight:Enforcement:Database:Provider"] = "Postgres",
+            ["Oversight:Enforcement:Database:ConnectionString"] = deployment.EnforcementDatabase,
+            ["Oversight:Enforcement:RedisConfiguration"] = await TestServers.GetRedisConfigurationAsync(),
+            ["Oversight:Enforcement:KycAddress"] = deployment.Kyc.GrpcAddress,
+            ["Oversight:Enforcement:AttestationAddress"] = deployment.Attestation.GrpcAddress,
+        });
+        deployment.Enforcement = await deployment.StartEnforcementAsync(ports: null);
+        // The deployment's own channel, by address: it reaches enforcement again after a restart.
+        deployment._enforcementChannel = GrpcChannel.ForAddress(deployment.Enforcement.GrpcAddress, new GrpcChannelOptions { MaxRetryAttempts = 0 });
         return deployment;
     }
 
+    /// <summary>
+    /// Stops the enforcement host, runs <paramref name="whileStopped"/>, and starts it again on the
+    /// same ports (as a restarted pod behind its service address): the tests' channels reach it again.
+    /// </summary>
+    public async Task RestartEnforcementAsync(Func<Task> whileStopped)
+    {
+        var ports = (Enforcement.GrpcPort, Enforcement.HealthPort);
+        await Enforcement.DisposeAsync();
+        await whileStopped();
+        Enforcement = await StartEnforcementAsync(ports);
+    }
+
+    private Task<ServiceHost> StartEnforcementAsync((int Grpc, int Health)? ports) =>
+        ServiceHost.StartAsync(_enforcementSettings, b => b.AddEnforcement(), a => a.MapEnforcement(), DataDirectory, ports: ports);
+
+    private Dictionary<string, string?> _enforcementSettings = [];
+    private GrpcChannel _enforcementChannel = null!;
+
     public async ValueTask DisposeAsync()
     {
+        _enforcementChannel?.Dispose();
         foreach (var host in new[] { Enforcement, Attestation, Kyc })
         {
             if (host is not null)

@@ -95,11 +95,20 @@ public sealed class OutboxPublisher<TContext>(
             {
                 return;
             }
+            catch (EventNotRoutedException notRouted)
+            {
+                failures++;
+                var delay = Backoff(failures);
+                logger.LogWarning(
+                    "Outbox of {Context}: no queue on the broker receives {Event} yet (has the service that consumes it started on this broker?); it stays in the outbox, with every event after it (attempt {Failures}; retrying in {Delay})",
+                    typeof(TContext).Name, notRouted.EventType, failures, delay);
+                await Task.Delay(delay, stoppingToken);
+            }
             catch (Exception exception)
             {
                 // Broker or database unavailable: the rows stay and are retried with back-off.
                 failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 200 * Math.Pow(2, Math.Min(failures, 5))));
+                var delay = Backoff(failures);
                 logger.LogWarning(exception, "Outbox of {Context} could not publish (attempt {Failures}); retrying in {Delay}", typeof(TContext).Name, failures, delay);
                 await Task.Delay(delay, stoppingToken);
             }
@@ -172,11 +181,35 @@ public sealed class OutboxPublisher<TContext>(
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(PublishTimeout);
             row.Attempts++;
-            await publisher.Publish(message, type, context => context.MessageId = row.Id, timeout.Token);
+            var mandatory = ConsumedEvents.Types.Contains(type);
+            try
+            {
+                await publisher.Publish(message, type, context =>
+                {
+                    context.MessageId = row.Id;
+                    // Returned by the broker, not dropped, when no queue is bound for it (see ConsumedEvents).
+                    if (mandatory && context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
+                    {
+                        rabbit.Mandatory = true;
+                    }
+                }, timeout.Token);
+            }
+            catch (MessageReturnedException returned)
+            {
+                throw new EventNotRoutedException(type.Name, returned);
+            }
+
             row.PublishedAt = clock.GetUtcNow();
             await context.SaveChangesAsync(stoppingToken);
         }
 
         return rows.Count;
+    }
+
+    private static TimeSpan Backoff(int failures) => TimeSpan.FromMilliseconds(Math.Min(5000, 200 * Math.Pow(2, Math.Min(failures, 5))));
+
+    private sealed class EventNotRoutedException(string eventType, Exception inner) : Exception($"no queue receives {eventType}", inner)
+    {
+        public string EventType { get; } = eventType;
     }
 }
