@@ -1,8 +1,8 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using Oversight.Common.V1;
 using Oversight.Attestation;
+using Oversight.Common.V1;
 using Oversight.Contracts;
 using Oversight.Enforcement;
 using Oversight.Enforcement.Consumers;
