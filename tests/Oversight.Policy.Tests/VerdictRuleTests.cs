@@ -136,7 +136,7 @@ public class VerdictRuleTests
         Assert.Equal(Verdict.RequireStatedPurpose, decision.Verdict);
         Assert.True(decision.DecidingWindow!.SharedByCluster);
         Assert.Equal(19_999_995, decision.DecidingWindow.Usage);
-        Assert.Contains("(shared by linked accounts)", decision.Message);
+        Assert.Contains("(one budget for the account and any accounts linked with it)", decision.Message);
     }
 
     [Fact]

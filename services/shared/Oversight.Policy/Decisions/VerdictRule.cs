@@ -227,7 +227,7 @@ public static class VerdictRule
     }
 
     private static string Describe(WindowAssessment w) => string.Create(CultureInfo.InvariantCulture,
-        $"{w.TierId} tier: {w.WindowId} {Label(w.Metric)} window{(w.SharedByCluster ? " (shared by linked accounts)" : "")} would reach {w.After:N0} of {w.Limit:N0} {Unit(w.Metric)}");
+        $"{w.TierId} tier: {w.WindowId} {Label(w.Metric)} window{(w.SharedByCluster ? " (one budget for the account and any accounts linked with it)" : "")} would reach {w.After:N0} of {w.Limit:N0} {Unit(w.Metric)}");
 
     private static string Label(Metric metric) => metric == Metric.FlopUnits ? "FLOP" : "GPU-time";
 
