@@ -521,6 +521,40 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task Settle_ByAnotherAccountOfTheTag_CountsItsUsage_AndLeavesTheHoldersHold()
+    {
+        // Linked accounts share a tag: an attestation naming acct-b with acct-a's lease id is acct-b's
+        // usage, not a settlement of acct-a's reservation.
+        var tag = await NewInitializedTagAsync();
+        var hold = new CounterHold("lease-1", "acct-a", 100, 50, T0 + Day, "terms-1");
+        await Store.ReserveAsync(Reserve(tag, "lease-1", "acct-a") with { Hold = new HoldRequest("lease-1", "acct-a", 100, 50, T0 + Day, "terms-1") });
+
+        var partial = await Store.SettleAsync(Settle(tag, "att-1", "acct-b", flop: 30, gpu: 20, lease: "lease-1", now: T0 + 1));
+        var final = await Store.SettleAsync(Settle(tag, "att-2", "acct-b", flop: 5, lease: "lease-1", final: true, now: T0 + 2));
+
+        Assert.Equal((SettleStatus.Applied, false), (partial.Status, partial.HoldFound));
+        Assert.Equal((SettleStatus.Applied, false), (final.Status, final.HoldFound));
+        Assert.Equal(hold, Assert.Single(await Store.ReadHoldsAsync(tag, T0 + 2)));
+        var snapshot = await ReadAsync(tag, T0 + 2, "acct-a", "acct-b", CounterSubject.Cluster);
+        Assert.Equal((0, 100), Figures(snapshot, "acct-a", Lifetime, Metric.FlopUnits));
+        Assert.Equal((35, 0), Figures(snapshot, "acct-b", Lifetime, Metric.FlopUnits));
+        Assert.Equal((35, 100), Figures(snapshot, CounterSubject.Cluster, Lifetime, Metric.FlopUnits));
+        Assert.Equal((20, 50), Figures(snapshot, CounterSubject.Cluster, Lifetime, Metric.GpuSeconds));
+
+        // By its holder, the same lease settles as before.
+        var byHolder = await Store.SettleAsync(Settle(tag, "att-3", "acct-a", flop: 40, gpu: 10, lease: "lease-1", now: T0 + 3));
+
+        Assert.True(byHolder.HoldFound);
+        Assert.Equal(hold with { FlopUnits = 60, GpuSeconds = 40 }, Assert.Single(await Store.ReadHoldsAsync(tag, T0 + 3)));
+
+        var finalByHolder = await Store.SettleAsync(Settle(tag, "att-4", "acct-a", flop: 1, lease: "lease-1", final: true, now: T0 + 4));
+
+        Assert.True(finalByHolder.HoldFound);
+        Assert.Empty(await Store.ReadHoldsAsync(tag, T0 + 4));
+        Assert.Equal((76, 0), Figures(await ReadAsync(tag, T0 + 4), CounterSubject.Cluster, Lifetime, Metric.FlopUnits));
+    }
+
+    [Fact]
     public async Task Settle_WithoutReservation_StillCounts()
     {
         var tag = await NewInitializedTagAsync();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Oversight.Enforcement.Redis;
 using Oversight.Policy;
 using Oversight.Policy.Counters;
@@ -9,7 +10,8 @@ namespace Oversight.Counters.Tests;
 /// Seeded random sequences of every store operation (reserve, settle, release, read, reset with
 /// and without keeping holds, a rebuild's settles) run against the in-memory store and the Redis
 /// store side by side: every answer must be the same, and after every step the Redis holds hash
-/// must agree with itself (held sums = the sum of its holds, expiry index = its holds). Some
+/// must agree with itself (held sums = the sum of its holds, expiry index = its holds); a settle
+/// (by any account of the tag) must touch no hold but that account's of its lease. Some
 /// sequences also rewrite the holds into the earlier layout now and then, which the scripts must
 /// take over. The conformance suite states the rules; this finds the sequences nobody wrote down.
 /// </summary>
@@ -72,11 +74,16 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
             }
             else if (operation < 60)
             {
+                // By a random account, so some settles name a lease another account of the tag holds:
+                // besides both stores' answers, the Redis holds are checked against what the settle may touch.
                 var id = random.Next(10) == 0 && attestations > 0 ? "att" + random.Next(attestations) : "att" + attestations++;
-                var command = new SettleCommand(tag, now, Windows, id, Accounts[random.Next(3)], random.Next(5) == 0 ? null : Lease(),
+                var command = new SettleCommand(tag, now, Windows, id, Accounts[random.Next(Accounts.Length)], random.Next(5) == 0 ? null : Lease(),
                     Amount(), Amount(), now - random.Next(0, 100), random.Next(3) == 0, random.Next(4) == 0 ? null : 1000);
                 log.Add($"settle {command} at +{now - T0}");
-                Same(log, "settle", await memory.SettleAsync(command), await redis.SettleAsync(command));
+                var before = await HoldsAsync(database, tag);
+                var result = await redis.SettleAsync(command);
+                Same(log, "settle", await memory.SettleAsync(command), result);
+                await CheckSettledHoldsAsync(log, database, command, result, before);
             }
             else if (operation < 70)
             {
@@ -160,6 +167,60 @@ public sealed class StoreEquivalenceTests(RedisCounterStoreFixture fixture) : IC
         Consistent(log, "held sums", string.Join(",", expected.Where(e => e.Value != 0)), string.Join(",", stored));
         Consistent(log, "terms of holds that are gone", "", string.Join(",", terms.Where(lease => !expiries.ContainsKey(lease))));
         Consistent(log, "expiry index", string.Join(",", expiries), string.Join(",", index.OrderBy(e => e.Element.ToString(), StringComparer.Ordinal).Select(e => new KeyValuePair<string, long>(e.Element!, (long)e.Score))));
+    }
+
+    /// <summary>
+    /// The settle touched only the hold of the account it names (the accounts share the tag): that
+    /// hold shrank, or went when final; every other live hold is as it was.
+    /// </summary>
+    private static async Task CheckSettledHoldsAsync(List<string> log, IDatabase database, SettleCommand command, SettleResult result, IReadOnlyDictionary<string, string> before)
+    {
+        static long Number(string value) => long.Parse(value, CultureInfo.InvariantCulture);
+        var expected = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var found = false;
+        foreach (var (lease, hold) in before)
+        {
+            var parts = hold.Split('|');
+            if (result.Status != SettleStatus.EpochMissing && Number(parts[3]) <= command.Now)
+            {
+                continue; // pruned
+            }
+
+            if (result.Status == SettleStatus.Applied && lease == command.LeaseId && parts[0] == command.AccountId)
+            {
+                found = true;
+                if (!command.Final)
+                {
+                    expected[lease] = $"{parts[0]}|{Math.Max(0, Number(parts[1]) - command.FlopUnits)}|{Math.Max(0, Number(parts[2]) - command.GpuSeconds)}|{parts[3]}";
+                }
+
+                continue;
+            }
+
+            expected[lease] = hold;
+        }
+
+        Consistent(log, "hold found", found, result.HoldFound);
+        Consistent(log, "holds after the settle", string.Join(";", expected), string.Join(";", await HoldsAsync(database, command.Tag)));
+    }
+
+    /// <summary>The Redis holds as stored ('account|flop|gpu|expiresAt' by lease id), in either layout, without pruning.</summary>
+    private static async Task<SortedDictionary<string, string>> HoldsAsync(IDatabase database, string tag)
+    {
+        var holds = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        // A lease held in both layouts keeps this layout's hold, as the scripts take them over.
+        foreach (var key in new[] { RedisCounterKeys.EarlierHolds(tag), RedisCounterKeys.Holds(tag) })
+        {
+            foreach (var entry in await database.HashGetAllAsync(key))
+            {
+                if (!entry.Name.ToString().StartsWith('#'))
+                {
+                    holds[entry.Name.ToString()] = entry.Value.ToString();
+                }
+            }
+        }
+
+        return holds;
     }
 
     /// <summary>Moves the holds into the key and the form the scripts before held sums used.</summary>

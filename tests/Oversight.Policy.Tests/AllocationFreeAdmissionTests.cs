@@ -150,6 +150,30 @@ public sealed class AllocationFreeAdmissionTests
         Assert.Equal(ReserveStatus.Admitted, status);
     }
 
+    [Fact]
+    public async Task ASettle_ByAnotherAccountOfTheTag_CountsForIt_AndLeavesTheHoldersHold()
+    {
+        // The replay settles on the handle of the account an attestation names: only that account's hold shrinks or goes.
+        const string tag = "m1:acct-0";
+        const long now = 1_800_000_000;
+        var store = new InMemoryCounterStore();
+        store.InitializeTag(tag, "e1");
+        var (holder, linked) = (store.Handle(tag, "acct-0"), store.Handle(tag, "acct-4"));
+        var figures = new UsageFigures[Policy.Layout.FigureCount];
+        Assert.Equal(ReserveStatus.Admitted, store.Reserve(holder, Policy.Layout, now, [], "lease-1", 100, 50, now + 3600, false, figures));
+
+        Assert.Equal(SettleStatus.Applied, store.Settle(linked, Policy.Layout, now, "lease-1", 30, 20, now, final: false));
+        Assert.Equal(SettleStatus.Applied, store.Settle(linked, Policy.Layout, now, "lease-1", 5, 0, now, final: true));
+
+        Assert.Equal(new CounterHold("lease-1", "acct-0", 100, 50, now + 3600), Assert.Single(await store.ReadHoldsAsync(tag, now)));
+        Assert.All(store.Read(tag, now, Policy.CounterWindows, ["acct-4"]).Snapshot.Readings.Where(r => r.Metric == Metric.FlopUnits), r => Assert.Equal(35, r.Usage));
+
+        store.Settle(holder, Policy.Layout, now, "lease-1", 40, 10, now, final: false);
+        Assert.Equal(new CounterHold("lease-1", "acct-0", 60, 40, now + 3600), Assert.Single(await store.ReadHoldsAsync(tag, now)));
+        store.Settle(holder, Policy.Layout, now, "lease-1", 1, 0, now, final: true);
+        Assert.Empty(await store.ReadHoldsAsync(tag, now));
+    }
+
     private static async Task<IReadOnlyList<CounterReading>> ReadingsAsync(InMemoryCounterStore store, AccountRef account, long now) =>
         (await store.ReadAsync(account.Tag, now, Policy.CounterWindows, [account.AccountId, CounterSubject.Cluster])).Snapshot.Readings;
 }

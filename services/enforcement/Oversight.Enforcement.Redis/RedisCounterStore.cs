@@ -148,7 +148,7 @@ public sealed class RedisCounterStore : ICounterStore
         AddUsageKeys(keys, tag, windows, subjects);
 
         var retention = command.MarkRetentionSeconds;
-        var values = new List<RedisValue>(9 + (windows.Count * 6))
+        var values = new List<RedisValue>(11 + (windows.Count * 6))
         {
             command.Now,
             command.AttestationId,
@@ -185,6 +185,7 @@ public sealed class RedisCounterStore : ICounterStore
         }
 
         values.Add(command.Rebuilding ? 1 : 0);
+        values.Add(command.AccountId);
         var result = await SettleScript.EvaluateAsync(_database, [.. keys], [.. values]).ConfigureAwait(false);
         var parts = Parts(result, 3, SettleScript);
         return new SettleResult((SettleStatus)(int)parts[0], (int)parts[1], (int)parts[2] == 1);

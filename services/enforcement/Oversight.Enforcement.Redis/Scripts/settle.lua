@@ -7,9 +7,12 @@
 -- counted (0/1: the bucket is still inside the window), field, key TTL (-1: none),
 -- prune trigger (field count, -1: never), length (-1 lifetime), bucket.
 -- After the windows: rebuilding (0/1): a rebuild from the ledger settles into a tag whose epoch
--- is still missing (so that admission keeps failing closed until the rebuild is complete).
--- Returns { status, pruned, holdFound }: status 1 Applied, 2 Duplicate, 3 EpochMissing.
+-- is still missing (so that admission keeps failing closed until the rebuild is complete); then
+-- the account whose usage this is.
+-- Returns { status, pruned, holdFound }: status 1 Applied, 2 Duplicate, 3 EpochMissing; holdFound
+-- is 1 only when the account held the lease.
 local rebuilding = ARGV[10 + tonumber(ARGV[9]) * 6] == '1'
+local account = ARGV[11 + tonumber(ARGV[9]) * 6]
 if not rebuilding and redis.call('EXISTS', KEYS[1]) == 0 then
   return { 3, 0, 0 }
 end
@@ -52,7 +55,10 @@ end
 local hold_found = 0
 -- A rebuild's settles leave holds alone: the holds it kept already reflect what was settled live.
 local h = (lease ~= '' and not rebuilding) and live_hold(KEYS[2], KEYS[3], lease, now) or nil
-if h then
+-- Another account's hold under this id (a linked account shares the tag) stays: its usage counts
+-- above, but that lease's reservation is not its to shrink or free. Every layout keeps the
+-- account as the hold's first field (see release.lua).
+if h and h[1] == account then
   hold_found = 1
   if final then
     delete_hold(KEYS[2], KEYS[3], lease, h)

@@ -194,7 +194,7 @@ public sealed record ReserveResult(
 /// <param name="Windows">Every window to count in.</param>
 /// <param name="AttestationId">The exactly-once key.</param>
 /// <param name="AccountId">The account whose counters (and the cluster's) grow.</param>
-/// <param name="LeaseId">The lease whose hold shrinks; null for usage without a lease.</param>
+/// <param name="LeaseId">The lease whose hold shrinks when <paramref name="AccountId"/> holds it; null for usage without a lease.</param>
 /// <param name="FlopUnits">Amount counted, &gt;= 0.</param>
 /// <param name="GpuSeconds">Amount counted, &gt;= 0.</param>
 /// <param name="At">The attestation's interval end (Unix seconds): the bucket it counts in.</param>
@@ -268,7 +268,8 @@ public enum SettleStatus
 /// <summary>The outcome of a settle.</summary>
 /// <param name="Status">What happened.</param>
 /// <param name="ExpiredHoldsPruned">How many expired holds this call removed.</param>
-/// <param name="HoldFound">Whether the lease had a live hold (Applied only); false is usage without a reservation.</param>
+/// <param name="HoldFound">Whether the account had a live hold of the lease (Applied only); false is usage
+/// without a reservation of its own (none, expired, or another account's of the tag, which stays).</param>
 public readonly record struct SettleResult(SettleStatus Status, int ExpiredHoldsPruned, bool HoldFound);
 
 public enum ReleaseStatus

@@ -88,7 +88,10 @@ public interface ICounterStore
     /// marked returns <see cref="SettleStatus.Duplicate"/> and changes nothing; otherwise adds the
     /// amounts at bucket(<see cref="SettleCommand.At"/>) in every window for the account and for
     /// <c>"*"</c>, reduces the lease's hold by the amounts (not below zero) or deletes it when
-    /// final, and marks the id (when a retention is given).
+    /// final, and marks the id (when a retention is given). Only the account's own hold: one that
+    /// another account of the tag holds under the same lease id stays as it is (the usage still
+    /// counts, as usage without a reservation does, and <see cref="SettleResult.HoldFound"/> is
+    /// false), for the same reason as in <see cref="ReleaseAsync"/>.
     /// </summary>
     Task<SettleResult> SettleAsync(SettleCommand command, CancellationToken cancellationToken = default);
 

@@ -393,7 +393,7 @@ public sealed class InMemoryCounterStore : ICounterStore
     /// <summary>
     /// <see cref="SettleAsync"/> without an exactly-once key (so without a mark), for callers that
     /// never deliver an event twice (the replay): counts the amounts at bucket(<paramref name="at"/>)
-    /// for the account and its cluster and reduces or, when final, releases the lease's hold.
+    /// for the account and its cluster and reduces or, when final, releases the account's hold of the lease.
     /// </summary>
     public SettleStatus Settle(CounterHandle handle, CounterLayout layout, long now, string? leaseId, long flopUnits, long gpuSeconds, long at, bool final)
     {
@@ -666,10 +666,19 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
         }
 
-        public bool RemoveHold(string leaseId)
+        /// <summary>Removes the lease's hold; with <paramref name="holder"/>, only when that subject holds it.</summary>
+        public bool RemoveHold(string leaseId, SubjectState? holder = null)
         {
             if (!Holds.Remove(leaseId, out var entry))
             {
+                return false;
+            }
+
+            if (holder is not null && entry.Account != holder)
+            {
+                // Another account's: put back as it was. Taking it out first keeps the holder's (usual)
+                // path at one hash of the lease id.
+                Holds.Add(leaseId, entry);
                 return false;
             }
 
@@ -793,7 +802,11 @@ public sealed class InMemoryCounterStore : ICounterStore
             return ref series;
         }
 
-        /// <summary>Counts usage once for the account and its cluster and shrinks or releases the lease's hold; returns whether the lease had one.</summary>
+        /// <summary>
+        /// Counts usage once for the account and its cluster and shrinks or releases the account's
+        /// hold of the lease; returns whether the account held it. Another account's hold under the
+        /// same id (a linked account shares the tag) stays: that lease's reservation is not its to touch.
+        /// </summary>
         public bool Apply(SubjectState account, IReadOnlyList<CounterWindow> windows, int[] slots, long now, long at, long flop, long gpu, string? leaseId, bool final)
         {
             Count(account, windows, slots, now, at, flop, gpu);
@@ -807,14 +820,15 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return false;
             }
 
-            // One hash of the lease id per settle: remove a final lease's hold, or shrink the hold in place.
+            // One hash of the lease id per settle: remove a final lease's hold, or shrink the hold in
+            // place. A tag has one subject per account, so the holder is compared by reference.
             if (final)
             {
-                return RemoveHold(leaseId);
+                return RemoveHold(leaseId, account);
             }
 
             ref var hold = ref CollectionsMarshal.GetValueRefOrNullRef(Holds, leaseId);
-            if (Unsafe.IsNullRef(ref hold))
+            if (Unsafe.IsNullRef(ref hold) || hold.Account != account)
             {
                 return false;
             }
