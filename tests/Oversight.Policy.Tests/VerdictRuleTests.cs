@@ -125,6 +125,21 @@ public class VerdictRuleTests
     }
 
     [Fact]
+    public void Decide_ForAnErasedAccount_DeniesWhatNeedsAStepUp_AndAllowsWhatItsTierHolds()
+    {
+        var erased = new AccountStanding(TierLevel: 0, Erased: true);
+
+        var refused = Decide(erased, flop: 100, figures: (SubjectKind.Own, Day, Metric.FlopUnits, 19_000_000, 1_000_000));
+        var allowed = Decide(erased, flop: 100);
+
+        Assert.Equal(Verdict.Deny, refused.Verdict);
+        Assert.Null(refused.RequiredTier);
+        Assert.Equal((Day, Metric.FlopUnits), (refused.DecidingWindow!.WindowId, refused.DecidingWindow.Metric));
+        Assert.Equal("anonymous tier: 24h FLOP window would reach 20,000,100 of 20,000,000 units; the account was erased, so it can take no step to a higher tier", refused.Message);
+        Assert.Equal(Verdict.Allow, allowed.Verdict);
+    }
+
+    [Fact]
     public void Decide_WhenTheLinkedClusterUsedTheSharedBudget_RequiresAStepUpThoughOwnUsageIsSmall()
     {
         var decision = Decide(LinkedAnonymous, flop: 10, figures:

@@ -127,7 +127,12 @@ public sealed class ThresholdEnforcementService(
         }
 
         var decision = outcome.Decision!;
-        await notifier.NotifyIfFirstAsync(account, decision, policy.Version, context.CancellationToken);
+        if (!request.CheckOnly)
+        {
+            // A preview changes nothing: no ThresholdCrossed, so KYC sets no next step.
+            await notifier.NotifyIfFirstAsync(account, decision, policy.Version, context.CancellationToken);
+        }
+
         metrics.Verdicts.Add(1, new KeyValuePair<string, object?>("verdict", ProtoNames.Verdict(decision.Verdict)));
         metrics.HoldsExpired.Add(outcome.ExpiredHoldsPruned);
         metrics.AuthorizeDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -168,7 +173,7 @@ public sealed class ThresholdEnforcementService(
         caller.RequireMarketplace(request.MarketplaceId);
         var account = await KnownAccountAsync(request.MarketplaceId, request.AccountId, context.CancellationToken);
         var (policy, effective) = await policies.ResolveAsync(request.MarketplaceId, context.CancellationToken);
-        var standing = new AccountStanding(account.TierLevel, account.Suspended, account.ClusterRoot != account.AccountId);
+        var standing = Standing(account);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var read = await engine.ReadAsync(effective, Reference(account), standing, now, context.CancellationToken);
         if (read.Status == ReadStatus.EpochMissing)
@@ -317,7 +322,7 @@ public sealed class ThresholdEnforcementService(
 
     private async Task<AdmissionOutcome> AdmitAsync(EffectivePolicy policy, AccountState account, LeaseRequest lease, CancellationToken cancellationToken)
     {
-        var standing = new AccountStanding(account.TierLevel, account.Suspended, account.ClusterRoot != account.AccountId);
+        var standing = Standing(account);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var outcome = await engine.AuthorizeAsync(policy, Reference(account), standing, lease, now, cancellationToken);
         if (outcome.Status == AdmissionStatus.EpochMissing)
@@ -376,6 +381,9 @@ public sealed class ThresholdEnforcementService(
             return null;
         }
     }
+
+    private static AccountStanding Standing(AccountState account) =>
+        new(account.TierLevel, account.Suspended, account.ClusterRoot != account.AccountId, account.Erased);
 
     private static AccountRef Reference(AccountState account) => new(account.MarketplaceId, account.AccountId, account.ClusterRoot);
 

@@ -24,7 +24,8 @@ public sealed class ThresholdNotifier(IServiceScopeFactory scopes, OutboxSignal 
         var kind = decision.Verdict switch
         {
             Verdict.AllowNearLimit => "NEAR_LIMIT",
-            Verdict.RequireStatedPurpose or Verdict.RequireIdentity or Verdict.RequireOrganisation or Verdict.Deny when !account.Suspended => "STEP_UP",
+            // A suspended or erased account has no step to take: KYC would show one it cannot.
+            Verdict.RequireStatedPurpose or Verdict.RequireIdentity or Verdict.RequireOrganisation or Verdict.Deny when !account.Suspended && !account.Erased => "STEP_UP",
             _ => null,
         };
         if (kind is null || decision.DecidingWindow is not { } window)

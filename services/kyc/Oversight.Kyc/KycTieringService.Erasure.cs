@@ -23,7 +23,8 @@ public sealed partial class KycTieringService
     /// <item>the blind indexes of its identity document and registry id, and the attested
     /// beneficial-owner count, are cleared from its verifications;</item>
     /// <item>the account steps down to rung 0 (the evidence for any higher rung is gone), with
-    /// AccountTierChanged, and AccountErased is published; both through the outbox.</item>
+    /// AccountTierChanged, its next step is cleared (it can take none), and AccountErased is
+    /// published; both events through the outbox.</item>
     /// </list>
     /// What stays is pseudonymous: the account id, its tier history, verification statuses and
     /// times, links, the audit log, and the usage counted elsewhere. Later StatePurpose,
@@ -63,6 +64,8 @@ public sealed partial class KycTieringService
             }
 
             account.TierExpiresAt = null;
+            // An erased account can take no step (StatePurpose and the verifications refuse it).
+            AccountChanges.ClearNextStep(account);
             AccountChanges.NextSequence(account);
             db.AddEvent(new AccountErased(marketplaceId, accountId, now), now);
             AccountChanges.Audit(db, AuditActions.AccountErased, marketplaceId, accountId, caller.Actor, reason, account.PolicyVersion, now);

@@ -37,6 +37,9 @@ namespace Oversight.Enforcement.Migrations.Postgres.Migrations
                     b.Property<long>("ClusterVersion")
                         .HasColumnType("bigint");
 
+                    b.Property<bool>("Erased")
+                        .HasColumnType("boolean");
+
                     b.Property<long>("Sequence")
                         .HasColumnType("bigint");
 

@@ -32,6 +32,9 @@ namespace Oversight.Enforcement.Migrations.Sqlite.Migrations
                     b.Property<long>("ClusterVersion")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("Erased")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("Sequence")
                         .HasColumnType("INTEGER");
 

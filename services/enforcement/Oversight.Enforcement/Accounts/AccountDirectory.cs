@@ -8,8 +8,8 @@ using Oversight.Kyc.V1;
 
 namespace Oversight.Enforcement.Accounts;
 
-/// <summary>What enforcement knows of an account: its rung, suspension and cluster.</summary>
-public sealed record AccountState(string MarketplaceId, string AccountId, int TierLevel, string TierId, bool Suspended, string ClusterRoot, long Sequence);
+/// <summary>What enforcement knows of an account: its rung, suspension, cluster and erasure.</summary>
+public sealed record AccountState(string MarketplaceId, string AccountId, int TierLevel, string TierId, bool Suspended, string ClusterRoot, long Sequence, bool Erased = false);
 
 /// <summary>
 /// Enforcement's copy of account tiers, fed by KYC's events. It is a cache: an account it
@@ -51,13 +51,14 @@ public sealed class AccountDirectory(
 
         var account = reply.Account;
         var state = new AccountState(marketplaceId, accountId, account.Tier.Level, account.Tier.Id, account.Suspended,
-            string.IsNullOrEmpty(account.ClusterRoot) ? accountId : account.ClusterRoot, account.Sequence);
+            string.IsNullOrEmpty(account.ClusterRoot) ? accountId : account.ClusterRoot, account.Sequence, account.Erased);
         return await ApplyAsync(state, cancellationToken);
     }
 
     /// <summary>
     /// Stores a newer view of an account (from KYC's answer or event); an older one than
-    /// what is stored changes nothing. Returns what is stored afterwards.
+    /// what is stored changes nothing, except that it may tell of an erasure. Returns what is
+    /// stored afterwards.
     /// </summary>
     public async Task<AccountState> ApplyAsync(AccountState state, CancellationToken cancellationToken, Func<AccountCopyRecord, AccountState, bool>? isNewer = null)
     {
@@ -72,16 +73,24 @@ public sealed class AccountDirectory(
                 db.Accounts.Add(record);
             }
 
-            if (!(isNewer ?? ((stored, incoming) => incoming.Sequence > stored.Sequence))(record, state))
+            var newer = (isNewer ?? ((stored, incoming) => incoming.Sequence > stored.Sequence))(record, state);
+            // Erasure is never undone, so it holds in whatever order it is learnt (AccountErased has no sequence).
+            var learnsErasure = state.Erased && !record.Erased;
+            if (!newer && !learnsErasure)
             {
                 return ToState(record);
             }
 
-            record.TierLevel = state.TierLevel;
-            record.TierId = state.TierId;
-            record.Suspended = state.Suspended;
-            record.ClusterRoot = state.ClusterRoot;
-            record.Sequence = Math.Max(record.Sequence, state.Sequence);
+            if (newer)
+            {
+                record.TierLevel = state.TierLevel;
+                record.TierId = state.TierId;
+                record.Suspended = state.Suspended;
+                record.ClusterRoot = state.ClusterRoot;
+                record.Sequence = Math.Max(record.Sequence, state.Sequence);
+            }
+
+            record.Erased |= state.Erased;
             record.UpdatedAt = clock.GetUtcNow();
             try
             {
@@ -176,5 +185,5 @@ public sealed class AccountDirectory(
 
     private static AccountState ToState(AccountCopyRecord record) => new(
         record.MarketplaceId, record.AccountId, record.TierLevel, record.TierId, record.Suspended,
-        string.IsNullOrEmpty(record.ClusterRoot) ? record.AccountId : record.ClusterRoot, record.Sequence);
+        string.IsNullOrEmpty(record.ClusterRoot) ? record.AccountId : record.ClusterRoot, record.Sequence, record.Erased);
 }

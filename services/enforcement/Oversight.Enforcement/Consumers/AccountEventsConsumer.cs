@@ -7,16 +7,18 @@ using Oversight.Policy.Counters;
 namespace Oversight.Enforcement.Consumers;
 
 /// <summary>
-/// Keeps enforcement's copy of tiers, suspensions and clusters current from KYC's events.
-/// Each event carries the account's sequence; an older or repeated one changes nothing, so
-/// redelivery and reordering are harmless.
+/// Keeps enforcement's copy of tiers, suspensions, clusters and erasures current from KYC's
+/// events. Each event carries the account's sequence; an older or repeated one changes nothing,
+/// so redelivery and reordering are harmless. AccountErased carries none: erasure is never
+/// undone, so applying it again or late changes nothing either.
 /// </summary>
 public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder, ICounterStore store) :
     IConsumer<AccountCreated>,
     IConsumer<AccountTierChanged>,
     IConsumer<AccountSuspended>,
     IConsumer<AccountReinstated>,
-    IConsumer<AccountsLinked>
+    IConsumer<AccountsLinked>,
+    IConsumer<AccountErased>
 {
     public Task Consume(ConsumeContext<AccountCreated> context)
     {
@@ -63,6 +65,17 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
         foreach (var former in formerRoots)
         {
             await store.ResetTagAsync(CounterTag.For(m.MarketplaceId, former), cancellationToken: context.CancellationToken);
+        }
+    }
+
+    public async Task Consume(ConsumeContext<AccountErased> context)
+    {
+        var m = context.Message;
+        var known = await accounts.FindAsync(m.MarketplaceId, m.AccountId, context.CancellationToken)
+            ?? await accounts.ConfirmAsync(m.MarketplaceId, m.AccountId, context.CancellationToken);
+        if (known is not null)
+        {
+            await accounts.ApplyAsync(known with { Erased = true }, context.CancellationToken);
         }
     }
 

@@ -25,6 +25,9 @@ public sealed class AccountCopyRecord
     public string ClusterRoot { get; set; } = "";
     public long ClusterVersion { get; set; }
 
+    /// <summary>KYC erased the account (never undone): it can take no step up, so Authorize denies past its tier.</summary>
+    public bool Erased { get; set; }
+
     /// <summary>Highest KYC event sequence applied; older events are ignored.</summary>
     public long Sequence { get; set; }
 

@@ -81,9 +81,7 @@ public static class AccountChanges
         var next = EnumNames.ParseRequirement(account.NextStepRequirement);
         if (account.NextStepRequirement is not null && next is not RequirementKind.Unspecified and not RequirementKind.None && next <= to.Requirement)
         {
-            account.NextStepRequirement = null;
-            account.NextStepWindow = null;
-            account.NextStepSince = null;
+            ClearNextStep(account);
         }
 
         db.AddEvent(new AccountTierChanged(
@@ -91,6 +89,14 @@ public static class AccountChanges
             EnumNames.Name(to.Requirement), reason, actor, account.PurposeCategory, policyVersion,
             NextSequence(account), now), now);
         Audit(db, AuditActions.TierChanged, account.MarketplaceId, account.AccountId, actor, $"{from.Id} -> {to.Id}: {reason}", policyVersion, now);
+    }
+
+    /// <summary>GetAccount shows no next step any more (taken, or no longer possible).</summary>
+    public static void ClearNextStep(AccountRecord account)
+    {
+        account.NextStepRequirement = null;
+        account.NextStepWindow = null;
+        account.NextStepSince = null;
     }
 
     /// <summary>An entry in the account's history that is not a tier move (creation, suspension).</summary>

@@ -12,8 +12,17 @@ namespace Oversight.Kyc.Consumers;
 /// <summary>
 /// Records what the account must do next (GetAccount's next_step) when enforcement says it
 /// first needs a step-up. Applied once per MessageId; a crossing older than the recorded
-/// step, or one the account's current tier already satisfies, changes nothing.
+/// step, one the account's current tier already satisfies, and any for an erased account
+/// change nothing.
 /// </summary>
+/// <remarks>
+/// The crossing was decided on enforcement's view of the account at CrossedAt, and may arrive
+/// after the account has moved (StatePurpose, a verification): it is judged against the
+/// account as stored when it is applied. Setting the step moves the account's Sequence (its
+/// concurrency token, KycDbContext), so a StatePurpose that read the account before this commit
+/// retries and clears the step; and if the account changed after this consumer read it, the
+/// commit fails and the crossing is judged again on the new state.
+/// </remarks>
 public sealed class KycThresholdCrossedConsumer(
     KycDbContext db,
     PolicySource policies,
@@ -23,12 +32,29 @@ public sealed class KycThresholdCrossedConsumer(
 {
     public const string ConsumerName = "kyc.threshold-crossed";
 
+    private const int Attempts = 5;
+
     public async Task Consume(ConsumeContext<ThresholdCrossed> context)
     {
-        var message = context.Message;
-        var ct = context.CancellationToken;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ApplyAsync(context.Message, context.MessageId, context.CancellationToken);
+                return;
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < Attempts)
+            {
+                // The account changed since it was read: judge the crossing again on what is stored now.
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+
+    private async Task ApplyAsync(ThresholdCrossed message, Guid? messageId, CancellationToken ct)
+    {
         var now = clock.GetUtcNow();
-        if (!await db.TryBeginProcessingAsync(context.MessageId, ConsumerName, now, ct))
+        if (!await db.TryBeginProcessingAsync(messageId, ConsumerName, now, ct))
         {
             return;
         }
@@ -57,8 +83,8 @@ public sealed class KycThresholdCrossedConsumer(
 
     private async Task<bool> IsNewStepAsync(AccountRecord account, ThresholdCrossed message, CancellationToken ct)
     {
-        // Near the limit is not a step to take.
-        if (message.NearLimit)
+        // Near the limit is not a step to take; an erased account can take none.
+        if (message.NearLimit || account.ErasedAt is not null)
         {
             return false;
         }

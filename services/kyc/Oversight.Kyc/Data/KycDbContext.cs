@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Oversight.Hosting.Outbox;
+using Oversight.Kyc.Accounts;
 
 namespace Oversight.Kyc.Data;
 
@@ -97,5 +98,35 @@ public sealed class KycDbContext(DbContextOptions<KycDbContext> options) : DbCon
             state.Property(s => s.ClusterVersion).IsConcurrencyToken();
         });
         model.AddOutbox();
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        AdvanceSequenceOfChangedAccounts();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        AdvanceSequenceOfChangedAccounts();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>
+    /// A changed account row is a changed GetAccount answer, so its Sequence moves (docs/kyc.md),
+    /// also for changes that publish no event (next step, restated purpose category, a later
+    /// expiry). Moving it also puts every change through the concurrency check: a writer that read
+    /// the account before another's commit retries instead of overwriting what it did not see.
+    /// A change that publishes an event has already taken its number (AccountChanges.NextSequence).
+    /// </summary>
+    private void AdvanceSequenceOfChangedAccounts()
+    {
+        foreach (var entry in ChangeTracker.Entries<AccountRecord>())
+        {
+            if (entry.State == EntityState.Modified && !entry.Property(a => a.Sequence).IsModified)
+            {
+                AccountChanges.NextSequence(entry.Entity);
+            }
+        }
     }
 }

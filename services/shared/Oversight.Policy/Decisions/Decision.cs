@@ -5,7 +5,8 @@ namespace Oversight.Policy.Decisions;
 /// <summary>Who is asking, as enforcement knows the account.</summary>
 /// <param name="TierLevel">The account's tier: its index in the ladder.</param>
 /// <param name="Linked">Whether KYC has linked the account to others (a cluster of more than one).</param>
-public readonly record struct AccountStanding(int TierLevel, bool Suspended = false, bool Linked = false);
+/// <param name="Erased">KYC erased the account: it can take no step up (no purpose, no verification).</param>
+public readonly record struct AccountStanding(int TierLevel, bool Suspended = false, bool Linked = false, bool Erased = false);
 
 /// <summary>What a request would add: FLOP units (10^12 FLOP) and GPU-seconds.</summary>
 public readonly record struct RequestAmounts(long FlopUnits, long GpuSeconds)

@@ -9,7 +9,8 @@ namespace Oversight.Policy.Decisions;
 /// Otherwise the rule finds the lowest tier, from the account's own upwards, whose limits in
 /// every window hold usage + held + the request (a shared tier's limits against the cluster's
 /// sums when the account is linked): the account's own tier gives ALLOW (ALLOW_NEAR_LIMIT past
-/// the near-limit fraction), a higher one REQUIRE_ its requirement, none DENY.
+/// the near-limit fraction), a higher one REQUIRE_ its requirement, none DENY. An erased account
+/// cannot take a step up, so for it the ladder ends at its own tier: past that, DENY.
 /// </summary>
 /// <remarks>
 /// The search starts at the account's tier, not at the bottom of the ladder: an account is bound
@@ -59,7 +60,9 @@ public static class VerdictRule
             return Allowed(policy, level, account.Linked, figures, request);
         }
 
-        for (var higher = level + 1; higher < policy.Ladder.Count; higher++)
+        // Asking an erased account for a step it cannot take would be no answer: it is denied.
+        var highestReachable = account.Erased ? level : policy.Ladder.Count - 1;
+        for (var higher = level + 1; higher <= highestReachable; higher++)
         {
             if (FirstExceeded(policy, higher, account.Linked, figures, request) < 0)
             {
@@ -94,8 +97,9 @@ public static class VerdictRule
         {
             if (ruling.Verdict == Verdict.Deny)
             {
-                return new Decision(Verdict.Deny, level, current, null, null, deciding, windows,
-                    () => $"{Describe(deciding!)}; no tier of the ladder allows this request");
+                return new Decision(Verdict.Deny, level, current, null, null, deciding, windows, account.Erased
+                    ? () => $"{Describe(deciding!)}; the account was erased, so it can take no step to a higher tier"
+                    : () => $"{Describe(deciding!)}; no tier of the ladder allows this request");
             }
 
             var nearLimit = ruling.Verdict == Verdict.AllowNearLimit;
