@@ -138,8 +138,8 @@ public sealed record PolicyChanged(
 /// mandatory: the broker must route it to a queue or return it, and the outbox keeps it until a
 /// queue receives it (RabbitMQ drops, yet confirms, a message no queue is bound to, as before a
 /// consumer's first start or on a broker that lost its state). An event nobody inside consumes
-/// (AccountErased, for external subscribers) is published plainly: it must not hold up its outbox.
-/// A test checks this list against the services' consumers.
+/// would be published plainly (for external subscribers): it must not hold up its outbox. Today
+/// every event has a consumer; a test checks this list against the services' consumers.
 /// </summary>
 public static class ConsumedEvents
 {
@@ -150,6 +150,7 @@ public static class ConsumedEvents
         typeof(AccountSuspended),
         typeof(AccountReinstated),
         typeof(AccountsLinked),
+        typeof(AccountErased),
         typeof(UsageAttested),
         typeof(ThresholdCrossed),
         typeof(PolicyChanged),
