@@ -332,6 +332,7 @@ public sealed class WorkloadAttestationService(
                     Receipt = AttestationMapping.ToReceipt(entry),
                     KeyId = entry.KeyId,
                     Signature = Google.Protobuf.ByteString.CopyFrom(entry.Signature),
+                    ProviderScopedId = entry.ProviderScopedId,
                 }, ct);
             }
 
