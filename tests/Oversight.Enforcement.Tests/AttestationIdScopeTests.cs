@@ -1,5 +1,8 @@
+using Oversight.Enforcement.Redis;
 using Oversight.Enforcement.Tests.Infrastructure;
 using Oversight.Enforcement.V1;
+using Oversight.Policy.Counters;
+using StackExchange.Redis;
 
 namespace Oversight.Enforcement.Tests;
 
@@ -46,7 +49,7 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AnEntryAndEventOfTheEarlierVersion_AreMarkedByTheBareId_SoARedeliveryAfterARebuildCountsOnce()
+    public async Task AnAttestationCountedByTheEarlierVersion_IsRecognisedByItsBareIdMark_LiveAndAfterARebuild()
     {
         var market = _deployment.NewMarketplace();
         using var probe = new UsageProbe(_deployment.Enforcement);
@@ -55,20 +58,34 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
         await probe.WaitUntilConsumedAsync([id]);
         var live = await market.WaitForUsageAsync(account, 1_000_000);
 
-        // As the migration leaves a row of the earlier version, and as that version's event was.
+        // Leave everything as the earlier version did: its ledger row (as the migration keeps it),
+        // its event (no ProviderScopedId) and its counted mark (the bare id).
         Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
             "UPDATE ledger SET \"ProviderScopedId\" = false WHERE \"MarketplaceId\" = @m AND \"AttestationId\" = @id", ("m", market.Id), ("id", id)));
         Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
-            "UPDATE outbox_messages SET \"Payload\" = replace(\"Payload\", '\"providerScopedId\":true', '\"providerScopedId\":false') WHERE \"Payload\" LIKE @pattern",
+            "UPDATE outbox_messages SET \"Payload\" = replace(\"Payload\", ',\"providerScopedId\":true', '') WHERE \"Payload\" LIKE @pattern",
             ("pattern", "%" + id + "%")));
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(_deployment.EnforcementRedis))
+        {
+            var marks = RedisCounterKeys.Marks(CounterTag.For(market.Id, account));
+            var database = redis.GetDatabase();
+            var expiry = (await database.SortedSetScoreAsync(marks, CountedMark.For(TestMarketplace.Provider, id)))!.Value;
+            Assert.True(await database.SortedSetRemoveAsync(marks, CountedMark.For(TestMarketplace.Provider, id)));
+            Assert.True(await database.SortedSetAddAsync(marks, id, expiry));
+        }
+
+        // Redelivered after the upgrade: a duplicate.
+        await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
+        await probe.WaitUntilConsumedAsync([id], times: 2);
+        Assert.Equal(live, await market.UsageAsync(account));
+
+        // Rebuilt, the row gets the bare-id mark again, so the event is still a duplicate.
         await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
         await _deployment.EnforcementClient().RebuildCountersAsync(
             new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
         Assert.Equal(live, await market.UsageAsync(account));
-
         await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
-        await probe.WaitUntilConsumedAsync([id], times: 2);
-
+        await probe.WaitUntilConsumedAsync([id], times: 3);
         Assert.Equal(live, await market.UsageAsync(account));
     }
 }
