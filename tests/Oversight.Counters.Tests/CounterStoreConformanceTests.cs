@@ -495,6 +495,26 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task Settle_OneAttestationIdOfTwoProviders_CountsEach_AndEachOnce()
+    {
+        var tag = await NewInitializedTagAsync();
+        // Ids of the longest length the attestation service accepts, so the longest mark.
+        var id = "att-" + new string('x', 124);
+        var ofFirst = CountedMark.For("prov-" + new string('a', 123), id);
+        var ofSecond = CountedMark.For("prov-2", id);
+
+        var first = await Store.SettleAsync(Settle(tag, ofFirst, "acct-a", flop: 7));
+        var second = await Store.SettleAsync(Settle(tag, ofSecond, "acct-a", flop: 5));
+        var again = await Store.SettleAsync(Settle(tag, ofSecond, "acct-a", flop: 5, now: T0 + Hour));
+        // A bare id (an event of the earlier version) is a mark of its own.
+        var bare = await Store.SettleAsync(Settle(tag, id, "acct-a", flop: 3));
+
+        Assert.Equal([SettleStatus.Applied, SettleStatus.Applied, SettleStatus.Duplicate, SettleStatus.Applied], new[] { first.Status, second.Status, again.Status, bare.Status });
+        Assert.Equal(15, await UsageAsync(tag, "acct-a", Lifetime, Metric.FlopUnits));
+        Assert.Throws<ArgumentException>(() => CountedMark.For("prov/1", "att-1"));
+    }
+
+    [Fact]
     public async Task Settle_Partial_ReducesTheHold_AndFinalReleasesTheRemainder()
     {
         var tag = await NewInitializedTagAsync();

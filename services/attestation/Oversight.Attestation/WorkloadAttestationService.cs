@@ -227,23 +227,58 @@ public sealed class WorkloadAttestationService(
     public override async Task<GetAttestationResponse> GetAttestation(GetAttestationRequest request, ServerCallContext context)
     {
         var caller = Caller.From(context).RequireRole(Roles.Provider, Roles.Auditor, Roles.Operator, Roles.Service);
-        new Validation().CheckId(request.AttestationId, "attestation_id").ThrowIfInvalid();
+        new Validation()
+            .CheckId(request.AttestationId, "attestation_id")
+            .CheckId(request.ProviderId, "provider_id", required: false)
+            .CheckId(request.MarketplaceId, "marketplace_id", required: false)
+            .ThrowIfInvalid();
+        if (request.MarketplaceId.Length > 0)
+        {
+            caller.RequireMarketplace(request.MarketplaceId);
+        }
 
-        var entry = await db.Ledger.AsNoTracking().SingleOrDefaultAsync(e => e.AttestationId == request.AttestationId, context.CancellationToken);
-        // Another marketplace's (or another provider's) attestation answers exactly like a
-        // missing one, so ids cannot be probed across tenants.
-        var visible = entry is not null && (caller.IsService ||
-            (entry.MarketplaceId == caller.Marketplace && (caller.Role != Roles.Provider || entry.ProviderId == caller.Provider)));
-        if (!visible)
+        var isProvider = caller.Role == Roles.Provider;
+        if (isProvider && request.ProviderId.Length > 0 && request.ProviderId != caller.Provider)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "A provider may read only its own attestations (provider_id differs from the token's provider)."));
+        }
+
+        // Ids are unique per provider only. The search stays inside the caller's marketplace (and
+        // a provider's own attestations), so another tenant's entry answers exactly like a missing
+        // one and ids cannot be probed across tenants.
+        var query = db.Ledger.AsNoTracking().Where(e => e.AttestationId == request.AttestationId);
+        var inOneMarketplace = request.MarketplaceId.Length > 0 || !caller.IsService;
+        if (inOneMarketplace)
+        {
+            var marketplace = request.MarketplaceId.Length > 0 ? request.MarketplaceId : caller.Marketplace;
+            query = query.Where(e => e.MarketplaceId == marketplace);
+        }
+
+        if (isProvider || request.ProviderId.Length > 0)
+        {
+            var provider = isProvider ? caller.Provider : request.ProviderId;
+            query = query.Where(e => e.ProviderId == provider);
+        }
+
+        var found = await query.OrderBy(e => e.Position).Take(2).ToListAsync(context.CancellationToken);
+        if (found.Count == 0)
         {
             throw new RpcException(new Status(StatusCode.NotFound, $"attestation_id '{request.AttestationId}' is not in the ledger."));
         }
 
+        if (found.Count > 1)
+        {
+            var whose = inOneMarketplace ? "provider_id" : "marketplace_id and provider_id";
+            throw Validation.Invalid(inOneMarketplace ? "provider_id" : "marketplace_id",
+                $"attestation_id '{request.AttestationId}' was used by more than one provider; give {whose} to say whose.");
+        }
+
+        var entry = found[0];
         return new GetAttestationResponse
         {
-            Attestation = AttestationMapping.ToAttestation(entry!),
-            Receipt = AttestationMapping.ToReceipt(entry!),
-            KeyId = entry!.KeyId,
+            Attestation = AttestationMapping.ToAttestation(entry),
+            Receipt = AttestationMapping.ToReceipt(entry),
+            KeyId = entry.KeyId,
             Signature = Google.Protobuf.ByteString.CopyFrom(entry.Signature),
         };
     }
@@ -297,6 +332,7 @@ public sealed class WorkloadAttestationService(
                     Receipt = AttestationMapping.ToReceipt(entry),
                     KeyId = entry.KeyId,
                     Signature = Google.Protobuf.ByteString.CopyFrom(entry.Signature),
+                    ProviderScopedId = entry.ProviderScopedId,
                 }, ct);
             }
 

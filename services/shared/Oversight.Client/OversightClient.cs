@@ -90,7 +90,7 @@ public sealed class OversightClient
     /// For provider hosts: signs <paramref name="attestation"/> over its canonical bytes
     /// (ECDSA P-256, SHA-256, IEEE P1363; docs/attestation-format.md) with the registered key
     /// <paramref name="keyId"/> and submits it. When <c>signed_at</c> is unset it is set to now
-    /// (whole seconds, on a copy). Idempotent on the attestation id (and retried on UNAVAILABLE):
+    /// (whole seconds, on a copy). Idempotent on the provider's attestation id (and retried on UNAVAILABLE):
     /// resubmitting the same attestation returns the stored receipt.
     /// </summary>
     /// <returns>The receipt: ACCEPTED or FLAGGED, with its leaf index and leaf hash in the transparency log.</returns>

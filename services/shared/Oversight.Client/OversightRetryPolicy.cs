@@ -47,7 +47,7 @@ public static class OversightRetryPolicy
         Add(kyc, "IssueTierToken", "signs a fresh short-lived token and changes no state; a second token is as good as the first");
 
         var attestation = WorkloadAttestation.Descriptor;
-        Add(attestation, "SubmitAttestation", "idempotent by attestation_id: the same id with the same canonical bytes returns the stored receipt and is counted once");
+        Add(attestation, "SubmitAttestation", "idempotent by the provider's attestation_id: the same id with the same canonical bytes returns the stored receipt and is counted once");
         Add(attestation, "GetProvider", Read);
         Add(attestation, "GetAttestation", Read);
         Add(attestation, "GetCheckpoint", Read);

@@ -78,10 +78,16 @@ public sealed record AccountErased(
 
 /// <summary>
 /// The attestation service accepted (or flagged) a usage attestation and logged it in
-/// the transparency log. Enforcement counts it exactly once, keyed on AttestationId.
+/// the transparency log. Enforcement counts it exactly once, keyed on ProviderId and
+/// AttestationId (the provider chooses the id; it is unique per provider).
 /// </summary>
 /// <param name="Outcome">ACCEPTED or FLAGGED: both are counted (the usage happened).</param>
 /// <param name="LedgerPosition">Position in the append-only ledger (the export cursor).</param>
+/// <param name="ProviderScopedId">
+/// True on every event published since attestation ids became unique per provider. An event of
+/// an earlier version lacks it (false): its id was unique in the whole deployment, and
+/// enforcement recognises it by the id alone, as that version's marks did (docs/design.md).
+/// </param>
 public sealed record UsageAttested(
     string AttestationId,
     string MarketplaceId,
@@ -101,7 +107,8 @@ public sealed record UsageAttested(
     long LeafIndex,
     string LeafHash,
     long LedgerPosition,
-    DateTimeOffset RecordedAt);
+    DateTimeOffset RecordedAt,
+    bool ProviderScopedId = false);
 
 /// <summary>
 /// Enforcement saw an account first need a step-up (Verdict REQUIRE_*/DENY), or first

@@ -46,6 +46,20 @@ public static class Stores
         Assert.True(await command.ExecuteNonQueryAsync() > 0, $"no outbox row mentions {mentions}");
     }
 
+    /// <summary>Runs one statement on a service's database; returns the rows it changed.</summary>
+    public static async Task<int> ExecuteAsync(string database, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>
     /// Everything a request could change for one marketplace: rows of every table of the
     /// enforcement database that mention it, and its Redis keys with their values (other tests

@@ -12,18 +12,17 @@ using Oversight.Signing;
 namespace Oversight.Enforcement.Tests.Infrastructure;
 
 /// <summary>
-/// One test's marketplace on a deployment: its operator, one provider host with a signing key,
-/// accounts, and the calls a marketplace makes (Authorize, attestations, usage).
+/// One test's marketplace on a deployment: its operator, provider hosts with their signing keys
+/// (<see cref="Provider"/> unless a test names another), accounts, and the calls a marketplace
+/// makes (Authorize, attestations, usage).
 /// </summary>
 public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
 {
     public const string Provider = "prov-1";
     public const string Model = "H100-SXM";
 
-    private readonly ECDsa _providerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly Dictionary<string, ProviderHost> _providers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _registration = new(1, 1);
-    private bool _registered;
-    private long _sequence;
     private int _leases;
 
     public string Id { get; } = id;
@@ -91,26 +90,28 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
     public static WindowUsage Window(GetUsageResponse usage, string window, Metric metric = Metric.FlopUnits) =>
         usage.Windows.Single(w => w.Window == window && w.Metric == metric);
 
-    /// <summary>Registers the provider host (64 H100s) once.</summary>
-    public async Task RegisterProviderAsync()
+    /// <summary>Registers a provider host (64 H100s, a key of its own) once.</summary>
+    private async Task<ProviderHost> RegisterProviderAsync(string providerId)
     {
         await _registration.WaitAsync();
         try
         {
-            if (_registered)
+            if (_providers.TryGetValue(providerId, out var registered))
             {
-                return;
+                return registered;
             }
 
+            var host = new ProviderHost(ECDsa.Create(ECCurve.NamedCurves.nistP256));
             await Deployment.AttestationClient.RegisterProviderAsync(new RegisterProviderRequest
             {
                 MarketplaceId = Id,
-                ProviderId = Provider,
+                ProviderId = providerId,
                 KeyId = "key-1",
-                PublicKeyPem = _providerKey.ExportSubjectPublicKeyInfoPem(),
+                PublicKeyPem = host.Key.ExportSubjectPublicKeyInfoPem(),
                 Inventory = { new AcceleratorInventory { AcceleratorModel = Model, Count = 64 } },
             }, Operator);
-            _registered = true;
+            _providers[providerId] = host;
+            return host;
         }
         finally
         {
@@ -121,18 +122,21 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
     /// <summary>
     /// Signs and submits an attestation of <paramref name="flopUnits"/> for a lease (partial
     /// unless <paramref name="final"/>); returns its id. One H100 for an hour holds up to about
-    /// 3.5 million units.
+    /// 3.5 million units. The attestation id is new unless given; the provider is
+    /// <see cref="Provider"/> unless given (registered on first use).
     /// </summary>
-    public async Task<string> AttestAsync(string accountId, string leaseId, long flopUnits, bool final = true, int count = 1, long seconds = 3600)
+    public async Task<string> AttestAsync(
+        string accountId, string leaseId, long flopUnits, bool final = true, int count = 1, long seconds = 3600,
+        string? attestationId = null, string providerId = Provider)
     {
-        await RegisterProviderAsync();
+        var provider = await RegisterProviderAsync(providerId);
         // Attestation times are whole seconds (the canonical form signs them so).
         var end = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 5);
         var attestation = new UsageAttestation
         {
-            AttestationId = "att-" + Guid.NewGuid().ToString("N"),
+            AttestationId = attestationId ?? "att-" + Guid.NewGuid().ToString("N"),
             MarketplaceId = Id,
-            ProviderId = Provider,
+            ProviderId = providerId,
             LeaseId = leaseId,
             AccountId = accountId,
             AcceleratorModel = Model,
@@ -145,14 +149,14 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
             WorkloadCommitment = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("salt:sha256:image-" + leaseId))),
             WorkloadClass = WorkloadClass.Training,
             SignedAt = Timestamp.FromDateTimeOffset(end),
-            Sequence = Interlocked.Increment(ref _sequence),
+            Sequence = provider.NextSequence(),
         };
         var response = await Deployment.AttestationClient.SubmitAttestationAsync(new SubmitAttestationRequest
         {
             Attestation = attestation,
             KeyId = "key-1",
-            Signature = ByteString.CopyFrom(AttestationSignature.Sign(attestation, _providerKey)),
-        }, Deployment.Auth("provider", Id, Provider));
+            Signature = ByteString.CopyFrom(AttestationSignature.Sign(attestation, provider.Key)),
+        }, Deployment.Auth("provider", Id, providerId));
         Assert.Contains(response.Receipt.Outcome, new[] { Outcome.Accepted, Outcome.Flagged });
         return attestation.AttestationId;
     }
@@ -181,5 +185,14 @@ public sealed class TestMarketplace(EnforcementDeployment deployment, string id)
             return counted == expected;
         }, () => $"{expected} units counted for {accountId} (last seen: {(last is null ? "none" : Window(last, "24h").Usage)})", seconds);
         return last!;
+    }
+
+    private sealed class ProviderHost(ECDsa key)
+    {
+        private long _sequence;
+
+        public ECDsa Key { get; } = key;
+
+        public long NextSequence() => Interlocked.Increment(ref _sequence);
     }
 }

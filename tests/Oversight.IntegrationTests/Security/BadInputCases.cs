@@ -236,6 +236,8 @@ public static class BadInputCases
 
         var getAttestation = ValidFor("WorkloadAttestation.GetAttestation");
         cases.AddRange(Ids(getAttestation, "attestation_id"));
+        cases.AddRange(Ids(getAttestation, "provider_id", required: false));
+        cases.AddRange(Ids(getAttestation, "marketplace_id", required: false));
         cases.Add(UnknownId(getAttestation, "attestation_id"));
 
         var inclusion = ValidFor("WorkloadAttestation.GetInclusionProof");

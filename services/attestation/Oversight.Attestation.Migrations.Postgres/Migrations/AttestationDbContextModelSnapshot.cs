@@ -99,6 +99,9 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<bool>("ProviderScopedId")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("ReasonCodes")
                         .IsRequired()
                         .HasColumnType("text");
@@ -129,8 +132,7 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
 
                     b.HasKey("Position");
 
-                    b.HasIndex("AttestationId")
-                        .IsUnique();
+                    b.HasIndex("AttestationId");
 
                     b.HasIndex("LeafHash");
 
@@ -138,6 +140,9 @@ namespace Oversight.Attestation.Migrations.Postgres.Migrations
                         .IsUnique();
 
                     b.HasIndex("MarketplaceId", "AccountId");
+
+                    b.HasIndex("MarketplaceId", "ProviderId", "AttestationId")
+                        .IsUnique();
 
                     b.HasIndex("MarketplaceId", "ProviderId", "Sequence")
                         .IsUnique();

@@ -94,6 +94,9 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("ProviderScopedId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ReasonCodes")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -124,8 +127,7 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
 
                     b.HasKey("Position");
 
-                    b.HasIndex("AttestationId")
-                        .IsUnique();
+                    b.HasIndex("AttestationId");
 
                     b.HasIndex("LeafHash");
 
@@ -133,6 +135,9 @@ namespace Oversight.Attestation.Migrations.Sqlite.Migrations
                         .IsUnique();
 
                     b.HasIndex("MarketplaceId", "AccountId");
+
+                    b.HasIndex("MarketplaceId", "ProviderId", "AttestationId")
+                        .IsUnique();
 
                     b.HasIndex("MarketplaceId", "ProviderId", "Sequence")
                         .IsUnique();

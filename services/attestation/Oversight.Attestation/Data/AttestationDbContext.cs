@@ -33,7 +33,11 @@ public sealed class AttestationDbContext(DbContextOptions<AttestationDbContext> 
             ledger.HasKey(e => e.Position);
             // Assigned under the log_state lock (LeafIndex + 1), not by the database.
             ledger.Property(e => e.Position).ValueGeneratedNever();
-            ledger.HasIndex(e => e.AttestationId).IsUnique();
+            // Providers choose attestation ids, so an id is unique per provider only: another
+            // provider (of this or another marketplace) using the same id must neither block nor
+            // learn of this one. The id alone stays indexed for lookups without a provider.
+            ledger.HasIndex(e => new { e.MarketplaceId, e.ProviderId, e.AttestationId }).IsUnique();
+            ledger.HasIndex(e => e.AttestationId);
             ledger.HasIndex(e => e.LeafIndex).IsUnique();
             // Inclusion proofs by leaf hash.
             ledger.HasIndex(e => e.LeafHash);

@@ -37,6 +37,8 @@ public sealed class ProviderKeyRecord
 public sealed class LedgerEntry
 {
     public long Position { get; set; }
+
+    /// <summary>Chosen by the provider: unique per (marketplace, provider) only.</summary>
     public string AttestationId { get; set; } = "";
     public string MarketplaceId { get; set; } = "";
     public string ProviderId { get; set; } = "";
@@ -68,6 +70,13 @@ public sealed class LedgerEntry
     public long LeafIndex { get; set; }
     public byte[] LeafHash { get; set; } = [];
     public DateTimeOffset RecordedAt { get; set; }
+
+    /// <summary>
+    /// True for every entry recorded since ids are unique per provider; false for the entries
+    /// the migration found, whose ids were unique in the deployment and whose UsageAttested
+    /// events enforcement recognises by the bare id (see UsageAttested.ProviderScopedId).
+    /// </summary>
+    public bool ProviderScopedId { get; set; }
 }
 
 /// <summary>

@@ -62,9 +62,8 @@ public sealed class AttestationIngest(
             return new VerifiedBatch(items);
         }
 
-        // What the checks read, in a few queries for the whole batch.
-        var ids = items.Select(i => i.Attestation.AttestationId).Distinct().ToList();
-        var existing = await db.Ledger.AsNoTracking().Where(e => ids.Contains(e.AttestationId)).ToDictionaryAsync(e => e.AttestationId, cancellationToken);
+        // What the checks read, in a few queries per provider of the batch.
+        var existing = new Dictionary<AttestationKey, LedgerEntry>();
         var registrations = new Dictionary<(string, string), Registration?>();
         foreach (var group in items.GroupBy(i => (i.Attestation.MarketplaceId, i.Attestation.ProviderId)))
         {
@@ -74,6 +73,11 @@ public sealed class AttestationIngest(
             {
                 registrations[group.Key] = null;
                 continue;
+            }
+
+            foreach (var entry in await StoredOfProviderAsync(marketplace, providerId, group, cancellationToken))
+            {
+                existing[AttestationKey.Of(entry)] = entry;
             }
 
             var keys = await db.ProviderKeys.AsNoTracking().Where(k => k.MarketplaceId == marketplace && k.ProviderId == providerId).ToDictionaryAsync(k => k.KeyId, cancellationToken);
@@ -90,7 +94,7 @@ public sealed class AttestationIngest(
         {
             try
             {
-                Verify(item, existing.GetValueOrDefault(item.Attestation.AttestationId), registrations[(item.Attestation.MarketplaceId, item.Attestation.ProviderId)], now, publicKeys);
+                Verify(item, existing.GetValueOrDefault(AttestationKey.Of(item.Attestation)), registrations[(item.Attestation.MarketplaceId, item.Attestation.ProviderId)], now, publicKeys);
             }
             catch (RpcException e)
             {
@@ -168,13 +172,17 @@ public sealed class AttestationIngest(
     {
         // Under the lock, look again: a parallel call may have stored these ids or sequences.
         var candidates = items.Where(i => i.Appraisal is not null).ToList();
-        var ids = candidates.Select(i => i.Attestation.AttestationId).Distinct().ToList();
-        var stored = await db.Ledger.AsNoTracking().Where(e => ids.Contains(e.AttestationId)).ToDictionaryAsync(e => e.AttestationId, cancellationToken);
+        var stored = new Dictionary<AttestationKey, LedgerEntry>();
         var holders = new Dictionary<(string, string, long), SequenceHolder>();
         var providers = new Dictionary<(string, string), ProviderRecord>();
         foreach (var group in candidates.GroupBy(i => (i.Attestation.MarketplaceId, i.Attestation.ProviderId)))
         {
             var (marketplace, providerId) = group.Key;
+            foreach (var entry in await StoredOfProviderAsync(marketplace, providerId, group, cancellationToken))
+            {
+                stored[AttestationKey.Of(entry)] = entry;
+            }
+
             var sequences = group.Select(i => i.Attestation.Sequence).Distinct().ToList();
             var found = await db.Ledger.AsNoTracking()
                 .Where(e => e.MarketplaceId == marketplace && e.ProviderId == providerId && sequences.Contains(e.Sequence))
@@ -214,7 +222,7 @@ public sealed class AttestationIngest(
                 continue;
             }
 
-            if (stored.TryGetValue(a.AttestationId, out var existing))
+            if (stored.TryGetValue(AttestationKey.Of(a), out var existing))
             {
                 // The signature was verified, so equal canonical bytes make this a retry.
                 if (existing.CanonicalBytes.AsSpan().SequenceEqual(item.Canonical))
@@ -254,9 +262,9 @@ public sealed class AttestationIngest(
                 entry.AttestationId, entry.MarketplaceId, entry.ProviderId, entry.LeaseId, entry.AccountId,
                 entry.AcceleratorModel, entry.AcceleratorCount, entry.IntervalStart, entry.IntervalEnd, entry.Final,
                 entry.FlopUnits, entry.GpuSeconds, entry.Precision, entry.WorkloadClass, entry.Outcome,
-                entry.LeafIndex, Convert.ToHexStringLower(leafHash), entry.Position, now), now);
+                entry.LeafIndex, Convert.ToHexStringLower(leafHash), entry.Position, now, entry.ProviderScopedId), now);
             entries.Add(entry);
-            stored[a.AttestationId] = entry;
+            stored[AttestationKey.Of(a)] = entry;
             holders[(a.MarketplaceId, a.ProviderId, a.Sequence)] = new SequenceHolder(a.Sequence, a.AttestationId, entry.Position);
             results[n] = new IngestResult(AttestationMapping.ToReceipt(entry), null);
         }
@@ -269,6 +277,15 @@ public sealed class AttestationIngest(
         }
 
         return new Appended(results, entries, conflicts);
+    }
+
+    /// <summary>The ledger entries of one provider with the ids of <paramref name="items"/> (ids are unique per provider).</summary>
+    private async Task<List<LedgerEntry>> StoredOfProviderAsync(string marketplaceId, string providerId, IEnumerable<PendingItem> items, CancellationToken cancellationToken)
+    {
+        var ids = items.Select(i => i.Attestation.AttestationId).Distinct().ToList();
+        return await db.Ledger.AsNoTracking()
+            .Where(e => e.MarketplaceId == marketplaceId && e.ProviderId == providerId && ids.Contains(e.AttestationId))
+            .ToListAsync(cancellationToken);
     }
 
     private LedgerEntry NewEntry(PendingItem item, Appraisal appraisal, long leafIndex, byte[] leafHash, long gap, DateTimeOffset now)
@@ -305,6 +322,7 @@ public sealed class AttestationIngest(
             LeafIndex = leafIndex,
             LeafHash = leafHash,
             RecordedAt = now,
+            ProviderScopedId = true,
         };
     }
 
@@ -313,7 +331,7 @@ public sealed class AttestationIngest(
     {
         var a = item.Attestation;
         // A retry of what is already stored gets its receipt, whatever happened since
-        // (clock moved on, key revoked later): idempotent on attestation_id.
+        // (clock moved on, key revoked later): idempotent on the provider's attestation_id.
         if (existing is not null && existing.CanonicalBytes.AsSpan().SequenceEqual(item.Canonical) && existing.Signature.AsSpan().SequenceEqual(item.Signature))
         {
             item.Receipt = AttestationMapping.ToReceipt(existing);
@@ -477,7 +495,7 @@ public sealed class AttestationIngest(
         ReasonCodes.DuplicateIdDifferentBytes,
         $"ledger position {position} holds attestation_id '{a.AttestationId}' with other bytes",
         "attestation.attestation_id",
-        $"attestation.attestation_id '{a.AttestationId}' is already recorded with different content.");
+        $"attestation.attestation_id '{a.AttestationId}' is already recorded for this provider with different content.");
 
     private static Conflict SequenceReused(UsageAttestation a, SequenceHolder holder) => new(
         ReasonCodes.SequenceReused,
@@ -566,6 +584,14 @@ public sealed class AttestationIngest(
 
     private static bool IsUniqueViolation(DbUpdateException e) =>
         e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } or SqliteException { SqliteErrorCode: 19 };
+
+    /// <summary>What identifies an attestation: providers choose its id, so the id is unique per provider only.</summary>
+    private readonly record struct AttestationKey(string MarketplaceId, string ProviderId, string AttestationId)
+    {
+        public static AttestationKey Of(UsageAttestation a) => new(a.MarketplaceId, a.ProviderId, a.AttestationId);
+
+        public static AttestationKey Of(LedgerEntry e) => new(e.MarketplaceId, e.ProviderId, e.AttestationId);
+    }
 
     private sealed record SequenceHolder(long Sequence, string AttestationId, long Position);
 

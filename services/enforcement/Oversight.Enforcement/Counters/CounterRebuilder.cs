@@ -139,7 +139,7 @@ public sealed class CounterRebuilder(
             var now = clock.GetUtcNow().ToUnixTimeSeconds();
             await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
-                var usage = Settlement.ToUsage(entry.Attestation);
+                var usage = Settlement.ToUsage(entry);
                 var recordedAt = entry.Receipt.RecordedAt?.ToDateTimeOffset().ToUnixTimeSeconds() ?? usage.IntervalEndUnixSeconds;
                 // Marks of events still within the retention are restored, so that events still
                 // queued on the bus are recognised as counted.

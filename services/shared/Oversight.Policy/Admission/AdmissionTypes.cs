@@ -51,6 +51,7 @@ public sealed record AdmissionOutcome(
 public readonly record struct AdmissionVerdict(AdmissionStatus Status, Verdict Verdict, int? RequiredTierLevel, RequestAmounts Requested);
 
 /// <summary>Usage to count once: one accepted or flagged attestation.</summary>
+/// <param name="AttestationId">The exactly-once key (<see cref="SettleCommand.AttestationId"/>).</param>
 public sealed record UsageRecord(
     string AttestationId,
     string? LeaseId,

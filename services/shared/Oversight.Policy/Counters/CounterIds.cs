@@ -24,20 +24,48 @@ public static class CounterTag
     }
 }
 
+/// <summary>Builds the id under which settlement marks an attestation as counted.</summary>
+public static class CountedMark
+{
+    /// <summary>
+    /// Ends the provider id in a mark. Providers choose attestation ids, so two providers may use
+    /// the same one for one account: the mark must name the provider. '/' is never in a provider
+    /// id ([A-Za-z0-9._:-]), so the first '/' ends it and no two (provider, id) pairs share a mark;
+    /// nor in an attestation id, so a mark never equals a bare id (the marks written before ids
+    /// were scoped per provider); and the store allows it in an opaque id (only control
+    /// characters and '#' are refused).
+    /// </summary>
+    public const char Separator = '/';
+
+    /// <summary><c>&lt;provider&gt;/&lt;attestation id&gt;</c>.</summary>
+    public static string For(string providerId, string attestationId)
+    {
+        CounterIds.ValidateProvider(providerId, nameof(providerId));
+        CounterIds.ValidateOpaqueId(attestationId, nameof(attestationId));
+        return string.Concat(providerId, "/", attestationId);
+    }
+}
+
 /// <summary>Validation of the identifiers that become parts of store keys.</summary>
 public static class CounterIds
 {
     private static readonly SearchValues<char> ControlCharacters =
         SearchValues.Create([.. Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(c => (char)c)]);
 
-    /// <summary>Longest id accepted anywhere.</summary>
+    /// <summary>Longest tag, account or provider id.</summary>
     public const int MaxLength = 256;
+
+    /// <summary>Longest lease id or counted mark: a mark joins a provider id and an attestation id (<see cref="CountedMark"/>).</summary>
+    public const int MaxOpaqueLength = (2 * MaxLength) + 1;
 
     /// <summary>Tag: [A-Za-z0-9._:-]+.</summary>
     public static void ValidateTag(string tag) => ValidateCharset(tag, allowColon: true, nameof(tag));
 
     /// <summary>Account id: [A-Za-z0-9._:-]+ (never "*").</summary>
     public static void ValidateAccount(string accountId, string paramName) => ValidateCharset(accountId, allowColon: true, paramName);
+
+    /// <summary>Provider id: [A-Za-z0-9._:-]+.</summary>
+    public static void ValidateProvider(string providerId, string paramName) => ValidateCharset(providerId, allowColon: true, paramName);
 
     /// <summary>Subject: an account id or <see cref="CounterSubject.Cluster"/>.</summary>
     public static void ValidateSubject(string subject, string paramName)
@@ -66,13 +94,13 @@ public static class CounterIds
         }
     }
 
-    /// <summary>Lease and attestation ids: opaque, 1 to <see cref="MaxLength"/> characters, no control characters and no '#'.</summary>
+    /// <summary>Lease ids and counted marks: opaque, 1 to <see cref="MaxOpaqueLength"/> characters, no control characters and no '#'.</summary>
     public static void ValidateOpaqueId(string id, string paramName)
     {
         ArgumentException.ThrowIfNullOrEmpty(id, paramName);
-        if (id.Length > MaxLength)
+        if (id.Length > MaxOpaqueLength)
         {
-            throw new ArgumentException($"Id longer than {MaxLength} characters.", paramName);
+            throw new ArgumentException($"Id longer than {MaxOpaqueLength} characters.", paramName);
         }
 
         // Vectorised searches (control characters U+0000-U+001F, U+007F-U+009F, and '#', which starts

@@ -192,7 +192,10 @@ public sealed record ReserveResult(
 /// <param name="Tag">The hash-tag scope.</param>
 /// <param name="Now">Unix seconds, from the caller's clock (prunes holds and marks; the mark's expiry is now + retention).</param>
 /// <param name="Windows">Every window to count in.</param>
-/// <param name="AttestationId">The exactly-once key.</param>
+/// <param name="AttestationId">
+/// The exactly-once key: the attestation's <see cref="CountedMark"/> (attestation ids are unique
+/// per provider only), or its bare id for an event published before that (see docs/design.md).
+/// </param>
 /// <param name="AccountId">The account whose counters (and the cluster's) grow.</param>
 /// <param name="LeaseId">The lease whose hold shrinks when <paramref name="AccountId"/> holds it; null for usage without a lease.</param>
 /// <param name="FlopUnits">Amount counted, &gt;= 0.</param>
