@@ -415,7 +415,7 @@ public sealed class AttestationIngest(
         if (signedAt < key.ValidFrom - _options.MaxClockSkew)
         {
             throw AttestationErrors.Of(StatusCode.FailedPrecondition, ReasonCodes.KeyNotYetValid, "key_id",
-                $"key_id '{key.KeyId}' is valid from {AttestationCanonicalForm.FormatTime(key.ValidFrom)}; attestation.signed_at is before it.");
+                $"key_id '{key.KeyId}' is valid from {AttestationCanonicalForm.FormatTime(key.ValidFrom)}; attestation.signed_at is before it (a key signs only after its registration: usage signed earlier cannot be attested with it).");
         }
     }
 
