@@ -88,4 +88,28 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
         await probe.WaitUntilConsumedAsync([id], times: 3);
         Assert.Equal(live, await market.UsageAsync(account));
     }
+
+    [Fact]
+    public async Task ARebuildReadingAnEarlierVersionsExport_StillRecognisesTheEventsOfNewEntries()
+    {
+        var market = _deployment.NewMarketplace();
+        using var probe = new UsageProbe(_deployment.Enforcement);
+        var account = await market.CreateKnownAccountAsync();
+        var id = await market.AttestAsync(account, "unreserved", 1_000_000);
+        await probe.WaitUntilConsumedAsync([id]);
+        var live = await market.WaitForUsageAsync(account, 1_000_000);
+
+        // During a rollout an attestation pod of the earlier version may answer the export: it
+        // knows no flag, so this new entry comes without it, while its event carries the provider.
+        Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
+            "UPDATE ledger SET \"ProviderScopedId\" = false WHERE \"MarketplaceId\" = @m AND \"AttestationId\" = @id", ("m", market.Id), ("id", id)));
+        await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
+        await _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
+        Assert.Equal(live, await market.UsageAsync(account));
+
+        await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
+        await probe.WaitUntilConsumedAsync([id], times: 2);
+        Assert.Equal(live, await market.UsageAsync(account));
+    }
 }

@@ -141,15 +141,21 @@ public sealed record PolicyChanged(
     DateTimeOffset ChangedAt);
 
 /// <summary>
-/// The events another Oversight service consumes. On RabbitMQ each of them is published as
-/// mandatory: the broker must route it to a queue or return it, and the outbox keeps it until a
-/// queue receives it (RabbitMQ drops, yet confirms, a message no queue is bound to, as before a
-/// consumer's first start or on a broker that lost its state). An event nobody inside consumes
-/// would be published plainly (for external subscribers): it must not hold up its outbox. Today
-/// every event has a consumer; a test checks this list against the services' consumers.
+/// The events another Oversight service consumes (a test checks the list against the services'
+/// consumers). On RabbitMQ they are published as mandatory (<see cref="Mandatory"/>): the broker
+/// must route each to a queue or return it, and the outbox keeps it until a queue receives it
+/// (RabbitMQ drops, yet confirms, a message no queue is bound to, as before a consumer's first
+/// start or on a broker that lost its state).
 /// </summary>
 public static class ConsumedEvents
 {
+    // Consumed only since this release: pods of the earlier version do not bind their queues, so
+    // during a rolling upgrade a mandatory one would hold up its outbox, and every event after it,
+    // until those pods are gone. Published plainly for one release (their consumers do not rely on
+    // them alone: enforcement also learns an erasure when it confirms the account with KYC), then
+    // made mandatory.
+    private static readonly Type[] NewInThisRelease = [typeof(AccountErased)];
+
     public static IReadOnlySet<Type> Types { get; } = new HashSet<Type>
     {
         typeof(AccountCreated),
@@ -162,4 +168,7 @@ public static class ConsumedEvents
         typeof(ThresholdCrossed),
         typeof(PolicyChanged),
     };
+
+    /// <summary>The consumed events published as mandatory: all but those consumed only since this release.</summary>
+    public static IReadOnlySet<Type> Mandatory { get; } = Types.Except(NewInThisRelease).ToHashSet();
 }

@@ -1,4 +1,6 @@
 using Grpc.Net.Client;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using Oversight.Attestation;
 using Oversight.Enforcement;
 using Oversight.Kyc;
@@ -98,6 +100,19 @@ public sealed class Deployment : IAsyncDisposable
     public async Task RestartEnforcementAsync(Func<Task> whileStopped)
     {
         var ports = (Enforcement.GrpcPort, Enforcement.HealthPort);
+        // Stopped once ready, as a pod is: a bus still starting is not stopped, and would declare
+        // its queues after the stop.
+        var bus = Enforcement.Services.GetRequiredService<IBusControl>();
+        for (var waited = 0; bus.CheckHealth().Status != BusHealthStatus.Healthy; waited++)
+        {
+            if (waited == 300)
+            {
+                throw new TimeoutException("enforcement's bus did not start within 30 s");
+            }
+
+            await Task.Delay(100);
+        }
+
         await Enforcement.DisposeAsync();
         await whileStopped();
         Enforcement = await StartEnforcementAsync(ports);

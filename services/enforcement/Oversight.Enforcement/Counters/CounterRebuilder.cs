@@ -144,11 +144,21 @@ public sealed class CounterRebuilder(
                 // Marks of events still within the retention are restored, so that events still
                 // queued on the bus are recognised as counted.
                 var remaining = recordedAt + retention - now;
-                var result = await engine.SettleAsync(policy, account with { AccountId = entry.Attestation.AccountId }, usage, now,
-                    remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
+                var owner = account with { AccountId = entry.Attestation.AccountId };
+                var result = await engine.SettleAsync(policy, owner, usage, now, remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
                 if (result.Status == SettleStatus.Applied)
                 {
                     applied++;
+                }
+
+                if (!entry.ProviderScopedId && remaining > 0)
+                {
+                    // An attestation pod of the earlier version (during a rollout) exports every entry
+                    // without the flag, those recorded by new pods too, whose events carry the
+                    // provider's mark: mark the entry under that form as well (nothing to count). The
+                    // provider cannot use the id again, so the second mark never stops another event.
+                    var scoped = usage with { AttestationId = CountedMark.For(entry.Attestation.ProviderId, entry.Attestation.AttestationId), LeaseId = null, FlopUnits = 0, GpuSeconds = 0 };
+                    await engine.SettleAsync(policy, owner, scoped, now, remaining, cancellationToken, rebuilding: true);
                 }
             }
         }

@@ -181,7 +181,7 @@ public sealed class OutboxPublisher<TContext>(
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(PublishTimeout);
             row.Attempts++;
-            var mandatory = ConsumedEvents.Types.Contains(type);
+            var mandatory = ConsumedEvents.Mandatory.Contains(type);
             try
             {
                 await publisher.Publish(message, type, context =>
