@@ -38,9 +38,7 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
         Assert.Equal(live, await market.UsageAsync(account));
 
         // Rebuilt from the ledger: both count, and both marks come back.
-        await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
-        var rebuilt = await _deployment.EnforcementClient().RebuildCountersAsync(
-            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
+        var rebuilt = await RebuildAsync(market, account);
         Assert.Equal(2, rebuilt.AttestationsApplied);
         Assert.Equal(live, await market.UsageAsync(account));
         await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
@@ -51,17 +49,12 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
     [Fact]
     public async Task AnAttestationCountedByTheEarlierVersion_IsRecognisedByItsBareIdMark_LiveAndAfterARebuild()
     {
-        var market = _deployment.NewMarketplace();
         using var probe = new UsageProbe(_deployment.Enforcement);
-        var account = await market.CreateKnownAccountAsync();
-        var id = await market.AttestAsync(account, "unreserved", 1_000_000);
-        await probe.WaitUntilConsumedAsync([id]);
-        var live = await market.WaitForUsageAsync(account, 1_000_000);
+        var (market, account, id, live) = await CountedAttestationAsync(probe);
 
         // Leave everything as the earlier version did: its ledger row (as the migration keeps it),
         // its event (no ProviderScopedId) and its counted mark (the bare id).
-        Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
-            "UPDATE ledger SET \"ProviderScopedId\" = false WHERE \"MarketplaceId\" = @m AND \"AttestationId\" = @id", ("m", market.Id), ("id", id)));
+        await MarkLedgerRowUnscopedAsync(market, id);
         Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
             "UPDATE outbox_messages SET \"Payload\" = replace(\"Payload\", ',\"providerScopedId\":true', '') WHERE \"Payload\" LIKE @pattern",
             ("pattern", "%" + id + "%")));
@@ -80,9 +73,7 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
         Assert.Equal(live, await market.UsageAsync(account));
 
         // Rebuilt, the row gets the bare-id mark again, so the event is still a duplicate.
-        await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
-        await _deployment.EnforcementClient().RebuildCountersAsync(
-            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
+        await RebuildAsync(market, account);
         Assert.Equal(live, await market.UsageAsync(account));
         await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
         await probe.WaitUntilConsumedAsync([id], times: 3);
@@ -92,24 +83,39 @@ public sealed class AttestationIdScopeTests : IAsyncLifetime
     [Fact]
     public async Task ARebuildReadingAnEarlierVersionsExport_StillRecognisesTheEventsOfNewEntries()
     {
-        var market = _deployment.NewMarketplace();
         using var probe = new UsageProbe(_deployment.Enforcement);
-        var account = await market.CreateKnownAccountAsync();
-        var id = await market.AttestAsync(account, "unreserved", 1_000_000);
-        await probe.WaitUntilConsumedAsync([id]);
-        var live = await market.WaitForUsageAsync(account, 1_000_000);
+        var (market, account, id, live) = await CountedAttestationAsync(probe);
 
         // During a rollout an attestation pod of the earlier version may answer the export: it
         // knows no flag, so this new entry comes without it, while its event carries the provider.
-        Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
-            "UPDATE ledger SET \"ProviderScopedId\" = false WHERE \"MarketplaceId\" = @m AND \"AttestationId\" = @id", ("m", market.Id), ("id", id)));
-        await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
-        await _deployment.EnforcementClient().RebuildCountersAsync(
-            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
+        await MarkLedgerRowUnscopedAsync(market, id);
+        await RebuildAsync(market, account);
         Assert.Equal(live, await market.UsageAsync(account));
 
         await Stores.RepublishAsync(_deployment.AttestationDatabase, id);
         await probe.WaitUntilConsumedAsync([id], times: 2);
         Assert.Equal(live, await market.UsageAsync(account));
+    }
+
+    /// <summary>A new account in a new marketplace with one attestation of 1,000,000 units, counted.</summary>
+    private async Task<(TestMarketplace Market, string Account, string Id, GetUsageResponse Live)> CountedAttestationAsync(UsageProbe probe)
+    {
+        var market = _deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        var id = await market.AttestAsync(account, "unreserved", 1_000_000);
+        await probe.WaitUntilConsumedAsync([id]);
+        return (market, account, id, await market.WaitForUsageAsync(account, 1_000_000));
+    }
+
+    /// <summary>The ledger row as the migration leaves an earlier row, or an earlier attestation pod exports it: without the flag.</summary>
+    private async Task MarkLedgerRowUnscopedAsync(TestMarketplace market, string id) =>
+        Assert.Equal(1, await Stores.ExecuteAsync(_deployment.AttestationDatabase,
+            "UPDATE ledger SET \"ProviderScopedId\" = false WHERE \"MarketplaceId\" = @m AND \"AttestationId\" = @id", ("m", market.Id), ("id", id)));
+
+    private async Task<RebuildCountersResponse> RebuildAsync(TestMarketplace market, string account)
+    {
+        await Stores.FlushTagAsync(_deployment.EnforcementRedis, market.Id, account);
+        return await _deployment.EnforcementClient().RebuildCountersAsync(
+            new RebuildCountersRequest { MarketplaceId = market.Id, AccountId = account }, _deployment.Admin);
     }
 }
