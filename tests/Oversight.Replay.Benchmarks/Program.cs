@@ -51,7 +51,7 @@ async Task Measure(long jobCount, bool warmup)
     var simulator = new ReplaySimulator(options, new InProcessBackend(options.Policy.Resolve(options.Marketplace)), 86400);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var clock = Stopwatch.StartNew();
-    var result = await simulator.RunAsync(SyntheticTrace.Jobs(accounts, jobCount, seed));
+    var result = simulator.Run(SyntheticTrace.Jobs(accounts, jobCount, seed));
     clock.Stop();
     var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;

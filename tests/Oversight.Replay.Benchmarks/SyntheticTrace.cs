@@ -25,10 +25,13 @@ internal static class SyntheticTrace
             time += random.Next(0, 13);
             // Heavy tail: squaring a uniform number favours low indexes (the heavy users).
             var u = random.NextDouble();
-            var account = names[(int)(u * u * u * accounts)];
+            var account = (int)(u * u * u * accounts);
             var v = random.NextDouble();
             var duration = 60L + (long)(v * v * v * v * 6 * 3600);
-            yield return new TraceJob(account, time, time + duration, "H100-SXM", counts[random.Next(counts.Length)], null, null, new TraceLocation("synthetic", i + 1));
+            yield return new TraceJob(names[account], time, time + duration, "H100-SXM", counts[random.Next(counts.Length)], null, null, new TraceLocation("synthetic", i + 1))
+            {
+                AccountNumber = account, // as a trace reader numbers them
+            };
         }
     }
 }

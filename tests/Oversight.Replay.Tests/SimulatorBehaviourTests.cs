@@ -316,19 +316,16 @@ public sealed class SimulatorBehaviourTests
     {
         public List<Attestation> Attestations { get; } = [];
 
-        public ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken) =>
-            inner.OpenAccountAsync(account, now, cancellationToken);
+        public void OpenAccount(SimulatedAccount account, long now) => inner.OpenAccount(account, now);
 
-        public ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken) =>
-            inner.AuthorizeAsync(account, leaseId, job, now, cancellationToken);
+        public AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now) => inner.Authorize(account, leaseId, job, now);
 
-        public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+        public void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final)
         {
             Attestations.Add(new Attestation(leaseId, flopUnits, gpuSeconds, intervalStart, now, final));
-            return inner.AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, cancellationToken);
+            inner.Attest(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final);
         }
 
-        public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>
-            inner.StepUpAsync(account, tierLevel, requirement, now, cancellationToken);
+        public void StepUp(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now) => inner.StepUp(account, tierLevel, requirement, now);
     }
 }

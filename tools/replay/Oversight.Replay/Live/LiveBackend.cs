@@ -58,11 +58,13 @@ public sealed class LiveBackend : IReplayBackend
     private readonly AdmissionEngine _expectedEngine;
     private readonly HashSet<SimulatedAccount> _unconfirmed = [];
     private readonly TimeSpan _settleTimeout;
+    private readonly CancellationToken _cancellation; // the connection's: it cancels every call of the run
     private long _clock = long.MinValue;
     private long _sequence;
 
-    private LiveBackend(LiveTarget target, EffectivePolicy policy, long shiftSeconds, TimeSpan settleTimeout, LiveClock clock)
+    private LiveBackend(LiveTarget target, EffectivePolicy policy, long shiftSeconds, TimeSpan settleTimeout, LiveClock clock, CancellationToken cancellation)
     {
+        _cancellation = cancellation;
         Clock = clock;
         _target = target;
         _policy = policy;
@@ -87,7 +89,8 @@ public sealed class LiveBackend : IReplayBackend
     /// <summary>
     /// Connects: reads the deployment's clock (refuses when simulation mode is off), optionally
     /// sets the replay's policy (admin), checks that the deployment's policy equals the one the
-    /// replay reports on, and registers the replay's provider host.
+    /// replay reports on, and registers the replay's provider host. <paramref name="cancellationToken"/>
+    /// also cancels every call the replay makes through the backend.
     /// </summary>
     public static async Task<LiveBackend> ConnectAsync(
         LiveTarget target, ReplayOptions options, long firstStart, bool setPolicy, TimeSpan? settleTimeout = null,
@@ -118,7 +121,7 @@ public sealed class LiveBackend : IReplayBackend
 
         var serverNow = clock.Now.Seconds;
         var shift = mode == LiveClock.Real || firstStart >= serverNow ? 0 : ((serverNow - firstStart) / ShiftUnitSeconds + 1) * ShiftUnitSeconds;
-        var backend = new LiveBackend(target, options.Policy.Resolve(options.Marketplace), shift, settleTimeout ?? TimeSpan.FromSeconds(60), mode);
+        var backend = new LiveBackend(target, options.Policy.Resolve(options.Marketplace), shift, settleTimeout ?? TimeSpan.FromSeconds(60), mode, cancellationToken);
         await backend.WaitForKycLadderAsync(deployed.Version, cancellationToken);
         await target.Attestation.RegisterProviderAsync(new RegisterProviderRequest
         {
@@ -131,7 +134,24 @@ public sealed class LiveBackend : IReplayBackend
         return backend;
     }
 
-    public async ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    public void OpenAccount(SimulatedAccount account, long now) => Wait(OpenAccountAsync(account, now, _cancellation));
+
+    public AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now) =>
+        Wait(AuthorizeAsync(account, leaseId, job, now, _cancellation));
+
+    public void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final) =>
+        Wait(AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, _cancellation));
+
+    public void StepUp(SimulatedAccount account, int tierLevel, CoreRequirement requirement, long now) =>
+        Wait(StepUpAsync(account, tierLevel, requirement, now, _cancellation));
+
+    // The replay is synchronous (IReplayBackend says why): each call blocks until the deployment
+    // answers. Safe here: the replay runs on a pool thread with no synchronization context.
+    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    private async Task OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {
         if (account.ClusterRoot != account)
         {
@@ -146,7 +166,7 @@ public sealed class LiveBackend : IReplayBackend
         account.BackendState = reference;
     }
 
-    public async ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
+    private async Task<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
     {
         await ConfirmCountedAsync(account, now, cancellationToken);
         await SetClockAsync(now, cancellationToken);
@@ -170,7 +190,7 @@ public sealed class LiveBackend : IReplayBackend
         return new AuthorizeAnswer((CoreVerdict)response.Verdict, required, response.RequestedFlopUnits, response.RequestedGpuSeconds);
     }
 
-    public async ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    private async Task AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
     {
         var attestationId = ReplayLease.AttestationId(leaseId, part);
         await SetClockAsync(now, cancellationToken);
@@ -215,7 +235,7 @@ public sealed class LiveBackend : IReplayBackend
         _unconfirmed.Add(account);
     }
 
-    public async ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, CoreRequirement requirement, long now, CancellationToken cancellationToken)
+    private async Task StepUpAsync(SimulatedAccount account, int tierLevel, CoreRequirement requirement, long now, CancellationToken cancellationToken)
     {
         await SetClockAsync(now, cancellationToken);
         var id = Reference(account).AccountId;

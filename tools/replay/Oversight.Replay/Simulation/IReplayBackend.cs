@@ -9,20 +9,27 @@ namespace Oversight.Replay.Simulation;
 /// The simulator, which plays the users, is the same for both, so the two modes can be compared
 /// verdict by verdict. Calls come in time order; <c>now</c> is virtual time (Unix seconds).
 /// </summary>
+/// <remarks>
+/// Synchronous on purpose: the in-process replay makes millions of calls a second and decides
+/// each at once, and an async state machine per call (several nested per event) cost about as
+/// much as the decision itself (measured with tests/Oversight.Replay.Benchmarks). The live mode
+/// sends one call at a time in time order anyway, so it blocks its one thread on each gRPC call
+/// instead of awaiting it.
+/// </remarks>
 public interface IReplayBackend
 {
     /// <summary>Makes the pseudonym known (and linked to its cluster root, for a linked sybil split) before its first request.</summary>
-    ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken);
+    void OpenAccount(SimulatedAccount account, long now);
 
     /// <summary>Asks for admission of one job as a lease.</summary>
-    ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken);
+    AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now);
 
     /// <summary>The provider attests usage of an admitted lease over an interval ending at <paramref name="now"/>.</summary>
     /// <param name="part">The attestation's number within the lease (0, 1, ...): its id is <see cref="ReplayLease.AttestationId"/>.</param>
-    ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken);
+    void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final);
 
     /// <summary>The user completed a step-up: the pseudonym now holds the tier at <paramref name="tierLevel"/>.</summary>
-    ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken);
+    void StepUp(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now);
 }
 
 /// <summary>A verdict and what it was judged on.</summary>

@@ -28,7 +28,7 @@ public sealed class InProcessBackend : IReplayBackend
         _engine = new AdmissionEngine(_store, new FlopEstimator(AcceleratorCatalogue.Default));
     }
 
-    public ValueTask OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    public void OpenAccount(SimulatedAccount account, long now)
     {
         var reference = new AccountRef(_policy.MarketplaceId ?? "replay", StoreId(account), StoreId(account.ClusterRoot));
         if (!reference.Linked)
@@ -37,12 +37,11 @@ public sealed class InProcessBackend : IReplayBackend
         }
 
         account.BackendState = _store.Handle(reference.Tag, reference.AccountId);
-        return ValueTask.CompletedTask;
     }
 
     // The engine's allocation-free path: the same amounts, limits, holds and verdict rule as the
     // enforcement service's AuthorizeAsync, without the explanation the replay never reads.
-    public ValueTask<AuthorizeAnswer> AuthorizeAsync(SimulatedAccount account, string leaseId, TraceJob job, long now, CancellationToken cancellationToken)
+    public AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now)
     {
         var lease = new LeaseRequest(leaseId, job.AcceleratorModel, job.AcceleratorCount, job.DurationSeconds, ReplayLease.Precision, job.FlopUnits, CheckOnly: false);
         var outcome = _engine.Authorize(_policy, Handle(account), new AccountStanding(account.TierLevel), lease, now);
@@ -51,19 +50,21 @@ public sealed class InProcessBackend : IReplayBackend
             throw new InvalidOperationException($"no decision for lease {leaseId}: {outcome.Status}");
         }
 
-        return ValueTask.FromResult(new AuthorizeAnswer(outcome.Verdict, outcome.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds));
+        return new AuthorizeAnswer(outcome.Verdict, outcome.RequiredTierLevel, outcome.Requested.FlopUnits, outcome.Requested.GpuSeconds);
     }
 
-    public ValueTask AttestAsync(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final, CancellationToken cancellationToken)
+    public void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final)
     {
         var status = _engine.Settle(_policy, Handle(account), leaseId, flopUnits, gpuSeconds, now, final, now);
-        return status == SettleStatus.Applied
-            ? ValueTask.CompletedTask
-            : throw new InvalidOperationException($"attestation {ReplayLease.AttestationId(leaseId, part)} was not counted: {status}");
+        if (status != SettleStatus.Applied)
+        {
+            throw new InvalidOperationException($"attestation {ReplayLease.AttestationId(leaseId, part)} was not counted: {status}");
+        }
     }
 
-    public ValueTask StepUpAsync(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now, CancellationToken cancellationToken) =>
-        ValueTask.CompletedTask;
+    public void StepUp(SimulatedAccount account, int tierLevel, RequirementKind requirement, long now)
+    {
+    }
 
     // The store's ids allow only [A-Za-z0-9._:-]: neither the '~' of sybil pseudonyms nor every
     // trace's account names (e-mail addresses, spaces) fit, so the store knows each pseudonym by its index.

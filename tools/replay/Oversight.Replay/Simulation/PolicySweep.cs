@@ -104,6 +104,8 @@ public static class ReplayRun
         trace.EnsureJobs();
         var bucket = options.TimelineBucketSeconds ?? ReplayTimeline.BucketFor(trace.Jobs.Max(j => j.End) - trace.Jobs[0].Start);
         var simulator = new ReplaySimulator(options, backend, bucket) { OnProgress = progress, OnVerdict = onVerdict };
-        return simulator.RunAsync(trace.Jobs, cancellationToken);
+        // On a pool thread: the replay runs synchronously (IReplayBackend says why), and a caller
+        // that shows progress keeps its own thread meanwhile.
+        return Task.Run(() => simulator.Run(trace.Jobs, cancellationToken), cancellationToken);
     }
 }

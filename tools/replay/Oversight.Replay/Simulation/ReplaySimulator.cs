@@ -71,6 +71,7 @@ public sealed class ReplaySimulator
     private readonly EventQueue<(RunningJob? Job, SimulatedAccount? Account, int Level)> _queue = new();
     private readonly Dictionary<string, SimulatedUser> _usersByName = new(StringComparer.Ordinal);
     private readonly List<SimulatedUser> _users = [];
+    private SimulatedUser?[] _usersByNumber = new SimulatedUser?[1024];
     private readonly Random _random;
     private readonly long[] _verdicts = new long[Enum.GetValues<Verdict>().Length];
     private readonly ReplayTimeline _timeline;
@@ -98,8 +99,8 @@ public sealed class ReplaySimulator
     /// <summary>Called now and then with the number of trace jobs taken so far.</summary>
     public Action<long>? OnProgress { get; init; }
 
-    /// <summary>Replays jobs sorted by start time (as <see cref="TraceLoad.Jobs"/> are).</summary>
-    public async Task<ReplayResult> RunAsync(IEnumerable<TraceJob> jobs, CancellationToken cancellationToken = default)
+    /// <summary>Replays jobs sorted by start time (as <see cref="TraceLoad.Jobs"/> are), on the calling thread.</summary>
+    public ReplayResult Run(IEnumerable<TraceJob> jobs, CancellationToken cancellationToken = default)
     {
         using var next = jobs.GetEnumerator();
         var pending = next.MoveNext() ? next.Current : null;
@@ -128,7 +129,7 @@ public sealed class ReplaySimulator
                 {
                     // Earlier than everything queued: it would be the next out of the queue anyway.
                     _queue.AdvanceTo(previousStart);
-                    await AuthorizeAsync(run, previousStart, cancellationToken);
+                    Authorize(run, previousStart);
                 }
                 else
                 {
@@ -142,13 +143,13 @@ public sealed class ReplaySimulator
             switch ((EventKind)kind)
             {
                 case EventKind.StepUpDone:
-                    await CompleteStepUpAsync(item.Account!, item.Level, time, cancellationToken);
+                    CompleteStepUp(item.Account!, item.Level, time);
                     break;
                 case EventKind.Attest:
-                    await AttestAsync(item.Job!, time, cancellationToken);
+                    Attest(item.Job!, time);
                     break;
                 default:
-                    await AuthorizeAsync(item.Job!, time, cancellationToken);
+                    Authorize(item.Job!, time);
                     break;
             }
         }
@@ -160,12 +161,7 @@ public sealed class ReplaySimulator
 
     private RunningJob Admit(TraceJob job)
     {
-        if (!_usersByName.TryGetValue(job.Account, out var user))
-        {
-            user = new SimulatedUser(_users.Count, job.Account, _policy.Ladder.Count);
-            _usersByName.Add(job.Account, user);
-            _users.Add(user);
-        }
+        var user = UserOf(job);
 
         // Sybil what-if: the user's jobs go round-robin to its pseudonyms.
         var slot = _options.SybilSplit == 1 ? 0 : (int)(user.Jobs % _options.SybilSplit);
@@ -194,7 +190,36 @@ public sealed class ReplaySimulator
         return new RunningJob(job, account, _jobIndex++, amounts);
     }
 
-    private async ValueTask AuthorizeAsync(RunningJob run, long now, CancellationToken cancellationToken)
+    /// <summary>The job's user, by the account's number when the trace has numbered it (no string is hashed then), else by name.</summary>
+    private SimulatedUser UserOf(TraceJob job)
+    {
+        var number = job.AccountNumber;
+        if (number >= 0 && number < _usersByNumber.Length && _usersByNumber[number] is { } known)
+        {
+            return known;
+        }
+
+        if (!_usersByName.TryGetValue(job.Account, out var user))
+        {
+            user = new SimulatedUser(_users.Count, job.Account, _policy.Ladder.Count);
+            _usersByName.Add(job.Account, user);
+            _users.Add(user);
+        }
+
+        if (number >= 0)
+        {
+            if (number >= _usersByNumber.Length)
+            {
+                Array.Resize(ref _usersByNumber, Math.Max(number + 1, _usersByNumber.Length * 2));
+            }
+
+            _usersByNumber[number] = user;
+        }
+
+        return user;
+    }
+
+    private void Authorize(RunningJob run, long now)
     {
         var account = run.Account;
         var user = account.User;
@@ -212,12 +237,12 @@ public sealed class ReplaySimulator
             return;
         }
 
-        await OpenAsync(account.ClusterRoot, now, cancellationToken);
-        await OpenAsync(account, now, cancellationToken);
+        Open(account.ClusterRoot, now);
+        Open(account, now);
 
         run.LeaseId = run.Attempt == 0 ? JobLeaseId(run.Index) : $"job-{run.Index}-{run.Attempt}";
         run.Attempt++;
-        var answer = await _backend.AuthorizeAsync(account, run.LeaseId, run.Job, now, cancellationToken);
+        var answer = _backend.Authorize(account, run.LeaseId, run.Job, now);
         _events++;
         _verdicts[(int)answer.Verdict]++;
         OnVerdict?.Invoke(new VerdictEvent(now, account.Pseudonym, run.LeaseId, answer.Verdict, account.TierLevel, answer.RequiredTierLevel, answer.FlopUnits));
@@ -234,8 +259,8 @@ public sealed class ReplaySimulator
                 if (AskToStepUp(run, answer, now) is { } level)
                 {
                     // No delay: the user steps up at once and the same job asks again before anything else happens.
-                    await CompleteStepUpAsync(account, level, now, cancellationToken);
-                    await AuthorizeAsync(run, now, cancellationToken);
+                    CompleteStepUp(account, level, now);
+                    Authorize(run, now);
                 }
 
                 break;
@@ -247,13 +272,13 @@ public sealed class ReplaySimulator
         }
     }
 
-    private ValueTask OpenAsync(SimulatedAccount account, long now, CancellationToken cancellationToken) =>
-        account.Opened ? ValueTask.CompletedTask : OpenFirstTimeAsync(account, now, cancellationToken);
-
-    private async ValueTask OpenFirstTimeAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
+    private void Open(SimulatedAccount account, long now)
     {
-        await _backend.OpenAccountAsync(account, now, cancellationToken);
-        account.Opened = true;
+        if (!account.Opened)
+        {
+            _backend.OpenAccount(account, now);
+            account.Opened = true;
+        }
     }
 
     /// <summary>Records the request and lets the user abandon or step up; returns the tier level when the step-up takes no time.</summary>
@@ -303,14 +328,14 @@ public sealed class ReplaySimulator
         return null;
     }
 
-    private async ValueTask CompleteStepUpAsync(SimulatedAccount account, int level, long now, CancellationToken cancellationToken)
+    private void CompleteStepUp(SimulatedAccount account, int level, long now)
     {
         if (level <= account.TierLevel)
         {
             return;
         }
 
-        await _backend.StepUpAsync(account, level, _policy.Tier(level).Requirement, now, cancellationToken);
+        _backend.StepUp(account, level, _policy.Tier(level).Requirement, now);
         _events++;
         account.TierLevel = level;
         account.User.HighestTier = Math.Max(account.User.HighestTier, level);
@@ -319,7 +344,7 @@ public sealed class ReplaySimulator
     private long NextAttestation(RunningJob run) =>
         Math.Min(run.AttestedUntil + _options.AttestIntervalSeconds, run.RunStart + run.DurationSeconds);
 
-    private async ValueTask AttestAsync(RunningJob run, long now, CancellationToken cancellationToken)
+    private void Attest(RunningJob run, long now)
     {
         var end = run.RunStart + run.DurationSeconds;
         var final = now >= end;
@@ -328,7 +353,7 @@ public sealed class ReplaySimulator
         var flop = flopSoFar - run.FlopAttested;
         var gpuSeconds = run.AcceleratorCount * (now - run.AttestedUntil);
         var intervalStart = run.AttestedUntil;
-        await _backend.AttestAsync(run.Account, run.LeaseId, run.Job, run.Part, flop, gpuSeconds, intervalStart, now, final, cancellationToken);
+        _backend.Attest(run.Account, run.LeaseId, run.Job, run.Part, flop, gpuSeconds, intervalStart, now, final);
         _events++;
         run.Part++;
         run.FlopAttested = flopSoFar;

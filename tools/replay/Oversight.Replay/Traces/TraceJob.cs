@@ -21,6 +21,20 @@ public sealed record TraceJob(
     TraceLocation Line)
 {
     public long DurationSeconds => End - Start;
+
+    /// <summary>
+    /// The account's number in the trace it was read from (equal numbers name the same account), or
+    /// -1. Traces are read with every account numbered, so that the replay finds each job's user by
+    /// index: a look-up by name cost a quarter of the replay's own time (tests/Oversight.Replay.Benchmarks).
+    /// A reading detail, not part of the job: equality leaves it out.
+    /// </summary>
+    public int AccountNumber { get; init; } = -1;
+
+    public bool Equals(TraceJob? other) =>
+        other is not null && Account == other.Account && Start == other.Start && End == other.End && AcceleratorModel == other.AcceleratorModel
+        && AcceleratorCount == other.AcceleratorCount && FlopUnits == other.FlopUnits && WorkloadClass == other.WorkloadClass && Line == other.Line;
+
+    public override int GetHashCode() => HashCode.Combine(Account, Start, End, AcceleratorModel, AcceleratorCount, FlopUnits, WorkloadClass, Line);
 }
 
 /// <summary>

@@ -110,6 +110,8 @@ public sealed class TraceCollector(TraceReadOptions options)
     // the jobs share one copy of each (a third of a large trace's memory otherwise).
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
 
+    private readonly Dictionary<string, int> _accountNumbers = new(StringComparer.Ordinal);
+
     public TraceReadOptions Options { get; } = options;
 
     public long RowsRead { get; private set; }
@@ -118,11 +120,15 @@ public sealed class TraceCollector(TraceReadOptions options)
     {
         RowsRead++;
         var account = Shared(job.Account);
+        ref var number = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_accountNumbers, account, out var known);
+        if (!known)
+        {
+            number = _accountNumbers.Count - 1;
+        }
+
         var model = Shared(job.AcceleratorModel);
         var workload = job.WorkloadClass is { } text ? Shared(text) : null;
-        _jobs.Add(ReferenceEquals(account, job.Account) && ReferenceEquals(model, job.AcceleratorModel) && ReferenceEquals(workload, job.WorkloadClass)
-            ? job
-            : job with { Account = account, AcceleratorModel = model, WorkloadClass = workload });
+        _jobs.Add(job with { Account = account, AcceleratorModel = model, WorkloadClass = workload, AccountNumber = number });
     }
 
     private string Shared(string name)
