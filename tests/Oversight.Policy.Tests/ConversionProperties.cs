@@ -55,6 +55,7 @@ public class ConversionProperties
     [InlineData("0.8")]
     [InlineData("0.333333333333333333333333333")] // more digits than the integer ratio holds: decimal arithmetic
     [InlineData("0.5000000001")]
+    [InlineData("0.9999999999999999999")] // past the integer ratio too, next to 1
     public void NearLimit_IsPastExactlyWhereDecimalArithmeticSaysSo(string fraction)
     {
         var threshold = new Oversight.Policy.Decisions.NearLimitThreshold(decimal.Parse(fraction, System.Globalization.CultureInfo.InvariantCulture));
@@ -65,6 +66,7 @@ public class ConversionProperties
             for (var after = Math.Max(0, edge - 2); after <= edge + 2; after++)
             {
                 Assert.Equal((decimal)after > f * limit, threshold.IsPast(after, limit));
+                Assert.Equal((decimal)after > f * limit, after > threshold.HighestNotPast(limit));
             }
         }
     }

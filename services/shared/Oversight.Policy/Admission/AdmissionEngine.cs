@@ -84,9 +84,9 @@ public sealed class AdmissionEngine(ICounterStore store, FlopEstimator estimator
         var amounts = Amounts(policy, lease);
         standing = AsStored(standing);
         // On the stack for any ordinary policy (16 windows); a policy with more windows gets an array.
+        // Exactly as many as the layout has: the runtime clears what is taken on the stack.
         var count = policy.Layout.FigureCount;
-        Span<UsageFigures> figures = count <= 64 ? stackalloc UsageFigures[64] : new UsageFigures[count];
-        figures = figures[..count];
+        var figures = count <= 64 ? stackalloc UsageFigures[count] : new UsageFigures[count];
         var status = store.Reserve(
             account, policy.Layout, now, standing.Suspended ? [] : policy.LayoutLimitsFor(standing.TierLevel),
             lease.LeaseId, amounts.FlopUnits, amounts.GpuSeconds, now + policy.Document.HoldTtlSeconds, lease.CheckOnly || standing.Suspended, figures);

@@ -36,4 +36,12 @@ internal readonly struct NearLimitThreshold
     /// <summary>Whether <paramref name="after"/> is past the fraction of <paramref name="limit"/>.</summary>
     public bool IsPast(Int128 after, long limit) =>
         _denominator > 0 ? after * _denominator > _numerator * limit : (decimal)after > _fraction * limit;
+
+    /// <summary>
+    /// The highest whole amount not past the fraction of <paramref name="limit"/>: an amount is past
+    /// it exactly when it is above this (for a whole number, above fraction x limit is above its
+    /// floor). Worked out once per limit, so that the rule compares, rather than multiplies, per call.
+    /// </summary>
+    public long HighestNotPast(long limit) =>
+        _denominator > 0 ? (long)(_numerator * limit / _denominator) : (long)decimal.Floor(_fraction * limit);
 }

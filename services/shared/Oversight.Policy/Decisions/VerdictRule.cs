@@ -92,7 +92,8 @@ public static class VerdictRule
         }
 
         var windows = Assess(policy, level, account.Linked, figures, request);
-        var deciding = ruling.DecidingLimit >= 0 ? windows[ruling.DecidingLimit] : null;
+        var decidingLimit = ruling.Verdict == Verdict.Allow ? Closest(policy, level, account.Linked, figures, request) : ruling.DecidingLimit;
+        var deciding = decidingLimit >= 0 ? windows[decidingLimit] : null;
         if (ruling.RequiredTierLevel is not { } higher)
         {
             if (ruling.Verdict == Verdict.Deny)
@@ -156,30 +157,45 @@ public static class VerdictRule
     }
 
     /// <summary>
-    /// ALLOW, or ALLOW_NEAR_LIMIT when a window would be past the near-limit fraction; the deciding
-    /// window is the one closest to its limit (among those past the fraction, when any are).
+    /// ALLOW, or ALLOW_NEAR_LIMIT when a window would be past the near-limit fraction; for
+    /// ALLOW_NEAR_LIMIT the deciding window is the one closest to its limit among those past it.
+    /// ALLOW names none: which window is closest only matters to the explanation (<see cref="Closest"/>),
+    /// and comparing fills exactly takes 128-bit products the replay's millions of verdicts need not pay for.
     /// </summary>
     private static Ruling Allowed(EffectivePolicy policy, int level, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
     {
         var limits = policy.LayoutLimitsFor(level);
-        int closest = -1, closestPast = -1;
-        Int128 closestAfter = 0, closestPastAfter = 0;
+        var highestNotNear = policy.HighestNotNearFor(level);
+        int closestPast = -1;
+        Int128 closestPastAfter = 0;
         for (var i = 0; i < limits.Length; i++)
         {
             var after = After(policy, limits[i], linked, figures, request);
-            var limit = limits[i].Limit;
-            if (closest < 0 || FillsMore(after, limit, closestAfter, limits[closest].Limit))
-            {
-                (closest, closestAfter) = (i, after);
-            }
-
-            if (policy.NearLimit.IsPast(after, limit) && (closestPast < 0 || FillsMore(after, limit, closestPastAfter, limits[closestPast].Limit)))
+            if (after > highestNotNear[i] && (closestPast < 0 || FillsMore(after, limits[i].Limit, closestPastAfter, limits[closestPast].Limit)))
             {
                 (closestPast, closestPastAfter) = (i, after);
             }
         }
 
-        return closestPast >= 0 ? new Ruling(Verdict.AllowNearLimit, null, closestPast) : new Ruling(Verdict.Allow, null, closest);
+        return closestPast >= 0 ? new Ruling(Verdict.AllowNearLimit, null, closestPast) : new Ruling(Verdict.Allow, null, -1);
+    }
+
+    /// <summary>The tier's limit the request would bring closest to full, or -1 when the tier has none.</summary>
+    private static int Closest(EffectivePolicy policy, int level, bool linked, ReadOnlySpan<UsageFigures> figures, RequestAmounts request)
+    {
+        var limits = policy.LayoutLimitsFor(level);
+        var closest = -1;
+        Int128 closestAfter = 0;
+        for (var i = 0; i < limits.Length; i++)
+        {
+            var after = After(policy, limits[i], linked, figures, request);
+            if (closest < 0 || FillsMore(after, limits[i].Limit, closestAfter, limits[closest].Limit))
+            {
+                (closest, closestAfter) = (i, after);
+            }
+        }
+
+        return closest;
     }
 
     /// <summary>Usage + held + request in one limit's window and metric: what it would hold if the request ran.</summary>
@@ -242,5 +258,5 @@ public static class VerdictRule
 
 /// <summary>What the verdict rule decided, before it is explained.</summary>
 /// <param name="RequiredTierLevel">The tier that would fit, when it is above the account's own; otherwise null.</param>
-/// <param name="DecidingLimit">An index into the current tier's limits: the first exceeded, or for ALLOW the closest to its limit; -1 for none.</param>
+/// <param name="DecidingLimit">An index into the current tier's limits: the first exceeded, or for ALLOW_NEAR_LIMIT the closest to its limit among those past the fraction; -1 for ALLOW (its explanation works out the closest) and for none.</param>
 internal readonly record struct Ruling(Verdict Verdict, int? RequiredTierLevel, int DecidingLimit);

@@ -13,6 +13,7 @@ public sealed class EffectivePolicy
     private readonly HashSet<string> _sharedTierIds;
     private readonly LimitCheck[][] _limitsByLevel;
     private readonly LayoutLimit[][] _layoutLimitsByLevel;
+    private readonly long[][] _highestNotNearByLevel;
 
     /// <exception cref="PolicyValidationException">The document is not valid.</exception>
     internal EffectivePolicy(string? marketplaceId, PolicyDocument document)
@@ -30,6 +31,7 @@ public sealed class EffectivePolicy
                 c.SharedByCluster ? SubjectKind.Cluster : SubjectKind.Own, Layout.WindowIndex(c.WindowId), c.Metric, c.Limit)).ToArray())
             .ToArray();
         NearLimit = new NearLimitThreshold(document.NearLimitFraction);
+        _highestNotNearByLevel = _layoutLimitsByLevel.Select(limits => limits.Select(l => NearLimit.HighestNotPast(l.Limit)).ToArray()).ToArray();
     }
 
     /// <summary>The windows as the counter stores count them (a lifetime window has no buckets).</summary>
@@ -75,6 +77,9 @@ public sealed class EffectivePolicy
     /// an account alone in its cluster are its own).
     /// </summary>
     public ReadOnlySpan<LayoutLimit> LayoutLimitsFor(int tierLevel) => _layoutLimitsByLevel[CheckLevel(tierLevel)];
+
+    /// <summary>For each of <see cref="LayoutLimitsFor"/>, the highest amount not past the near-limit fraction of it.</summary>
+    internal ReadOnlySpan<long> HighestNotNearFor(int tierLevel) => _highestNotNearByLevel[CheckLevel(tierLevel)];
 
     internal LimitCheck[] LimitArray(int tierLevel) => _limitsByLevel[CheckLevel(tierLevel)];
 
