@@ -13,6 +13,7 @@ namespace Oversight.Policy.Counters;
 internal struct BucketSeries
 {
     private const int Stride = 3;
+    private const int InitialBuckets = 8;
 
     private long[]? _data;
     private int _head; // in buckets
@@ -127,6 +128,9 @@ internal struct BucketSeries
         }
     }
 
+    /// <summary>Makes the array of buckets before the first amount comes (see SubjectState.Prepare).</summary>
+    public void Prepare() => _data ??= new long[Stride * InitialBuckets];
+
     public readonly BucketSeries Copy() => this with { _data = (long[]?)_data?.Clone() };
 
     private readonly long Index(int position) => _data![position * Stride];
@@ -177,7 +181,7 @@ internal struct BucketSeries
     {
         if (_data is null)
         {
-            _data = new long[Stride * 4];
+            _data = new long[Stride * InitialBuckets];
             return;
         }
 
