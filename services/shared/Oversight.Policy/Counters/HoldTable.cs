@@ -42,6 +42,9 @@ internal struct HoldTable<THasher>
     /// <summary>The capacity of the first array (most tags hold a lease or two at a time).</summary>
     public const int MinCapacity = 4;
 
+    /// <summary>The smallest capacity a prune gives a smaller array (1,024 slots are 56 KB).</summary>
+    public const int ShrinkFrom = 1024;
+
     private Slot[]? _slots;
     private int _count;
 
@@ -187,8 +190,10 @@ internal struct HoldTable<THasher>
                 }
             }
 
-            // A walk reads every slot: after a burst of holds, give the rest a smaller array.
-            if (slots.Length > MinCapacity && CapacityFor(_count) * 4 <= slots.Length)
+            // A walk reads every slot: after a burst of very many holds, give the rest a smaller
+            // array. Only a large array, and only far too large: below that, a walk costs a few
+            // microseconds at most, and a tag's holds ebbing and flowing allocate nothing.
+            if (slots.Length >= ShrinkFrom && CapacityFor(_count) * 8 <= slots.Length)
             {
                 Resize(CapacityFor(_count));
             }
