@@ -414,6 +414,95 @@ public abstract class CounterStoreConformanceTests(ICounterStore store)
     }
 
     [Fact]
+    public async Task HundredsOfHolds_InOneTag_FollowAModel_ThroughReleasesSettlesRepeatsExpiriesAndAKeepingReset()
+    {
+        // Three hundred holds of three accounts in one tag, each expiring at its own time, then
+        // visited in a shuffled order (released, by another account first; settled in full or in
+        // part; reserved again) while time runs past every expiry: what each call answers, the holds
+        // read back, the held sums and the pruned counts follow a model all the way.
+        var tag = await NewInitializedTagAsync();
+        var random = new Random(11);
+        var model = new Dictionary<string, CounterHold>(StringComparer.Ordinal);
+        var now = T0;
+        for (var i = 0; i < 300; i++)
+        {
+            var hold = new CounterHold($"lease-{i}", $"acct-{i % 3}", random.Next(1, 1000), random.Next(0, 100), T0 + 100 + random.Next(0, 2000));
+            var reserved = await Store.ReserveAsync(Reserve(tag, hold.LeaseId, hold.AccountId, hold.FlopUnits, hold.GpuSeconds, now, hold.ExpiresAt));
+            Assert.Equal((ReserveStatus.Admitted, hold), (reserved.Status, reserved.Hold));
+            model.Add(hold.LeaseId, hold);
+        }
+
+        async Task AssertHoldsAsync()
+        {
+            Assert.Equal(model.Values.OrderBy(h => h.LeaseId, StringComparer.Ordinal), await Store.ReadHoldsAsync(tag, now));
+        }
+
+        await AssertHoldsAsync();
+        var order = model.Keys.ToArray();
+        random.Shuffle(order);
+        for (var step = 0; step < order.Length; step++)
+        {
+            now += 7;
+            var expired = model.Values.Where(h => h.ExpiresAt <= now).Select(h => h.LeaseId).ToList();
+            expired.ForEach(id => model.Remove(id));
+            var read = await Store.ReadAsync(tag, now, Windows, [CounterSubject.Cluster, "acct-1"]);
+            Assert.Equal(
+                (expired.Count, model.Values.Sum(h => h.FlopUnits), model.Values.Sum(h => h.GpuSeconds), model.Values.Where(h => h.AccountId == "acct-1").Sum(h => h.FlopUnits)),
+                (read.ExpiredHoldsPruned, read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held,
+                    read.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.GpuSeconds).Held, read.Snapshot.Get("acct-1", Lifetime.Id, Metric.FlopUnits).Held));
+
+            var leaseId = order[step];
+            var owner = $"acct-{int.Parse(leaseId["lease-".Length..], System.Globalization.CultureInfo.InvariantCulture) % 3}";
+            var live = model.TryGetValue(leaseId, out var held);
+            switch (step % 4)
+            {
+                case 0:
+                    Assert.Equal(ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, leaseId, owner == "acct-0" ? "acct-1" : "acct-0", now)).Status);
+                    Assert.Equal(live ? ReleaseStatus.Released : ReleaseStatus.NotFound, (await Store.ReleaseAsync(tag, leaseId, owner, now)).Status);
+                    model.Remove(leaseId);
+                    break;
+                case 1:
+                    Assert.Equal(live, (await Store.SettleAsync(Settle(tag, $"att-{step}", owner, flop: 5, lease: leaseId, final: true, now: now))).HoldFound);
+                    model.Remove(leaseId);
+                    break;
+                case 2:
+                    Assert.Equal(live, (await Store.SettleAsync(Settle(tag, $"att-{step}", owner, flop: 300, gpu: 30, lease: leaseId, now: now))).HoldFound);
+                    if (live)
+                    {
+                        model[leaseId] = held! with { FlopUnits = Math.Max(0, held.FlopUnits - 300), GpuSeconds = Math.Max(0, held.GpuSeconds - 30) };
+                    }
+
+                    break;
+                default:
+                    var again = new CounterHold(leaseId, owner, 1, 1, now + 50 + random.Next(0, 500));
+                    var reserved = await Store.ReserveAsync(Reserve(tag, leaseId, owner, 1, 1, now, again.ExpiresAt));
+                    Assert.Equal(live ? (ReserveStatus.AlreadyHeld, held) : (ReserveStatus.Admitted, again), (reserved.Status, reserved.Hold));
+                    model[leaseId] = live ? held! : again;
+                    break;
+            }
+
+            if (step % 25 == 0)
+            {
+                await AssertHoldsAsync();
+            }
+
+            if (step == 150)
+            {
+                // A reset that keeps the holds keeps every one as it is.
+                await Store.ResetTagAsync(tag, keepHolds: true);
+                await Store.InitializeTagAsync(tag, "epoch-2");
+                await AssertHoldsAsync();
+            }
+        }
+
+        await AssertHoldsAsync();
+        now += 3000;
+        var last = await Store.ReadAsync(tag, now, Windows, [CounterSubject.Cluster]);
+        Assert.Equal((model.Count, 0L), (last.ExpiredHoldsPruned, last.Snapshot.Get(CounterSubject.Cluster, Lifetime.Id, Metric.FlopUnits).Held));
+        Assert.Empty(await Store.ReadHoldsAsync(tag, now));
+    }
+
+    [Fact]
     public async Task Release_RemovesTheLiveHold()
     {
         var tag = await NewInitializedTagAsync();

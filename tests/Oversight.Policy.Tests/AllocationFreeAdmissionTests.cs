@@ -174,6 +174,52 @@ public sealed class AllocationFreeAdmissionTests
         Assert.Empty(await store.ReadHoldsAsync(tag, now));
     }
 
+    [Fact]
+    public void TheHandlePath_AllocatesNothing_OnceItsTagHasGrown_WithHundredsOfHoldsComingAndGoing()
+    {
+        // Each round holds 200 leases, settles half of them (in part, then in full) and lets the
+        // rest expire; after the first rounds, a round allocates nothing.
+        const string tag = "m1:acct-0";
+        var store = new InMemoryCounterStore();
+        store.InitializeTag(tag, "e1");
+        var handle = store.Handle(tag, "acct-0");
+        var figures = new UsageFigures[Policy.Layout.FigureCount];
+        var leaseIds = Enumerable.Range(0, 200).Select(i => $"lease-{i}").ToArray();
+        long now = 1_800_000_000;
+        var (admitted, applied) = (0, 0); // counted, not asserted, inside: an assertion allocates
+
+        void Round()
+        {
+            for (var i = 0; i < leaseIds.Length; i++)
+            {
+                admitted += store.Reserve(handle, Policy.Layout, now++, Policy.LayoutLimitsFor(Policy.Ladder.Count - 1), leaseIds[i], 100, 1, now + 300 + i, false, figures) == ReserveStatus.Admitted ? 1 : 0;
+            }
+
+            for (var i = 0; i < leaseIds.Length; i += 2)
+            {
+                applied += store.Settle(handle, Policy.Layout, now, leaseIds[i], 40, 1, now, final: false) == SettleStatus.Applied ? 1 : 0;
+                applied += store.Settle(handle, Policy.Layout, now++, leaseIds[i], 60, 0, now, final: true) == SettleStatus.Applied ? 1 : 0;
+            }
+
+            now += 1000; // the other half expire before the next round's first hold
+        }
+
+        for (var round = 0; round < 100; round++)
+        {
+            Round();
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var round = 0; round < 20; round++)
+        {
+            Round();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal((120 * 200, 120 * 200), (admitted, applied));
+        Assert.Equal(100, store.Read(tag, now, Policy.CounterWindows, ["acct-0"]).ExpiredHoldsPruned);
+    }
+
     private static async Task<IReadOnlyList<CounterReading>> ReadingsAsync(InMemoryCounterStore store, AccountRef account, long now) =>
         (await store.ReadAsync(account.Tag, now, Policy.CounterWindows, [account.AccountId, CounterSubject.Cluster])).Snapshot.Readings;
 }

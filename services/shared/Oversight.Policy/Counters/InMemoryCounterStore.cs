@@ -66,7 +66,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         lock (state)
         {
             state.PruneHolds(now);
-            IReadOnlyList<CounterHold> holds = state.Holds.Select(h => h.Value.ToHold(h.Key)).OrderBy(h => h.LeaseId, StringComparer.Ordinal).ToList();
+            IReadOnlyList<CounterHold> holds = state.Holds.ToList().Select(h => h.Value.ToHold(h.Key)).OrderBy(h => h.LeaseId, StringComparer.Ordinal).ToList();
             return Task.FromResult(holds);
         }
     }
@@ -255,9 +255,14 @@ public sealed class InMemoryCounterStore : ICounterStore
 
             state.PruneHolds(now);
             // Another account's hold under this id (a linked account shares the tag) is not the caller's.
-            return state.Holds.TryGetValue(leaseId, out var hold) && hold.Account.Id == accountId && state.RemoveHold(leaseId)
-                ? new ReleaseResult(ReleaseStatus.Released)
-                : new ReleaseResult(ReleaseStatus.NotFound);
+            var slot = state.Holds.Find(leaseId, out _);
+            if (slot < 0 || state.Holds.EntryAt(slot).Account.Id != accountId)
+            {
+                return new ReleaseResult(ReleaseStatus.NotFound);
+            }
+
+            state.RemoveHoldAt(slot);
+            return new ReleaseResult(ReleaseStatus.Released);
         }
     }
 
@@ -358,10 +363,10 @@ public sealed class InMemoryCounterStore : ICounterStore
             {
                 TagState.Fill(cluster, windows, slots, now, figures[half..]);
             }
-            // One hash of the lease id on the admitted path: claim the entry, and give it back when
-            // nothing is to be held (nothing else touches the dictionary in between).
-            ref var hold = ref CollectionsMarshal.GetValueRefOrAddDefault(state.Holds, leaseId, out var exists);
-            if (exists)
+            // One hash of the lease id on the admitted path: the look-up also finds the slot to fill
+            // (nothing else touches the table in between).
+            var slot = state.Holds.Find(leaseId, out var hash);
+            if (slot >= 0)
             {
                 return ReserveStatus.AlreadyHeld;
             }
@@ -380,12 +385,12 @@ public sealed class InMemoryCounterStore : ICounterStore
 
             if (status == ReserveStatus.Refused || checkOnly)
             {
-                state.Holds.Remove(leaseId);
                 return status;
             }
 
-            hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
-            state.Track(leaseId, hold);
+            var hold = new HoldEntry(own, flopUnits, gpuSeconds, expiresAt);
+            state.Holds.Insert(slot, hash, leaseId, hold);
+            state.AddHeld(hold, 1);
             return status;
         }
     }
@@ -542,7 +547,8 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>The cluster's counters; null while the tag has no account (its figures are zero).</summary>
         public SubjectState? Cluster => _cluster ?? _sole;
 
-        public readonly Dictionary<string, HoldEntry> Holds = new(StringComparer.Ordinal);
+        /// <summary>The live holds (and holds expired since the last prune), by lease id.</summary>
+        public HoldTable<RandomizedLeaseHasher> Holds = new();
 
         public readonly Dictionary<string, long> Marks = new(StringComparer.Ordinal);
 
@@ -556,19 +562,6 @@ public sealed class InMemoryCounterStore : ICounterStore
         private CounterLayout? _layout;
         private int[] _layoutSlots = [];
 
-        /// <summary>No hold expires before this (it may be earlier than the earliest live hold): pruning is skipped until now reaches it.</summary>
-        private long _earliestHoldExpiry = long.MaxValue;
-
-        /// <summary>
-        /// With more than <see cref="HoldIndexThreshold"/> holds, every hold's lease id by expiry, so
-        /// that pruning visits only expired holds (entries of holds settled meanwhile are skipped
-        /// when their time comes). With fewer, a prune walks the holds: cheaper for the few holds
-        /// of most tags, and bounded.
-        /// </summary>
-        private PriorityQueue<string, long>? _holdExpiries;
-
-        private const int HoldIndexThreshold = 16;
-
         public void Clear()
         {
             Epoch = null;
@@ -581,8 +574,6 @@ public sealed class InMemoryCounterStore : ICounterStore
             _markExpiries?.Clear();
             _windowIds.Clear();
             _layout = null;
-            _holdExpiries = null;
-            _earliestHoldExpiry = long.MaxValue;
         }
 
         /// <summary>The subject, or null when it has nothing yet (reads do not create subjects).</summary>
@@ -667,104 +658,50 @@ public sealed class InMemoryCounterStore : ICounterStore
         public void AddHold(string leaseId, HoldEntry entry)
         {
             Holds.Add(leaseId, entry);
-            Track(leaseId, entry);
-        }
-
-        /// <summary>Counts a hold just put into <see cref="Holds"/> in the held sums and the pruning schedule.</summary>
-        public void Track(string leaseId, HoldEntry entry)
-        {
             AddHeld(entry, 1);
-            _earliestHoldExpiry = Math.Min(_earliestHoldExpiry, entry.ExpiresAt);
-            if (_holdExpiries is not null)
-            {
-                _holdExpiries.Enqueue(leaseId, entry.ExpiresAt);
-            }
-            else if (Holds.Count > HoldIndexThreshold)
-            {
-                _holdExpiries = new PriorityQueue<string, long>(Holds.Select(h => (h.Key, h.Value.ExpiresAt)));
-            }
         }
 
         /// <summary>Removes the lease's hold; with <paramref name="holder"/>, only when that subject holds it.</summary>
         public bool RemoveHold(string leaseId, SubjectState? holder = null)
         {
-            if (!Holds.Remove(leaseId, out var entry))
+            var slot = Holds.Find(leaseId, out _);
+            if (slot < 0 || (holder is not null && Holds.EntryAt(slot).Account != holder))
             {
                 return false;
             }
 
-            if (holder is not null && entry.Account != holder)
-            {
-                // Another account's: put back as it was. Taking it out first keeps the holder's (usual)
-                // path at one hash of the lease id.
-                Holds.Add(leaseId, entry);
-                return false;
-            }
-
-            AddHeld(entry, -1);
+            RemoveHoldAt(slot);
             return true;
         }
 
-        private void AddHeld(HoldEntry entry, int sign)
+        /// <summary>Removes the hold in a slot <see cref="HoldTable{THasher}.Find"/> returned.</summary>
+        public void RemoveHoldAt(int slot) => AddHeld(Holds.RemoveAt(slot), -1);
+
+        /// <summary>Counts a hold in (<paramref name="sign"/> 1) or out of (-1) its account's and the cluster's held sums.</summary>
+        public void AddHeld(HoldEntry entry, int sign) => AddHeld(entry, sign, _cluster);
+
+        private static void AddHeld(HoldEntry entry, int sign, SubjectState? cluster)
         {
             entry.Account.HeldFlop += sign * entry.FlopUnits;
             entry.Account.HeldGpu += sign * entry.GpuSeconds;
-            if (_cluster is not null)
+            if (cluster is not null)
             {
-                _cluster.HeldFlop += sign * entry.FlopUnits;
-                _cluster.HeldGpu += sign * entry.GpuSeconds;
+                cluster.HeldFlop += sign * entry.FlopUnits;
+                cluster.HeldGpu += sign * entry.GpuSeconds;
             }
         }
 
         /// <summary>Removes the holds that expired by <paramref name="now"/>; returns how many. Costs
-        /// nothing until the earliest expiry; then a walk of at most <see cref="HoldIndexThreshold"/>
-        /// holds, or the expired entries of the index.</summary>
+        /// nothing until the earliest expiry; then one walk of the hold table.</summary>
         public int PruneHolds(long now)
         {
-            if (now < _earliestHoldExpiry)
-            {
-                return 0;
-            }
+            var unheld = new Unheld(_cluster);
+            return Holds.RemoveExpired(now, ref unheld);
+        }
 
-            var pruned = 0;
-            if (_holdExpiries is null)
-            {
-                var earliest = long.MaxValue;
-                foreach (var (leaseId, hold) in Holds)
-                {
-                    if (hold.ExpiresAt <= now)
-                    {
-                        RemoveHold(leaseId); // removing while enumerating is allowed (.NET Core 3.0+)
-                        pruned++;
-                    }
-                    else
-                    {
-                        earliest = Math.Min(earliest, hold.ExpiresAt);
-                    }
-                }
-
-                _earliestHoldExpiry = earliest;
-                return pruned;
-            }
-
-            while (_holdExpiries.TryPeek(out var leaseId, out var expiresAt) && expiresAt <= now)
-            {
-                _holdExpiries.Dequeue();
-                // The lease may have settled, or settled and been held again with a later expiry.
-                if (Holds.TryGetValue(leaseId, out var hold) && hold.ExpiresAt <= now)
-                {
-                    RemoveHold(leaseId);
-                    pruned++;
-                }
-            }
-
-            if (Holds.Count == 0)
-            {
-                _holdExpiries = null; // only entries of settled holds are left
-            }
-
-            _earliestHoldExpiry = _holdExpiries is not null && _holdExpiries.TryPeek(out _, out var next) ? next : long.MaxValue;
-            return pruned;
+        private readonly struct Unheld(SubjectState? cluster) : IHoldRemoved
+        {
+            public void Removed(HoldEntry hold) => AddHeld(hold, -1, cluster);
         }
 
         public void AddMark(string attestationId, long expiresAt)
@@ -846,8 +783,14 @@ public sealed class InMemoryCounterStore : ICounterStore
                 return RemoveHold(leaseId, account);
             }
 
-            ref var hold = ref CollectionsMarshal.GetValueRefOrNullRef(Holds, leaseId);
-            if (Unsafe.IsNullRef(ref hold) || hold.Account != account)
+            var slot = Holds.Find(leaseId, out _);
+            if (slot < 0)
+            {
+                return false;
+            }
+
+            ref var hold = ref Holds.EntryAt(slot);
+            if (hold.Account != account)
             {
                 return false;
             }
