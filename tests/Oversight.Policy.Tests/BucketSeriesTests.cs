@@ -7,14 +7,20 @@ namespace Oversight.Policy.Tests;
 public sealed class BucketSeriesTests
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void RandomAddsAndPrunes_KeepTheTotalsAndOldestBucketsOfASortedMap(int seed)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(4, true)]
+    public void RandomAddsAndPrunes_KeepTheTotalsAndOldestBucketsOfASortedMap(int seed, bool prepared)
     {
         const long bucket = 3600, length = 86400;
         var random = new Random(seed);
         var series = new BucketSeries();
+        if (prepared)
+        {
+            series.Prepare();
+        }
+
         var model = new SortedDictionary<long, (long Flop, long Gpu)>();
         long now = 1_800_000_000;
 
@@ -53,5 +59,14 @@ public sealed class BucketSeriesTests
                 Assert.Equal(model.FirstOrDefault(b => b.Value.Gpu != 0) is { Value.Gpu: not 0 } g ? g.Key : null, series.OldestBucket(Metric.GpuSeconds));
             }
         }
+
+        // A copy (a cluster made from its first account) prunes the same and shares no array with the original.
+        var copy = series.Copy();
+        var later = now + (10 * length);
+        series.Add(later / bucket, 7, 7);
+        copy.PruneEnded(later, bucket, length);
+        series.PruneEnded(later, bucket, length);
+        Assert.Equal((0, 0), (copy.FlopTotal, copy.GpuTotal));
+        Assert.Equal((7, 7), (series.FlopTotal, series.GpuTotal));
     }
 }
