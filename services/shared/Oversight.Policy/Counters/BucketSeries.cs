@@ -172,8 +172,10 @@ internal struct BucketSeries
     private void Append(long bucket, long flop, long gpu)
     {
         EnsureRoomAtEnd();
-        Debug.Assert(_data!.Length == _capacity * Stride && _head + Older < _capacity);
-        ref var slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data!), (_head + Older) * Stride);
+        // Checked for null here, in a local, so that the JIT does not check it again by reading the array.
+        var data = _data ?? throw new InvalidOperationException("no room was made");
+        Debug.Assert(data.Length == _capacity * Stride && _head + Older < _capacity);
+        ref var slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(data), (_head + Older) * Stride);
         slot = bucket;
         Unsafe.Add(ref slot, 1) = flop;
         Unsafe.Add(ref slot, 2) = gpu;
