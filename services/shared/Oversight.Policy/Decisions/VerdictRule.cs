@@ -92,7 +92,7 @@ public static class VerdictRule
         }
 
         var windows = Assess(policy, level, account.Linked, figures, request);
-        var decidingLimit = ruling.Verdict == Verdict.Allow ? Closest(policy, level, account.Linked, figures, request) : ruling.DecidingLimit;
+        var decidingLimit = ruling is { Verdict: Verdict.Allow, RequiredTierLevel: null } ? Closest(policy, level, account.Linked, figures, request) : ruling.DecidingLimit;
         var deciding = decidingLimit >= 0 ? windows[decidingLimit] : null;
         if (ruling.RequiredTierLevel is not { } higher)
         {

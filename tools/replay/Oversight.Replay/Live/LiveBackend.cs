@@ -134,22 +134,23 @@ public sealed class LiveBackend : IReplayBackend
         return backend;
     }
 
-    public void OpenAccount(SimulatedAccount account, long now) => Wait(OpenAccountAsync(account, now, _cancellation));
+    public void OpenAccount(SimulatedAccount account, long now) => Wait(() => OpenAccountAsync(account, now, _cancellation));
 
     public AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now) =>
-        Wait(AuthorizeAsync(account, leaseId, job, now, _cancellation));
+        Wait(() => AuthorizeAsync(account, leaseId, job, now, _cancellation));
 
     public void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final) =>
-        Wait(AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, _cancellation));
+        Wait(() => AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, _cancellation));
 
     public void StepUp(SimulatedAccount account, int tierLevel, CoreRequirement requirement, long now) =>
-        Wait(StepUpAsync(account, tierLevel, requirement, now, _cancellation));
+        Wait(() => StepUpAsync(account, tierLevel, requirement, now, _cancellation));
 
     // The replay is synchronous (IReplayBackend says why): each call blocks until the deployment
-    // answers. Safe here: the replay runs on a pool thread with no synchronization context.
-    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+    // answers. The call runs on a pool thread, so that its continuations never wait for the
+    // blocked thread's synchronization context (a UI or test framework's would deadlock).
+    private static void Wait(Func<Task> call) => Task.Run(call).GetAwaiter().GetResult();
 
-    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+    private static T Wait<T>(Func<Task<T>> call) => Task.Run(call).GetAwaiter().GetResult();
 
     private async Task OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {

@@ -190,11 +190,15 @@ public sealed class ReplaySimulator
         return new RunningJob(job, account, _jobIndex++, amounts);
     }
 
-    /// <summary>The job's user, by the account's number when the trace has numbered it (no string is hashed then), else by name.</summary>
+    /// <summary>
+    /// The job's user: by the account's number when the trace has numbered it (no string is hashed
+    /// then; the name is still compared, by reference first, since a number means nothing outside
+    /// the trace load that gave it), else by name.
+    /// </summary>
     private SimulatedUser UserOf(TraceJob job)
     {
         var number = job.AccountNumber;
-        if (number >= 0 && number < _usersByNumber.Length && _usersByNumber[number] is { } known)
+        if (number >= 0 && number < _usersByNumber.Length && _usersByNumber[number] is { } known && string.Equals(known.Name, job.Account, StringComparison.Ordinal))
         {
             return known;
         }
@@ -206,7 +210,9 @@ public sealed class ReplaySimulator
             _users.Add(user);
         }
 
-        if (number >= 0)
+        // A load numbers its accounts from 0 up: a number far beyond the users seen so far was set by
+        // hand, and is not worth an array that large.
+        if (number >= 0 && number < 16 * (_users.Count + 1024))
         {
             if (number >= _usersByNumber.Length)
             {

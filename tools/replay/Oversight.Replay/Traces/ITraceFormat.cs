@@ -80,7 +80,7 @@ internal static class JobRules
             return;
         }
 
-        collector.Add(new TraceJob(account, start, end, accelerator.Model, (int)count, flopUnits, workloadClass, at));
+        collector.Add(account, start, end, accelerator.Model, (int)count, flopUnits, workloadClass, at);
     }
 
     /// <summary>The --accelerator value, or the format's default, recorded as an assumption.</summary>

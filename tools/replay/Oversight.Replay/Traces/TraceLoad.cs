@@ -116,19 +116,21 @@ public sealed class TraceCollector(TraceReadOptions options)
 
     public long RowsRead { get; private set; }
 
-    public void Add(TraceJob job)
+    /// <summary>A job of the trace (its names shared with the other jobs', its account numbered).</summary>
+    public void Add(string account, long start, long end, string acceleratorModel, int acceleratorCount, long? flopUnits, string? workloadClass, TraceLocation line)
     {
         RowsRead++;
-        var account = Shared(job.Account);
+        account = Shared(account);
         ref var number = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_accountNumbers, account, out var known);
         if (!known)
         {
             number = _accountNumbers.Count - 1;
         }
 
-        var model = Shared(job.AcceleratorModel);
-        var workload = job.WorkloadClass is { } text ? Shared(text) : null;
-        _jobs.Add(job with { Account = account, AcceleratorModel = model, WorkloadClass = workload, AccountNumber = number });
+        _jobs.Add(new TraceJob(account, start, end, Shared(acceleratorModel), acceleratorCount, flopUnits, workloadClass is { } text ? Shared(text) : null, line)
+        {
+            AccountNumber = number,
+        });
     }
 
     private string Shared(string name)
