@@ -292,11 +292,24 @@ public sealed class InMemoryCounterStore : ICounterStore
     /// Names an account's counters for the allocation-free path: its tag (<c>&lt;marketplace&gt;:&lt;cluster root&gt;</c>)
     /// and its own subject. The handle stays valid across a reset of the tag.
     /// </summary>
-    public CounterHandle Handle(string tag, string accountId)
+    /// <param name="layout">
+    /// When given, the account's counters for it are made now rather than at its first call, so
+    /// that they lie in memory next to the handle (a replay fetches thousands of accounts in turn).
+    /// </param>
+    public CounterHandle Handle(string tag, string accountId, CounterLayout? layout = null)
     {
         CounterIds.ValidateTag(tag);
         CounterIds.ValidateAccount(accountId, nameof(accountId));
-        return new CounterHandle(this, tag, accountId, _tags.GetOrAdd(tag, static _ => new TagState()));
+        var handle = new CounterHandle(this, tag, accountId, _tags.GetOrAdd(tag, static _ => new TagState()));
+        if (layout is not null)
+        {
+            lock (handle.State)
+            {
+                handle.State.Own(handle, layout);
+            }
+        }
+
+        return handle;
     }
 
     /// <summary>The account whose live hold the lease id names in the handle's tag, or null when none holds it.</summary>

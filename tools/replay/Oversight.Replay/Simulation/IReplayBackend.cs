@@ -18,7 +18,7 @@ namespace Oversight.Replay.Simulation;
 /// </remarks>
 public interface IReplayBackend
 {
-    /// <summary>Makes the pseudonym known (and linked to its cluster root, for a linked sybil split) before its first request.</summary>
+    /// <summary>Makes the pseudonym known (and linked to its cluster root, for a linked sybil split) when the replay makes it, before its first request.</summary>
     void OpenAccount(SimulatedAccount account, long now);
 
     /// <summary>Asks for admission of one job as a lease.</summary>
@@ -54,8 +54,6 @@ public sealed class SimulatedAccount(int index, SimulatedUser user, string pseud
 
     /// <summary>While a step-up is in progress (until this time) the pseudonym's jobs wait.</summary>
     public long PendingUntil { get; set; } = long.MinValue;
-
-    public bool Opened { get; set; }
 
     /// <summary>What a backend keeps for this pseudonym (the live mode's account id).</summary>
     public object? BackendState { get; set; }

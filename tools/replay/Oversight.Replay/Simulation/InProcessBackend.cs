@@ -36,7 +36,7 @@ public sealed class InProcessBackend : IReplayBackend
             _store.InitializeTag(reference.Tag, Epoch);
         }
 
-        account.BackendState = _store.Handle(reference.Tag, reference.AccountId);
+        account.BackendState = _store.Handle(reference.Tag, reference.AccountId, _policy.Layout);
     }
 
     // The engine's allocation-free path: the same amounts, limits, holds and verdict rule as the
