@@ -163,9 +163,10 @@ public sealed class ReplaySimulator
     {
         var user = UserOf(job);
 
-        // Sybil what-if: the user's jobs go round-robin to its pseudonyms.
+        // Sybil what-if: the user's jobs go round-robin to its pseudonyms. (The first pseudonym is
+        // checked first: the list of pseudonyms is one object more to fetch per job otherwise.)
         var slot = _options.SybilSplit == 1 ? 0 : (int)(user.Jobs % _options.SybilSplit);
-        while (user.Pseudonyms.Count <= slot)
+        while ((slot > 0 || user.FirstPseudonym is null) && user.Pseudonyms.Count <= slot)
         {
             var name = _options.SybilSplit == 1 ? user.Name : $"{user.Name}~{user.Pseudonyms.Count + 1}";
             var root = _options.SybilLinked && user.Pseudonyms.Count > 0 ? user.Pseudonyms[0] : null;
