@@ -10,18 +10,24 @@ using Oversight.Replay.Simulation;
 // the default policy) on ONE thread, twice with the same accounts (N and 2N jobs), and prints
 // events per second and memory for each: memory should follow the accounts, not the events.
 //
-//   dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1]
-if (args.Any(a => a is "-h" or "--help") || args.Except(["--accounts", "--jobs", "--seed"]).Any(a => a.StartsWith('-')))
+//   dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1] [--simulator-only]
+//
+// --simulator-only replays through a backend that decides nothing (every job allowed, nothing
+// counted): what the simulator itself costs, for comparison, not the benchmark's figure.
+if (args.Any(a => a is "-h" or "--help") || args.Except(["--accounts", "--jobs", "--seed", "--simulator-only"]).Any(a => a.StartsWith('-')))
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1]  (README.md beside it explains the columns)");
+    Console.Error.WriteLine("usage: dotnet run -c Release --project tests/Oversight.Replay.Benchmarks -- [--accounts 10000] [--jobs 1000000] [--seed 1] [--simulator-only]  (README.md beside it explains the columns)");
     return args.Any(a => a is "-h" or "--help") ? 0 : 2;
 }
 
 var accounts = Option("--accounts", 10_000);
 var jobs = Option("--jobs", 1_000_000);
 var seed = Option("--seed", 1);
+var simulatorOnly = args.Contains("--simulator-only");
 
-Console.WriteLine($"replay benchmark: default policy, {accounts:N0} accounts, one thread, .NET {Environment.Version}, {Environment.ProcessorCount} processors");
+Console.WriteLine(simulatorOnly
+    ? $"replay benchmark, SIMULATOR ONLY (a backend that decides nothing; not the benchmark's figure): {accounts:N0} accounts, one thread, .NET {Environment.Version}, {Environment.ProcessorCount} processors"
+    : $"replay benchmark: default policy, {accounts:N0} accounts, one thread, .NET {Environment.Version}, {Environment.ProcessorCount} processors");
 // Events per second of wall time and of this process's CPU time: on a busy machine the second is
 // the fairer figure (the replay and, with workstation non-concurrent GC, its collections run on one thread).
 Console.WriteLine($"{"jobs",12} {"events",12} {"seconds",8} {"events/s",12} {"events/cpu-s",13} {"jobs/s",10} {"alloc/event",12} {"heap after",11} {"peak RSS",10} {"GC time",7} {"GCs",6}  verdicts");
@@ -48,7 +54,8 @@ async Task Measure(long jobCount, bool warmup)
     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
     var pausedBefore = GC.GetTotalPauseDuration();
     var collectionsBefore = GC.CollectionCount(0);
-    var simulator = new ReplaySimulator(options, new InProcessBackend(options.Policy.Resolve(options.Marketplace)), 86400);
+    IReplayBackend backend = simulatorOnly ? new AllowEverythingBackend() : new InProcessBackend(options.Policy.Resolve(options.Marketplace));
+    var simulator = new ReplaySimulator(options, backend, 86400);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var clock = Stopwatch.StartNew();
     var result = simulator.Run(SyntheticTrace.Jobs(accounts, jobCount, seed));
