@@ -65,12 +65,14 @@ public sealed class DeliveryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Usage_PublishedWhileNoQueueIsBoundForIt_WaitsInTheOutboxUntilEnforcementDeclaresItsQueue()
+    public async Task Usage_PublishedWhileNoQueueIsBoundForIt_WaitsInTheOutboxAndIsReportedWaitingUntilEnforcementDeclaresItsQueue()
     {
         // RabbitMQ drops a message that no queue is bound to receive, and confirms it all the same:
         // a first install whose enforcement has not started yet, or a broker that lost its state,
         // would lose the usage for good. Here enforcement is stopped and its queue deleted.
         await using var deployment = await Deployment.StartAsync();
+        using var metrics = new OutboxMetricsReader(deployment.Attestation.Services);
+        const string outbox = "outbox=attestation";
         var flow = new MissionFlow(deployment.Target, deployment.Marketplace, Deployment.IdentitySecretId, Deployment.IdentitySecret, output.WriteLine);
         await flow.RegisterAndCreateAsync();
         await deployment.RestartEnforcementAsync(async () =>
@@ -81,10 +83,21 @@ public sealed class DeliveryTests(ITestOutputHelper output)
             Assert.Equal(Attestation.V1.Outcome.Accepted, receipt.Outcome);
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Equal(1, await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)));
+
+            // What an operator alerts on: each refusal is kept in the row, and the gauges show the
+            // event waiting, older and older; the broker's refusal is told from an outage.
+            await WaitUntilAsync(async () => await AttemptsAsync(deployment.AttestationDatabase, nameof(UsageAttested)) >= 3);
+            await WaitUntilAsync(() => Task.FromResult(
+                metrics.Read("oversight.outbox.waiting", outbox) == 1 && metrics.Read("oversight.outbox.oldest_waiting_age", outbox) >= 1));
+            Assert.True(metrics.Read("oversight.outbox.publish_failures", outbox + ",reason=not_routed") >= 3);
+            Assert.Null(metrics.Read("oversight.outbox.publish_failures", outbox + ",reason=error"));
         });
 
         await flow.WaitForUsageAsync(700_000);
         await WaitUntilAsync(async () => await UnpublishedAsync(deployment.AttestationDatabase, nameof(UsageAttested)) == 0);
+        await WaitUntilAsync(() => Task.FromResult(
+            metrics.Read("oversight.outbox.waiting", outbox) == 0 && metrics.Read("oversight.outbox.oldest_waiting_age", outbox) == 0));
+        Assert.True(metrics.Read("oversight.outbox.published", outbox) >= 1);
         await Task.Delay(TimeSpan.FromSeconds(1));
         await flow.WaitForUsageAsync(700_000);
     }
@@ -133,6 +146,16 @@ public sealed class DeliveryTests(ITestOutputHelper output)
             "SELECT count(*) FROM outbox_messages WHERE \"PublishedAt\" IS NULL AND \"MessageType\" LIKE @type", connection);
         command.Parameters.AddWithValue("type", "%." + type);
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<int> AttemptsAsync(string database, string type)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(max(\"Attempts\"), 0) FROM outbox_messages WHERE \"MessageType\" LIKE @type", connection);
+        command.Parameters.AddWithValue("type", "%." + type);
+        return (int)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task DeleteQueueAsync(Uri broker, string queue)

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Oversight.Hosting.Outbox;
 
@@ -10,6 +11,8 @@ public static class OutboxExtensions
         where TContext : DbContext
     {
         services.AddSingleton<OutboxSignal>();
+        services.AddMetrics();
+        services.TryAddSingleton<OutboxMetrics>();
         services.AddHostedService<OutboxPublisher<TContext>>();
         return services;
     }

@@ -51,13 +51,15 @@ public sealed record OutboxRedelivery(int Events, TimeSpan Span)
 /// them published. It starts once the host has started and the bus answers (an in-memory bus
 /// drops what is published before its consumers are connected). If the broker is down the rows
 /// wait and are retried; delivery is at least once (a crash between publish and mark sends a
-/// row again), and consumers deduplicate on the MessageId.
+/// row again), and consumers deduplicate on the MessageId. What waits, and what fails, is measured
+/// (<see cref="OutboxMetrics"/>).
 /// </summary>
 public sealed class OutboxPublisher<TContext>(
     IServiceScopeFactory scopes,
     OutboxSignal signal,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
+    OutboxMetrics metrics,
     ILogger<OutboxPublisher<TContext>> logger,
     OutboxRedelivery? redelivery = null) : BackgroundService
     where TContext : DbContext
@@ -65,6 +67,19 @@ public sealed class OutboxPublisher<TContext>(
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
     private const int BatchSize = 100;
+
+    /// <summary>How often the waiting figures are read from the table, at most (real time: it bounds the database's cost).</summary>
+    private static readonly TimeSpan FiguresInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The outbox's name in the metrics: its service (KycDbContext: kyc).</summary>
+    private static readonly string Name = typeof(TContext).Name.EndsWith("DbContext", StringComparison.Ordinal)
+        ? typeof(TContext).Name[..^"DbContext".Length].ToLowerInvariant()
+        : typeof(TContext).Name;
+
+    // Ages are counted on the clock that stamps CreatedAt (the writers' TimeProvider, this one):
+    // under the simulation clock, the wall clock would make a waiting row hours old, or not yet made.
+    private readonly OutboxMetrics.Outbox _metrics = metrics.For(Name, clock);
+    private long _figuresDue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -82,6 +97,7 @@ public sealed class OutboxPublisher<TContext>(
         {
             try
             {
+                await RefreshFiguresAsync(stoppingToken);
                 var published = await PublishBatchAsync(stoppingToken);
                 failures = 0;
                 if (published == BatchSize)
@@ -97,6 +113,7 @@ public sealed class OutboxPublisher<TContext>(
             }
             catch (EventNotRoutedException notRouted)
             {
+                _metrics.Failed(OutboxMetrics.NotRouted);
                 failures++;
                 var delay = Backoff(failures);
                 logger.LogWarning(
@@ -107,6 +124,7 @@ public sealed class OutboxPublisher<TContext>(
             catch (Exception exception)
             {
                 // Broker or database unavailable: the rows stay and are retried with back-off.
+                _metrics.Failed(OutboxMetrics.Error);
                 failures++;
                 var delay = Backoff(failures);
                 logger.LogWarning(exception, "Outbox of {Context} could not publish (attempt {Failures}); retrying in {Delay}", typeof(TContext).Name, failures, delay);
@@ -162,6 +180,36 @@ public sealed class OutboxPublisher<TContext>(
         }
     }
 
+    /// <summary>
+    /// Reads how many rows wait and since when, at most every <see cref="FiguresInterval"/>, for the
+    /// gauges. One query; the oldest row is the first in commit order, as SQLite cannot take the
+    /// MIN of a DateTimeOffset. When the database cannot be read, the last figures stay (the age
+    /// still grows) and the publishing that follows fails and is logged.
+    /// </summary>
+    private async Task RefreshFiguresAsync(CancellationToken stoppingToken)
+    {
+        var now = Environment.TickCount64;
+        if (now < _figuresDue)
+        {
+            return;
+        }
+
+        _figuresDue = now + (long)FiguresInterval.TotalMilliseconds;
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var waiting = scope.ServiceProvider.GetRequiredService<TContext>().Set<OutboxMessage>().Where(m => m.PublishedAt == null);
+            var oldest = await waiting.OrderBy(m => m.Sequence)
+                .Select(m => new { m.CreatedAt, Count = waiting.LongCount() })
+                .FirstOrDefaultAsync(stoppingToken);
+            _metrics.Waiting(oldest?.Count ?? 0, oldest?.CreatedAt);
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogDebug(exception, "Outbox of {Context}: could not count the waiting events", typeof(TContext).Name);
+        }
+    }
+
     private async Task<int> PublishBatchAsync(CancellationToken stoppingToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -194,16 +242,40 @@ public sealed class OutboxPublisher<TContext>(
                     }
                 }, timeout.Token);
             }
-            catch (MessageReturnedException returned)
+            catch (Exception failure) when (!stoppingToken.IsCancellationRequested)
             {
-                throw new EventNotRoutedException(type.Name, returned);
+                await SaveAttemptsAsync(context, row, stoppingToken);
+                if (failure is MessageReturnedException returned)
+                {
+                    throw new EventNotRoutedException(type.Name, returned);
+                }
+
+                throw;
             }
 
             row.PublishedAt = clock.GetUtcNow();
             await context.SaveChangesAsync(stoppingToken);
+            _metrics.Published();
         }
 
         return rows.Count;
+    }
+
+    /// <summary>
+    /// Keeps the failed attempt in the row, so that the table tells how long an event has been
+    /// refused. Best effort: when the database is what failed, this fails too, and the caller
+    /// goes on with the publishing error.
+    /// </summary>
+    private async Task SaveAttemptsAsync(TContext context, OutboxMessage row, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await context.SaveChangesAsync(stoppingToken);
+        }
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogDebug(exception, "Outbox of {Context}: could not record attempt {Attempts} of event {Id}", typeof(TContext).Name, row.Attempts, row.Id);
+        }
     }
 
     private static TimeSpan Backoff(int failures) => TimeSpan.FromMilliseconds(Math.Min(5000, 200 * Math.Pow(2, Math.Min(failures, 5))));
