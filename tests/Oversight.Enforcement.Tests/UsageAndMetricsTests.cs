@@ -64,6 +64,8 @@ public sealed class UsageAndMetricsTests : IAsyncLifetime
         using var allowed = new CounterWatch(host.Services, "oversight.enforcement.verdicts", Tagged("verdict", "ALLOW"));
         using var stepUps = new CounterWatch(host.Services, "oversight.enforcement.verdicts", Tagged("verdict", "REQUIRE_STATED_PURPOSE"));
         using var applied = new CounterWatch(host.Services, "oversight.enforcement.usage_applied");
+        using var appliedHeld = new CounterWatch(host.Services, "oversight.enforcement.usage_applied", Tagged("reservation", "held"));
+        using var appliedUnreserved = new CounterWatch(host.Services, "oversight.enforcement.usage_applied", Tagged("reservation", "none"));
         using var duplicates = new CounterWatch(host.Services, "oversight.enforcement.usage_duplicates");
         using var rebuilds = new CounterWatch(host.Services, "oversight.enforcement.rebuilds");
         using var latency = new HistogramWatch(host.Services, "oversight.enforcement.authorize.duration");
@@ -73,11 +75,17 @@ public sealed class UsageAndMetricsTests : IAsyncLifetime
         // A new account's tag is initialised by a rebuild from the (empty) ledger.
         var account = await market.CreateKnownAccountAsync();
         Assert.True(rebuilds.Total >= 1);
-        await market.AuthorizeAsync(market.Request(account, 1_000));
+        var reserved = market.NewLeaseId();
+        await market.AuthorizeAsync(market.Request(account, 1_000, reserved));
         await market.AuthorizeAsync(market.Request(account, 1_000));
         await market.AuthorizeAsync(market.Request(account, 30_000_000));
+        var held = await market.AttestAsync(account, reserved, 1_000, final: true);
+        await probe.WaitUntilConsumedAsync([held]);
+        Assert.True(appliedHeld.Total >= 1, $"usage applied under a reservation {appliedHeld.Total}");
+        var unreservedBefore = appliedUnreserved.Total;
         var attestation = await market.AttestAsync(account, "unreserved", 1_000_000, final: true);
         await probe.WaitUntilConsumedAsync([attestation]);
+        Assert.True(appliedUnreserved.Total >= unreservedBefore + 1, $"usage applied without a reservation {appliedUnreserved.Total}");
         await Stores.RepublishAsync(_deployment.AttestationDatabase, attestation);
         await probe.WaitUntilConsumedAsync([attestation], times: 2);
 
@@ -102,6 +110,7 @@ public sealed class UsageAndMetricsTests : IAsyncLifetime
         }
 
         Assert.Contains("verdict=\"REQUIRE_STATED_PURPOSE\"", text, StringComparison.Ordinal);
+        Assert.Contains("reservation=\"none\"", text, StringComparison.Ordinal);
     }
 
     private static Func<ReadOnlySpan<KeyValuePair<string, object?>>, bool> Tagged(string key, string value) => tags =>

@@ -59,7 +59,15 @@ public sealed class UsageAttestedConsumer(
         switch (result.Status)
         {
             case SettleStatus.Applied:
-                metrics.EventsApplied.Add(1);
+                metrics.UsageApplied(result.HoldFound);
+                if (!result.HoldFound)
+                {
+                    // Counted all the same (usage happened), but no reservation of this account's
+                    // covered it: the lease was never authorized, its hold expired (a job running past
+                    // the policy's hold time to live) or another account holds it.
+                    logger.LogInformation("Usage of lease {LeaseId} (attestation {AttestationId}) counted without a reservation of the account", attested.LeaseId, attested.AttestationId);
+                }
+
                 break;
             case SettleStatus.Duplicate:
                 metrics.DuplicatesIgnored.Add(1);
