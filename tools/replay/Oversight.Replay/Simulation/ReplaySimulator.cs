@@ -31,21 +31,21 @@ public sealed class ReplaySimulator
     }
 
     /// <summary>A job as the simulator tracks it: its account, its amounts, and how far its attestations have got.</summary>
-    private sealed class RunningJob(TraceJob job, SimulatedAccount account, long index, RequestAmounts amounts)
+    private sealed class RunningJob
     {
-        public TraceJob Job { get; } = job;
+        public TraceJob Job { get; private set; } = null!;
 
         // Copied from the job, so that an attestation reads only this object (a replay attests
         // long after the trace row was read, and every object fetched then is a cache miss).
-        public long DurationSeconds { get; } = job.DurationSeconds;
+        public long DurationSeconds { get; private set; }
 
-        public int AcceleratorCount { get; } = job.AcceleratorCount;
+        public int AcceleratorCount { get; private set; }
 
-        public SimulatedAccount Account { get; } = account;
+        public SimulatedAccount Account { get; private set; } = null!;
 
-        public long Index { get; } = index;
+        public long Index { get; private set; }
 
-        public RequestAmounts Amounts { get; } = amounts;
+        public RequestAmounts Amounts { get; private set; }
 
         public int Attempt { get; set; }
 
@@ -62,7 +62,21 @@ public sealed class ReplaySimulator
         public long GpuSecondsAttested { get; set; }
 
         public int Part { get; set; }
+
+        /// <summary>Another link in the pool of finished jobs.</summary>
+        public RunningJob? NextFree { get; set; }
+
+        public RunningJob Start(TraceJob job, SimulatedAccount account, long index, RequestAmounts amounts)
+        {
+            (Job, DurationSeconds, AcceleratorCount, Account, Index, Amounts) = (job, job.DurationSeconds, job.AcceleratorCount, account, index, amounts);
+            (Attempt, LeaseId, RunStart, TierAtAdmission, AttestedUntil, FlopAttested, GpuSecondsAttested, Part, NextFree) = (0, "", 0, 0, 0, 0, 0, 0, null);
+            return this;
+        }
     }
+
+    // Finished jobs, reused for the next ones: a replay starts a job for every trace row, and a new
+    // object for each streamed fresh memory through the cache, pushing out the accounts' state.
+    private RunningJob? _freeJobs;
 
     private readonly ReplayOptions _options;
     private readonly EffectivePolicy _policy;
@@ -194,7 +208,9 @@ public sealed class ReplaySimulator
 
         _first = Math.Min(_first, job.Start);
         _last = Math.Max(_last, job.End);
-        return new RunningJob(job, account, _jobIndex++, amounts);
+        var run = _freeJobs ?? new RunningJob();
+        _freeJobs = run.NextFree;
+        return run.Start(job, account, _jobIndex++, amounts);
     }
 
     /// <summary>
@@ -240,6 +256,7 @@ public sealed class ReplaySimulator
         {
             user.JobsLost++;
             user.FlopLost += run.Amounts.FlopUnits;
+            Finish(run);
             return;
         }
 
@@ -278,6 +295,7 @@ public sealed class ReplaySimulator
                 user.JobsDenied++;
                 user.FlopDenied += run.Amounts.FlopUnits;
                 user.FirstDeniedAt ??= now;
+                Finish(run);
                 break;
         }
     }
@@ -314,6 +332,7 @@ public sealed class ReplaySimulator
             user.AbandonedAtStep = requirement;
             user.JobsLost++;
             user.FlopLost += run.Amounts.FlopUnits;
+            Finish(run);
             return null;
         }
 
@@ -375,6 +394,14 @@ public sealed class ReplaySimulator
         user.FlopRun += run.FlopAttested;
         user.GpuSecondsRun += run.GpuSecondsAttested;
         user.FlopRunByTier[run.TierAtAdmission] += run.FlopAttested;
+        Finish(run);
+    }
+
+    /// <summary>Returns a job that has nothing more queued to the pool (each job has at most one event queued at a time).</summary>
+    private void Finish(RunningJob run)
+    {
+        run.NextFree = _freeJobs;
+        _freeJobs = run;
     }
 
     /// <summary>"job-&lt;index&gt;", formatted on the stack (an interpolated string rents and returns a pooled buffer, which cost more than the rest of an admission here).</summary>
