@@ -203,6 +203,15 @@ internal struct HoldTable<THasher>
         return pruned;
     }
 
+    /// <summary>Makes the first array of slots before the first hold (see InMemoryCounterStore.TagState.Own).</summary>
+    public void Prepare()
+    {
+        if (_slots is null)
+        {
+            Resize(MinCapacity);
+        }
+    }
+
     public void Clear()
     {
         _slots = null;

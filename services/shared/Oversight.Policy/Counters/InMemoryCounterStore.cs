@@ -218,7 +218,7 @@ public sealed class InMemoryCounterStore : ICounterStore
             var now = command.Now;
             var pruned = state.PruneHolds(now);
             state.PruneMarks(now);
-            if (state.Marks.ContainsKey(command.AttestationId))
+            if (state.IsMarked(command.AttestationId))
             {
                 return new SettleResult(SettleStatus.Duplicate, pruned, false);
             }
@@ -548,7 +548,10 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>Counts resets: a <see cref="CounterHandle"/> made before one looks its subject up again.</summary>
         public int Generation;
 
-        private readonly Dictionary<string, SubjectState> _accounts = new(StringComparer.Ordinal);
+        // This and the other collections are made at their first use, after the account's counters,
+        // so that what every call reads (this object, the counters, the hold slots) lies together
+        // in memory: a replay fetches thousands of accounts' state in turn.
+        private Dictionary<string, SubjectState>? _accounts;
 
         // The cluster "*" sums every account of the tag. While the tag has one account (every
         // unlinked account is alone in its tag) that sum is the account itself, so the account
@@ -563,13 +566,13 @@ public sealed class InMemoryCounterStore : ICounterStore
         /// <summary>The live holds (and holds expired since the last prune), by lease id.</summary>
         public HoldTable<RandomizedLeaseHasher> Holds = new();
 
-        public readonly Dictionary<string, long> Marks = new(StringComparer.Ordinal);
+        private Dictionary<string, long>? _marks;
 
         // Made at the first mark: the replay never marks, and an empty queue would still be fetched on every settle.
         private PriorityQueue<string, long>? _markExpiries;
 
         /// <summary>Window ids by slot: counters are kept by slot, so the hot path compares no strings.</summary>
-        private readonly List<string> _windowIds = [];
+        private List<string>? _windowIds;
 
         // The slots of the last layout used (a replay uses one layout for every call).
         private CounterLayout? _layout;
@@ -581,28 +584,29 @@ public sealed class InMemoryCounterStore : ICounterStore
             Generation++;
             _sole = null;
             _cluster = null;
-            _accounts.Clear();
+            _accounts?.Clear();
             Holds.Clear();
-            Marks.Clear();
+            _marks?.Clear();
             _markExpiries?.Clear();
-            _windowIds.Clear();
+            _windowIds?.Clear();
             _layout = null;
         }
 
         /// <summary>The subject, or null when it has nothing yet (reads do not create subjects).</summary>
         public SubjectState? Subject(string subject) =>
-            subject is CounterSubject.Cluster ? Cluster : _accounts.GetValueOrDefault(subject);
+            subject is CounterSubject.Cluster ? Cluster : _accounts?.GetValueOrDefault(subject);
 
         /// <summary>The account's subject, created when missing.</summary>
         public SubjectState Account(string accountId)
         {
-            ref var subject = ref CollectionsMarshal.GetValueRefOrAddDefault(_accounts, accountId, out var existed);
-            if (existed)
+            if (_accounts?.GetValueOrDefault(accountId) is { } existing)
             {
-                return subject!;
+                return existing;
             }
 
-            subject = new SubjectState(accountId);
+            var subject = new SubjectState(accountId);
+            Holds.Prepare(); // the slots next to the counters (see _accounts)
+            (_accounts ??= new(StringComparer.Ordinal)).Add(accountId, subject);
             if (_accounts.Count == 1)
             {
                 _sole = subject;
@@ -658,6 +662,7 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         private int Slot(string windowId)
         {
+            _windowIds ??= [];
             var slot = _windowIds.IndexOf(windowId);
             if (slot < 0)
             {
@@ -719,18 +724,20 @@ public sealed class InMemoryCounterStore : ICounterStore
 
         public void AddMark(string attestationId, long expiresAt)
         {
-            Marks[attestationId] = expiresAt;
+            (_marks ??= new(StringComparer.Ordinal))[attestationId] = expiresAt;
             (_markExpiries ??= new()).Enqueue(attestationId, expiresAt);
         }
+
+        public bool IsMarked(string attestationId) => _marks?.ContainsKey(attestationId) == true;
 
         public void PruneMarks(long now)
         {
             while (_markExpiries is not null && _markExpiries.TryPeek(out var id, out var expiresAt) && expiresAt <= now)
             {
                 _markExpiries.Dequeue();
-                if (Marks.TryGetValue(id, out var current) && current <= now)
+                if (_marks!.TryGetValue(id, out var current) && current <= now)
                 {
-                    Marks.Remove(id);
+                    _marks.Remove(id);
                 }
             }
         }
