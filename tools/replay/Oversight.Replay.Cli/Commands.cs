@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Oversight.Policy.Documents;
 using Oversight.Replay.Reports;
 using Oversight.Replay.Simulation;
@@ -14,16 +13,16 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, RunSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", () => settings.Load());
+        var trace = await Console2.StepAsync("Reading the trace", () => settings.Load(), cancellationToken);
         Console2.TraceLoaded(trace);
         var options = settings.Options();
-        var folder = settings.OutFolder();
-        Directory.CreateDirectory(folder);
-        await using var log = settings.VerdictLog ? new VerdictLog(Path.Combine(folder, "verdicts.csv"), options.Policy.Resolve(options.Marketplace)) : null;
+        // Every file (the verdict log too, written as the replay goes) is moved into place only at the end.
+        using var output = new OutputFolder(settings.OutFolder());
+        var log = settings.VerdictLog ? new VerdictLog(output.CreateText("verdicts.csv"), options.Policy.Resolve(options.Marketplace)) : null;
         var result = await Console2.WithProgressAsync(!settings.NoProgress, "Replaying", trace.Jobs.Count,
             progress => ReplayRun.InProcessAsync(trace, options, cancellationToken, progress, log is null ? null : log.Write));
-        var files = ReplayReports.WriteRun(folder, result, trace, "in-process");
-        Console2.Done(files.Concat(log is null ? [] : [log.Path]));
+        ReplayReports.WriteRun(output, result, trace, "in-process", cancellationToken);
+        Console2.Done(output.Complete(cancellationToken));
         Console2.Headline(new ReportFacts(result));
         return 0;
     }
@@ -36,7 +35,7 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, SweepSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", () => settings.Load());
+        var trace = await Console2.StepAsync("Reading the trace", () => settings.Load(), cancellationToken);
         Console2.TraceLoaded(trace);
         var options = settings.Options();
         var policies = settings.Policies is { } list
@@ -46,7 +45,7 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
                 settings.Scales is { } scales ? scales.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) : DefaultScales);
         var points = await Console2.WithProgressAsync(!settings.NoProgress, "Sweeping", policies.Count,
             progress => PolicySweep.RunAsync(trace, options, policies, settings.Parallelism, done => progress(done), cancellationToken));
-        Console2.Done(ReplayReports.WriteSweep(settings.OutFolder("-sweep"), points, trace, options));
+        Console2.Done(ReplayReports.WriteSweep(settings.OutFolder("-sweep"), points, trace, options, cancellationToken));
         AnsiConsole.Write(TradeOffTable(points));
         return 0;
     }
@@ -83,7 +82,7 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, WhatIfSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", () => settings.Load());
+        var trace = await Console2.StepAsync("Reading the trace", () => settings.Load(), cancellationToken);
         Console2.TraceLoaded(trace);
         var options = settings.Options();
         var parallel = settings.Parallelism;
@@ -91,7 +90,7 @@ public sealed class WhatIfCommand : AsyncCommand<WhatIfSettings>
         var splits = SweepSettings.ParseList(settings.Sybil, _ => true)!.Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var abandonment = await Console2.Status("Replaying the abandonment what-if", () => WhatIfs.AbandonmentAsync(trace, options, probabilities, parallel, cancellationToken));
         var sybil = await Console2.Status("Replaying the sybil what-if", () => WhatIfs.SybilAsync(trace, options, splits, parallel, cancellationToken));
-        Console2.Done(ReplayReports.WriteWhatIf(settings.OutFolder("-what-if"), abandonment, sybil, trace, options));
+        Console2.Done(ReplayReports.WriteWhatIf(settings.OutFolder("-what-if"), abandonment, sybil, trace, options, cancellationToken));
         var baseline = WhatIfRow.BaselineAnonymousFlop(sybil);
         var table = new Table().AddColumns("scenario", "setting", "users left", "compute lost", "anonymous (10^12 FLOP)", "beyond baseline");
         foreach (var row in abandonment.Concat(sybil))
@@ -125,22 +124,19 @@ public sealed class FormatsCommand : Command
 }
 
 /// <summary>verdicts.csv, written as the replay goes (it grows with the trace, so it is not kept in memory).</summary>
-internal sealed class VerdictLog(string path, EffectivePolicy policy) : IAsyncDisposable
+internal sealed class VerdictLog
 {
-    private readonly StreamWriter _writer = CreateWriter(path);
+    private readonly TextWriter _writer;
+    private readonly EffectivePolicy _policy;
 
-    public string Path { get; } = path;
+    public VerdictLog(TextWriter writer, EffectivePolicy policy)
+    {
+        _writer = writer;
+        _policy = policy;
+        _writer.Write("time,account,lease,verdict,tier,required_tier,flop_units\n");
+    }
 
     public void Write(VerdictEvent v) =>
         _writer.Write(string.Create(CultureInfo.InvariantCulture,
-            $"{TraceTime.Format(v.Time)},{AccountsCsv.Field(v.Pseudonym)},{v.LeaseId},{ReportFacts.Snake(v.Verdict)},{policy.Ladder[v.TierLevel].Id},{(v.RequiredTierLevel is { } r ? policy.Ladder[r].Id : "")},{v.FlopUnits}\n"));
-
-    public ValueTask DisposeAsync() => _writer.DisposeAsync();
-
-    private static StreamWriter CreateWriter(string path)
-    {
-        var writer = new StreamWriter(path, append: false, new UTF8Encoding(false));
-        writer.Write("time,account,lease,verdict,tier,required_tier,flop_units\n");
-        return writer;
-    }
+            $"{TraceTime.Format(v.Time)},{AccountsCsv.Field(v.Pseudonym)},{v.LeaseId},{ReportFacts.Snake(v.Verdict)},{_policy.Ladder[v.TierLevel].Id},{(v.RequiredTierLevel is { } r ? _policy.Ladder[r].Id : "")},{v.FlopUnits}\n"));
 }

@@ -28,10 +28,15 @@ internal static class Console2
         return console;
     }
 
-    public static T Step<T>(string what, Func<T> work)
+    /// <summary>
+    /// Runs a step that takes no token (reading a trace) on a pool thread, and stops waiting for it
+    /// when cancelled: Ctrl-C while a large trace is read takes effect at once (the read is only
+    /// abandoned, and ends with the process).
+    /// </summary>
+    public static Task<T> StepAsync<T>(string what, Func<T> work, CancellationToken cancellationToken)
     {
         Err.MarkupLine($"[grey]{Markup.Escape(what)}…[/]");
-        return work();
+        return Task.Run(work, cancellationToken).WaitAsync(cancellationToken);
     }
 
     public static void TraceLoaded(TraceLoad trace)

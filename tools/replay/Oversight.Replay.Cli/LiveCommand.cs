@@ -122,7 +122,7 @@ public sealed class LiveCommand : AsyncCommand<LiveSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, LiveSettings settings, CancellationToken cancellationToken)
     {
-        var trace = Console2.Step("Reading the trace", () => settings.Load());
+        var trace = await Console2.StepAsync("Reading the trace", () => settings.Load(), cancellationToken);
         if (settings.Limit is { } limit)
         {
             trace = trace.Take(limit);
@@ -136,15 +136,20 @@ public sealed class LiveCommand : AsyncCommand<LiveSettings>
         var result = await Console2.WithProgressAsync(!settings.NoProgress, "Replaying live", trace.Jobs.Count,
             progress => ReplayRun.RunAsync(trace, options, backend, cancellationToken, progress, live.Add));
         await backend.ConfirmAllCountedAsync(result.LastEnd, cancellationToken);
-        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-live"), result, trace, "live"));
+        // The comparison comes before the outputs, which are written last: an interrupted run has written none.
+        var inProcess = new List<VerdictEvent>();
+        if (settings.Compare)
+        {
+            await ReplayRun.InProcessAsync(trace, options, cancellationToken, onVerdict: inProcess.Add);
+        }
+
+        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-live"), result, trace, "live", cancellationToken));
         Console2.Headline(new ReportFacts(result));
         if (!settings.Compare)
         {
             return 0;
         }
 
-        var inProcess = new List<VerdictEvent>();
-        await ReplayRun.InProcessAsync(trace, options, cancellationToken, onVerdict: inProcess.Add);
         var differences = VerdictComparison.Differences(inProcess, live);
         Console.WriteLine($"compared {Wording.Count(inProcess.Count, "verdict")} with the in-process replay: {differences.Count} {(differences.Count == 1 ? "differs" : "differ")}");
         foreach (var difference in differences.Take(10))

@@ -1,68 +1,25 @@
-using Oversight.Policy.Documents;
 using Oversight.Replay.Cli;
-using Oversight.Replay.Traces;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 // oversight-replay: real usage traces through the enforcement policy core (docs/replay.md).
-const string Philly = "../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv";
-const string Lora = "../shared/traces/alibaba-genai-lora/lora_request_trace.csv";
 
 // Help, tables and messages on stdout: readable in a file or a log too (the help writes to AnsiConsole.Console).
 Console2.WideWhenRedirected(AnsiConsole.Console, Console.IsOutputRedirected);
-var app = new CommandApp();
-app.Configure(config =>
-{
-    config.SetApplicationName("oversight-replay");
-    config.AddCommand<RunCommand>("run")
-        .WithDescription("Replay a trace through the policy and write summary.json, accounts.csv and report.html.")
-        .WithExample("run", "--trace", Philly, "--out", "replay-out/philly")
-        .WithExample("run", "--trace", Lora, "--accelerator", "L40S", "--policy", "my-policy.yaml", "--abandon-purpose", "0.1");
-    config.AddCommand<SweepCommand>("sweep")
-        .WithDescription("Replay a trace under a grid of scaled thresholds (or several policy files) and plot the trade-off.")
-        .WithExample("sweep", "--trace", Lora, "--scales", "0.001,0.01,0.1,1");
-    config.AddCommand<WhatIfCommand>("what-if")
-        .WithDescription("Abandonment at step-ups and sybil splitting (without and with KYC links).")
-        .WithExample("what-if", "--trace", Philly, "--sybil", "2,4", "--abandon", "0,0.2,0.5");
-    config.AddCommand<LiveCommand>("live")
-        .WithDescription("Drive a running deployment (simulation clock on) over gRPC with the trace, and report the same way.")
-        .WithExample("live", "--trace", Philly, "--limit", "300", "--set-policy", "--compare");
-    config.AddCommand<SimulateCommand>("simulate")
-        .WithDescription("A marketplace simulation against a running deployment on its own clock: users from a trace ask for leases, a provider attests, users step up or leave; live counts.")
-        .WithExample("simulate", "--trace", Philly)
-        .WithExample("simulate", "--trace", Philly, "--address", "http://oversight.example:7400", "--operator-token", "op.jwt", "--provider-token", "prov.jwt");
-    config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
-    config.SetExceptionHandler((exception, _) =>
-    {
-        // Bad input is the user's to fix: one precise line, no stack trace.
-        var message = exception switch
-        {
-            TraceFormatException e => e.Message,
-            PolicyValidationException e => $"policy: {e.Message}",
-            FileNotFoundException e => e.Message,
-            DirectoryNotFoundException e => e.Message,
-            ArgumentException e => e.Message,
-            CommandParseException or CommandRuntimeException => exception.Message,
-            // A live run's refusals: the deployment's answer, or what the driver found wrong.
-            // grpc-dotnet reports a refused connection as UNAVAILABLE "Error connecting to subchannel".
-            Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } e when e.Status.DebugException is System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException
-                || e.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
-                $"nothing answers at the deployment's address ({e.Status.DebugException?.Message ?? e.Status.Detail}): start the embedded default (see the README) or pass --address",
-            Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unauthenticated } e =>
-                $"the deployment answered Unauthenticated: {e.Status.Detail} (the tokens must be signed with the deployment's key: against the embedded default "
-                + "give --embedded-data with its data folder, the one its banner prints; against another deployment, --operator-token and --provider-token)",
-            Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
-            InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
-            _ => null,
-        };
-        if (message is null)
-        {
-            AnsiConsole.WriteException(exception);
-            return 1;
-        }
 
-        Console.Error.WriteLine($"error: {message}");
-        return 2;
-    });
-});
-return await app.RunAsync(args);
+// The first Ctrl-C cancels the command's token: the run stops at its next step, writes nothing and
+// exits with 130 (ReplayApp). Another one a second or more later ends the process at once (the
+// handler leaves it alone). One sooner is the same interruption delivered twice: `timeout -s INT`,
+// for one, signals the process and then its process group.
+var interrupt = new CancellationTokenSource();
+long? interruptedAt = null;
+Console.CancelKeyPress += (_, e) =>
+{
+    var now = Environment.TickCount64;
+    interruptedAt ??= now;
+    if (now - interruptedAt < 1000)
+    {
+        e.Cancel = true;
+        interrupt.Cancel();
+    }
+};
+return await ReplayApp.Create(Console.Error).RunAsync(args, interrupt.Token);

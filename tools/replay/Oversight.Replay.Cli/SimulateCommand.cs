@@ -61,7 +61,7 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, SimulateSettings settings, CancellationToken cancellationToken)
     {
-        var trace = settings.Load(SimulateSettings.DefaultAccelerator).Take(settings.Limit ?? SimulateSettings.DefaultJobs);
+        var trace = (await Console2.StepAsync("Reading the trace", () => settings.Load(SimulateSettings.DefaultAccelerator), cancellationToken)).Take(settings.Limit ?? SimulateSettings.DefaultJobs);
         Console2.TraceLoaded(trace);
         var target = settings.Target();
         // The deployment decides with its own policy: the simulation reports against that one.
@@ -104,7 +104,7 @@ public sealed class SimulateCommand : AsyncCommand<SimulateSettings>
         Console.WriteLine($"marketplace {options.Marketplace}: {Wording.Count(result.Pseudonyms, "user")} from {Wording.Count(result.Users.Count, "trace account")}, "
             + $"{Wording.Count(result.Jobs, "lease")} in {clock.Elapsed.TotalSeconds:0.0} s; every attested unit counted once by enforcement");
         Console2.Headline(facts);
-        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)"));
+        Console2.Done(ReplayReports.WriteRun(settings.OutFolder("-simulation"), result, trace, "simulation (live, the deployment's clock)", cancellationToken));
         return 0;
     }
 

@@ -42,7 +42,7 @@ namespace Oversight.Replay.Live;
 /// attestations give in a local in-memory store: exactly that, never more (more is a double count
 /// and stops the run).</para>
 /// </remarks>
-public sealed class LiveBackend : IReplayBackend
+public sealed class LiveBackend : IReplayBackend, ICancellableBackend
 {
     /// <summary>One week: a multiple of every bucket size the default windows use (1 hour, 1 day).</summary>
     public const long ShiftUnitSeconds = 7 * 86400;
@@ -58,13 +58,15 @@ public sealed class LiveBackend : IReplayBackend
     private readonly AdmissionEngine _expectedEngine;
     private readonly HashSet<SimulatedAccount> _unconfirmed = [];
     private readonly TimeSpan _settleTimeout;
-    private readonly CancellationToken _cancellation; // the connection's: it cancels every call of the run
+    private readonly CancellationToken _connection; // the connection's: it cancels every call
+    private CancellationToken _calls; // the connection's, linked with the run's while a run lasts (CancelCallsWith)
     private long _clock = long.MinValue;
     private long _sequence;
 
     private LiveBackend(LiveTarget target, EffectivePolicy policy, long shiftSeconds, TimeSpan settleTimeout, LiveClock clock, CancellationToken cancellation)
     {
-        _cancellation = cancellation;
+        _connection = cancellation;
+        _calls = cancellation;
         Clock = clock;
         _target = target;
         _policy = policy;
@@ -90,7 +92,8 @@ public sealed class LiveBackend : IReplayBackend
     /// Connects: reads the deployment's clock (refuses when simulation mode is off), optionally
     /// sets the replay's policy (admin), checks that the deployment's policy equals the one the
     /// replay reports on, and registers the replay's provider host. <paramref name="cancellationToken"/>
-    /// also cancels every call the replay makes through the backend.
+    /// also cancels every call the replay makes through the backend; so does the token given to
+    /// <see cref="ReplayRun.RunAsync"/>, while that run lasts.
     /// </summary>
     public static async Task<LiveBackend> ConnectAsync(
         LiveTarget target, ReplayOptions options, long firstStart, bool setPolicy, TimeSpan? settleTimeout = null,
@@ -134,16 +137,24 @@ public sealed class LiveBackend : IReplayBackend
         return backend;
     }
 
-    public void OpenAccount(SimulatedAccount account, long now) => Wait(() => OpenAccountAsync(account, now, _cancellation));
+    /// <summary>Cancels the backend's calls by <paramref name="cancellationToken"/> as well as by the connection's, until the scope is disposed.</summary>
+    public IDisposable CancelCallsWith(CancellationToken cancellationToken)
+    {
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(_connection, cancellationToken);
+        _calls = linked.Token;
+        return new CallScope(this, linked);
+    }
+
+    public void OpenAccount(SimulatedAccount account, long now) => Wait(() => OpenAccountAsync(account, now, _calls));
 
     public AuthorizeAnswer Authorize(SimulatedAccount account, string leaseId, TraceJob job, long now) =>
-        Wait(() => AuthorizeAsync(account, leaseId, job, now, _cancellation));
+        Wait(() => AuthorizeAsync(account, leaseId, job, now, _calls));
 
     public void Attest(SimulatedAccount account, string leaseId, TraceJob job, int part, long flopUnits, long gpuSeconds, long intervalStart, long now, bool final) =>
-        Wait(() => AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, _cancellation));
+        Wait(() => AttestAsync(account, leaseId, job, part, flopUnits, gpuSeconds, intervalStart, now, final, _calls));
 
     public void StepUp(SimulatedAccount account, int tierLevel, CoreRequirement requirement, long now) =>
-        Wait(() => StepUpAsync(account, tierLevel, requirement, now, _cancellation));
+        Wait(() => StepUpAsync(account, tierLevel, requirement, now, _calls));
 
     // The replay is synchronous (IReplayBackend says why): each call blocks until the deployment
     // answers. The call runs on a pool thread, so that its continuations never wait for the
@@ -407,6 +418,16 @@ public sealed class LiveBackend : IReplayBackend
 
     private static AccountRef Reference(SimulatedAccount account) =>
         account.BackendState as AccountRef ?? throw new InvalidOperationException($"account {account.Pseudonym} was not opened");
+
+    /// <summary>A run's hold on the backend's calls: at its end the calls answer to the connection's token alone again.</summary>
+    private sealed class CallScope(LiveBackend backend, CancellationTokenSource linked) : IDisposable
+    {
+        public void Dispose()
+        {
+            backend._calls = backend._connection;
+            linked.Dispose();
+        }
+    }
 }
 
 /// <summary>Whose clock a live run uses.</summary>

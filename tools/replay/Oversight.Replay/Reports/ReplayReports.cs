@@ -11,15 +11,23 @@ namespace Oversight.Replay.Reports;
 /// <summary>Writes a replay's, a sweep's or a what-if's output folder.</summary>
 public static class ReplayReports
 {
-    /// <summary>summary.json, accounts.csv, report.html and the policy replayed (policy.yaml).</summary>
-    public static IReadOnlyList<string> WriteRun(string folder, ReplayResult result, TraceLoad trace, string mode)
+    /// <summary>summary.json, accounts.csv, report.html and the policy replayed (policy.yaml); none when cancelled.</summary>
+    public static IReadOnlyList<string> WriteRun(string folder, ReplayResult result, TraceLoad trace, string mode, CancellationToken cancellationToken = default)
+    {
+        using var output = new OutputFolder(folder);
+        WriteRun(output, result, trace, mode, cancellationToken);
+        return output.Complete(cancellationToken);
+    }
+
+    /// <summary>Adds a run's files to <paramref name="output"/> (beside a verdict log, say); they are in place once it completes.</summary>
+    public static void WriteRun(OutputFolder output, ReplayResult result, TraceLoad trace, string mode, CancellationToken cancellationToken = default)
     {
         var facts = new ReportFacts(result);
-        return Write(folder,
-            ("summary.json", SummaryJson.Write(facts, trace, mode)),
-            ("accounts.csv", AccountsCsv.Write(result)),
-            ("report.html", RunHtml(facts, trace, mode)),
-            ("policy.yaml", Policy.Documents.PolicyLoader.ToYaml(result.Options.Policy)));
+        Write(output, cancellationToken,
+            ("summary.json", () => SummaryJson.Write(facts, trace, mode)),
+            ("accounts.csv", () => AccountsCsv.Write(result)),
+            ("report.html", () => RunHtml(facts, trace, mode)),
+            ("policy.yaml", () => Policy.Documents.PolicyLoader.ToYaml(result.Options.Policy)));
     }
 
     public static string RunHtml(ReportFacts facts, TraceLoad trace, string mode)
@@ -69,8 +77,8 @@ public static class ReplayReports
         return page.ToString();
     }
 
-    /// <summary>sweep.csv, sweep.json and sweep.html: the trade-off per point.</summary>
-    public static IReadOnlyList<string> WriteSweep(string folder, IReadOnlyList<SweepPoint> points, TraceLoad trace, ReplayOptions options)
+    /// <summary>sweep.csv, sweep.json and sweep.html: the trade-off per point; none when cancelled.</summary>
+    public static IReadOnlyList<string> WriteSweep(string folder, IReadOnlyList<SweepPoint> points, TraceLoad trace, ReplayOptions options, CancellationToken cancellationToken = default)
     {
         var csv = new StringBuilder("point,policy_sha256,users,users_asked_stated_purpose,share_asked_stated_purpose,share_compute_at_or_above_stated_purpose,"
             + "users_asked_identity,share_asked_identity,share_compute_at_or_above_identity,users_asked_organisation,share_asked_organisation,share_compute_at_or_above_organisation,"
@@ -102,11 +110,13 @@ public static class ReplayReports
         page.Table(["point", "policy"], points.Select(p => (IReadOnlyList<string>)[p.Label, p.Facts.Result.Options.PolicySource]));
         page.Provenance(trace, options, points.Count > 0 ? points[0].Facts.Result.Timeline.BucketSeconds : 0);
 
-        return Write(folder, ("sweep.csv", csv.ToString()), ("sweep.json", SweepJson(points, trace, options)), ("sweep.html", page.ToString()));
+        using var output = new OutputFolder(folder);
+        Write(output, cancellationToken, ("sweep.csv", csv.ToString), ("sweep.json", () => SweepJson(points, trace, options)), ("sweep.html", page.ToString));
+        return output.Complete(cancellationToken);
     }
 
-    /// <summary>whatif.csv, whatif.json and whatif.html.</summary>
-    public static IReadOnlyList<string> WriteWhatIf(string folder, IReadOnlyList<WhatIfRow> abandonment, IReadOnlyList<WhatIfRow> sybil, TraceLoad trace, ReplayOptions options)
+    /// <summary>whatif.csv, whatif.json and whatif.html; none when cancelled.</summary>
+    public static IReadOnlyList<string> WriteWhatIf(string folder, IReadOnlyList<WhatIfRow> abandonment, IReadOnlyList<WhatIfRow> sybil, TraceLoad trace, ReplayOptions options, CancellationToken cancellationToken = default)
     {
         var rows = abandonment.Concat(sybil).ToArray();
         var baseline = WhatIfRow.BaselineAnonymousFlop(sybil);
@@ -178,7 +188,9 @@ public static class ReplayReports
             json.WriteEndObject();
         }
 
-        return Write(folder, ("whatif.csv", csv.ToString()), ("whatif.json", Encoding.UTF8.GetString(stream.ToArray()) + "\n"), ("whatif.html", page.ToString()));
+        using var output = new OutputFolder(folder);
+        Write(output, cancellationToken, ("whatif.csv", csv.ToString), ("whatif.json", () => Encoding.UTF8.GetString(stream.ToArray()) + "\n"), ("whatif.html", page.ToString));
+        return output.Complete(cancellationToken);
     }
 
     /// <summary>The whole-number columns of a what-if scenario, for its CSV row and its JSON object alike.</summary>
@@ -243,17 +255,13 @@ public static class ReplayReports
         _ => string.Create(CultureInfo.InvariantCulture, $"{seconds / 86400.0:0.#} days"),
     };
 
-    private static IReadOnlyList<string> Write(string folder, params (string Name, string Text)[] files)
+    /// <summary>Writes each file in turn, stopping before the next when cancelled (a report of a large run takes a while to make).</summary>
+    private static void Write(OutputFolder output, CancellationToken cancellationToken, params (string Name, Func<string> Text)[] files)
     {
-        Directory.CreateDirectory(folder);
-        var written = new List<string>();
         foreach (var (name, text) in files)
         {
-            var path = Path.Combine(folder, name);
-            File.WriteAllText(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            written.Add(path);
+            cancellationToken.ThrowIfCancellationRequested();
+            output.Write(name, text());
         }
-
-        return written;
     }
 }

@@ -98,14 +98,20 @@ public static class ReplayRun
         return RunAsync(trace, options, new InProcessBackend(policy), cancellationToken, progress, onVerdict);
     }
 
+    /// <summary>
+    /// Replays the trace through <paramref name="backend"/>. <paramref name="cancellationToken"/> stops
+    /// the replay at its next event, and a backend's call in flight (<see cref="ICancellableBackend"/>);
+    /// the task then throws <see cref="OperationCanceledException"/>.
+    /// </summary>
     /// <exception cref="EmptyTraceException">The trace has no jobs: there is nothing to replay or report.</exception>
-    public static Task<ReplayResult> RunAsync(TraceLoad trace, ReplayOptions options, IReplayBackend backend, CancellationToken cancellationToken = default, Action<long>? progress = null, Action<VerdictEvent>? onVerdict = null)
+    public static async Task<ReplayResult> RunAsync(TraceLoad trace, ReplayOptions options, IReplayBackend backend, CancellationToken cancellationToken = default, Action<long>? progress = null, Action<VerdictEvent>? onVerdict = null)
     {
         trace.EnsureJobs();
         var bucket = options.TimelineBucketSeconds ?? ReplayTimeline.BucketFor(trace.Jobs.Max(j => j.End) - trace.Jobs[0].Start);
         var simulator = new ReplaySimulator(options, backend, bucket) { OnProgress = progress, OnVerdict = onVerdict };
+        using var calls = (backend as ICancellableBackend)?.CancelCallsWith(cancellationToken);
         // On a pool thread: the replay runs synchronously (IReplayBackend says why), and a caller
         // that shows progress keeps its own thread meanwhile.
-        return Task.Run(() => simulator.Run(trace.Jobs, cancellationToken), cancellationToken);
+        return await Task.Run(() => simulator.Run(trace.Jobs, cancellationToken), cancellationToken);
     }
 }

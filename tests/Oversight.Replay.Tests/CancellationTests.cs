@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Http.Headers;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Oversight.Common.V1;
+using Oversight.Enforcement.V1;
+using Oversight.Kyc.V1;
+using Oversight.Policy.Documents;
+using Oversight.Replay.Cli;
+using Oversight.Replay.Live;
+using Oversight.Replay.Reports;
+using Oversight.Replay.Simulation;
+using Oversight.Replay.Traces;
+
+namespace Oversight.Replay.Tests;
+
+/// <summary>
+/// Ctrl-C: a run stops at its next step (a live run's call in flight too), exits 130 with one line,
+/// and its output folder holds whole files only: the new run's, all of them, or the earlier ones as they were.
+/// </summary>
+public sealed class CancellationTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private static TraceLoad Philly() => TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions());
+
+    private static ReplayOptions Options() => new() { Policy = DefaultPolicy.Document, Seed = 7 };
+
+    [Fact]
+    public async Task A_run_cancelled_partway_throws_and_leaves_no_output_files()
+    {
+        var trace = Philly();
+        var folder = _folder.Combine("out");
+        using var cancel = new CancellationTokenSource();
+        long cancelledAfter = 0;
+
+        using (var output = new OutputFolder(folder))
+        {
+            // As `run --verdict-log` does: the verdict log is written as the replay goes.
+            var verdicts = output.CreateText("verdicts.csv");
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ReplayRun.InProcessAsync(trace, Options(), cancel.Token,
+                progress: jobs =>
+                {
+                    if (cancelledAfter == 0)
+                    {
+                        cancelledAfter = jobs;
+                        cancel.Cancel();
+                    }
+                },
+                onVerdict: v => verdicts.Write($"{v.LeaseId},{v.Verdict}\n")));
+        }
+
+        Assert.InRange(cancelledAfter, 1, trace.Jobs.Count - 1);
+        Assert.False(Directory.Exists(folder), $"an interrupted run left {string.Join(", ", Directory.Exists(folder) ? Directory.GetFileSystemEntries(folder) : [])}");
+    }
+
+    [Fact]
+    public async Task A_run_cancelled_while_its_outputs_are_written_leaves_the_earlier_runs_files_whole()
+    {
+        var trace = Philly();
+        var result = await ReplayRun.InProcessAsync(trace, Options());
+        var folder = _folder.Combine("out");
+        var earlier = ReplayReports.WriteRun(folder, result, trace, "in-process").ToDictionary(path => path, File.ReadAllBytes);
+        using var cancel = new CancellationTokenSource();
+
+        using (var output = new OutputFolder(folder))
+        {
+            // Every file of the new run is written, and then Ctrl-C comes.
+            ReplayReports.WriteRun(output, result, trace, "second run", cancel.Token);
+            cancel.Cancel();
+            Assert.Throws<OperationCanceledException>(() => output.Complete(cancel.Token));
+        }
+
+        Assert.Equal(earlier.Keys.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(folder).Order(StringComparer.Ordinal));
+        Assert.All(earlier, file => Assert.True(file.Value.AsSpan().SequenceEqual(File.ReadAllBytes(file.Key)), $"{file.Key} changed"));
+    }
+
+    [Theory]
+    [InlineData("run", "--verdict-log")]
+    [InlineData("sweep", "--scales", "0.1,1")]
+    [InlineData("what-if", "--sybil", "2")]
+    public async Task Ctrl_C_exits_130_with_one_line_and_writes_no_output(params string[] command)
+    {
+        var output = _folder.Combine("out");
+        var errors = new StringWriter();
+        using var interrupt = new CancellationTokenSource();
+        interrupt.Cancel();
+
+        var exitCode = await ReplayApp.Create(errors).RunAsync([.. command, "--trace", SharedTraces.Philly, "--out", output, "--no-progress"], interrupt.Token);
+
+        Assert.Equal(130, exitCode);
+        Assert.Equal("interrupted: the run stopped before writing its outputs; no file was written or changed\n", errors.ToString().ReplaceLineEndings("\n"));
+        Assert.False(Directory.Exists(output), "an interrupted run made its output folder");
+    }
+
+    [Fact]
+    public async Task A_live_run_cancelled_while_a_call_waits_for_the_deployment_stops_that_call()
+    {
+        var options = Options() with { Behaviour = new UserBehaviour() };
+        var job = new TraceJob("alice", 1_700_000_000, 1_700_003_600, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
+        var trace = new TraceLoad
+        {
+            Format = "test",
+            Files = [],
+            Jobs = [job],
+            RowsRead = 1,
+            RowsFiltered = new Dictionary<string, long>(),
+            RowsSkipped = new Dictionary<string, long>(),
+            BadRowExamples = [],
+            Assumptions = [],
+        };
+        var deployment = new DeploymentThatNeverDecides(options.Policy);
+        var target = LiveTarget.SingleAddress(new Uri("http://deployment.test"), (_, _, _) => "token", null, null, deployment);
+        // The connection's token is never cancelled: only the run's may stop the call.
+        var backend = await LiveBackend.ConnectAsync(target, options, job.Start, setPolicy: false);
+        using var cancel = new CancellationTokenSource();
+
+        var run = ReplayRun.RunAsync(trace, options, backend, cancel.Token);
+        await deployment.AuthorizeWaiting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>
+    /// Just enough of a deployment, in memory, for the live backend to connect and open an account
+    /// (a simulated clock, the replay's policy, KYC on its version); every other call answers with
+    /// an empty message at once, except Authorize, which waits until the client cancels it.
+    /// </summary>
+    private sealed class DeploymentThatNeverDecides(PolicyDocument policy) : HttpMessageHandler
+    {
+        public TaskCompletionSource AuthorizeWaiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await request.Content!.ReadAsByteArrayAsync(cancellationToken);
+            var method = request.RequestUri!.AbsolutePath;
+            if (method == "/oversight.enforcement.v1.ThresholdEnforcement/Authorize")
+            {
+                AuthorizeWaiting.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            byte[] answer = method switch
+            {
+                "/oversight.common.v1.SimulationClock/GetClock" => new GetClockResponse { Now = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch), Simulated = true }.ToByteArray(),
+                "/oversight.enforcement.v1.ThresholdEnforcement/GetPolicy" => new GetPolicyResponse { Version = 1, Document = PolicyLoader.ToYaml(policy) }.ToByteArray(),
+                "/oversight.kyc.v1.KycTiering/CreateAccount" => new CreateAccountResponse { Account = new Account { PolicyVersion = 1 } }.ToByteArray(),
+                _ => [],
+            };
+
+            // One gRPC message (uncompressed, its length big-endian), then status OK in the trailers.
+            var frame = new byte[5 + answer.Length];
+            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), answer.Length);
+            answer.CopyTo(frame, 5);
+            var response = new HttpResponseMessage(HttpStatusCode.OK) { Version = HttpVersion.Version20, Content = new ByteArrayContent(frame) };
+            response.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+            response.TrailingHeaders.Add("grpc-status", "0");
+            return response;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using Oversight.Policy.Documents;
+using Oversight.Replay.Traces;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Oversight.Replay.Cli;
+
+/// <summary>oversight-replay's commands, and how their failures and interruptions end the process.</summary>
+public static class ReplayApp
+{
+    /// <summary>The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report a process that SIGINT ended).</summary>
+    public const int InterruptedExitCode = 130;
+
+    public const string InterruptedMessage = "interrupted: the run stopped before writing its outputs; no file was written or changed";
+
+    private const string Philly = "../shared/traces/philly-chronus/trace_job_Philly_MIX1.csv";
+    private const string Lora = "../shared/traces/alibaba-genai-lora/lora_request_trace.csv";
+
+    /// <summary>The application; one-line errors and the interruption go to <paramref name="errors"/> (stderr).</summary>
+    public static CommandApp Create(TextWriter errors)
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("oversight-replay");
+            config.AddCommand<RunCommand>("run")
+                .WithDescription("Replay a trace through the policy and write summary.json, accounts.csv and report.html.")
+                .WithExample("run", "--trace", Philly, "--out", "replay-out/philly")
+                .WithExample("run", "--trace", Lora, "--accelerator", "L40S", "--policy", "my-policy.yaml", "--abandon-purpose", "0.1");
+            config.AddCommand<SweepCommand>("sweep")
+                .WithDescription("Replay a trace under a grid of scaled thresholds (or several policy files) and plot the trade-off.")
+                .WithExample("sweep", "--trace", Lora, "--scales", "0.001,0.01,0.1,1");
+            config.AddCommand<WhatIfCommand>("what-if")
+                .WithDescription("Abandonment at step-ups and sybil splitting (without and with KYC links).")
+                .WithExample("what-if", "--trace", Philly, "--sybil", "2,4", "--abandon", "0,0.2,0.5");
+            config.AddCommand<LiveCommand>("live")
+                .WithDescription("Drive a running deployment (simulation clock on) over gRPC with the trace, and report the same way.")
+                .WithExample("live", "--trace", Philly, "--limit", "300", "--set-policy", "--compare");
+            config.AddCommand<SimulateCommand>("simulate")
+                .WithDescription("A marketplace simulation against a running deployment on its own clock: users from a trace ask for leases, a provider attests, users step up or leave; live counts.")
+                .WithExample("simulate", "--trace", Philly)
+                .WithExample("simulate", "--trace", Philly, "--address", "http://oversight.example:7400", "--operator-token", "op.jwt", "--provider-token", "prov.jwt");
+            config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
+            config.SetExceptionHandler((exception, _) =>
+            {
+                // Ctrl-C (Program.cs): every command writes its outputs last, all together, so an
+                // interrupted run has written none.
+                if (exception is OperationCanceledException)
+                {
+                    errors.WriteLine(InterruptedMessage);
+                    return InterruptedExitCode;
+                }
+
+                // Bad input is the user's to fix: one precise line, no stack trace.
+                var message = exception switch
+                {
+                    TraceFormatException e => e.Message,
+                    PolicyValidationException e => $"policy: {e.Message}",
+                    FileNotFoundException e => e.Message,
+                    DirectoryNotFoundException e => e.Message,
+                    ArgumentException e => e.Message,
+                    CommandParseException or CommandRuntimeException => exception.Message,
+                    // A live run's refusals: the deployment's answer, or what the driver found wrong.
+                    // grpc-dotnet reports a refused connection as UNAVAILABLE "Error connecting to subchannel".
+                    Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable } e when e.Status.DebugException is System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException
+                        || e.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
+                        $"nothing answers at the deployment's address ({e.Status.DebugException?.Message ?? e.Status.Detail}): start the embedded default (see the README) or pass --address",
+                    Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unauthenticated } e =>
+                        $"the deployment answered Unauthenticated: {e.Status.Detail} (the tokens must be signed with the deployment's key: against the embedded default "
+                        + "give --embedded-data with its data folder, the one its banner prints; against another deployment, --operator-token and --provider-token)",
+                    Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
+                    InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
+                    _ => null,
+                };
+                if (message is null)
+                {
+                    AnsiConsole.WriteException(exception);
+                    return 1;
+                }
+
+                errors.WriteLine($"error: {message}");
+                return 2;
+            });
+        });
+        return app;
+    }
+}
