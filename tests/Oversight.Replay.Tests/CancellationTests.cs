@@ -97,6 +97,50 @@ public sealed class CancellationTests : IDisposable
     }
 
     [Fact]
+    public async Task SIGTERM_stops_a_run_like_Ctrl_C_and_exits_143()
+    {
+        // A real process and a real signal: a batch scheduler's time limit or `kill` ends a run this way.
+        var trace = _folder.Combine("long.csv");
+        var random = new Random(3);
+        using (var writer = new StreamWriter(trace))
+        {
+            writer.WriteLine("account,start,end,accelerator,count");
+            long start = 1_700_000_000;
+            for (var i = 0; i < 400_000; i++)
+            {
+                start += random.Next(0, 13);
+                writer.WriteLine($"acct-{random.Next(10_000)},{start},{start + 60 + random.Next(20_000)},H100-SXM,{1 + random.Next(8)}");
+            }
+        }
+
+        var output = _folder.Combine("out");
+        var cli = Path.Combine(AppContext.BaseDirectory, "oversight-replay.dll");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", [cli, "run", "--trace", trace, "--out", output, "--no-progress"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+
+        // The signal handler is in place once the command has started: it says (on stderr) that it reads the trace.
+        while (await process.StandardError.ReadLineAsync() is { } line && !line.Contains("Reading the trace", StringComparison.Ordinal))
+        {
+        }
+
+        var errors = process.StandardError.ReadToEndAsync();
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(process.ExitCode == 143, $"exit code {process.ExitCode}; stderr: {await errors}; stdout: {await stdout}");
+        Assert.Contains("interrupted: the run stopped before writing its outputs", await errors, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output), "an interrupted run made its output folder");
+    }
+
+    [Fact]
     public async Task A_live_run_cancelled_while_a_call_waits_for_the_deployment_stops_that_call()
     {
         var options = Options() with { Behaviour = new UserBehaviour() };

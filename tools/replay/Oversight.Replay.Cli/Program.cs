@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Oversight.Replay.Cli;
 using Spectre.Console;
 
@@ -22,4 +23,14 @@ Console.CancelKeyPress += (_, e) =>
         interrupt.Cancel();
     }
 };
-return await ReplayApp.Create(Console.Error).RunAsync(args, interrupt.Token);
+// SIGTERM (a batch scheduler's time limit, `kill`, a container stopping) stops the run the same way,
+// exiting with 143 as a process ended by SIGTERM would; the sender's grace period covers the clean-up.
+var terminated = false;
+using var termination = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    terminated = true;
+    interrupt.Cancel();
+});
+var exitCode = await ReplayApp.Create(Console.Error).RunAsync(args, interrupt.Token);
+return terminated && exitCode == ReplayApp.InterruptedExitCode ? 143 : exitCode;
