@@ -196,6 +196,30 @@ public sealed class HoldTableTests
     }
 
     [Fact]
+    public void APreparedTable_IsEmpty_AndFindsAndInsertsLikeAnyOther()
+    {
+        var table = new HoldTable<RandomizedLeaseHasher>();
+        table.Prepare();
+        Assert.Equal((0, HoldTable<RandomizedLeaseHasher>.MinCapacity), (table.Count, table.Capacity));
+        var collected = new Collected([]);
+        Assert.Equal(0, table.RemoveExpired(long.MaxValue - 1, ref collected));
+
+        // Find, then Insert where it pointed: the handle path's order (the table was prepared before).
+        var model = new Dictionary<string, HoldEntry>(StringComparer.Ordinal);
+        for (var i = 0; i < 10; i++)
+        {
+            var notFound = table.Find($"job-{i}", out var hash);
+            Assert.True(notFound < 0);
+            var entry = new HoldEntry(Accounts[i % 2], i, i, 100 + i);
+            table.Insert(notFound, hash, $"job-{i}", entry);
+            model.Add($"job-{i}", entry);
+        }
+
+        table.Prepare(); // a second time changes nothing
+        AssertSame(model, table);
+    }
+
+    [Fact]
     public void ATableOfTheStoresHash_GrowsAndShrinks_AndFindsEveryHold()
     {
         var table = new HoldTable<RandomizedLeaseHasher>();

@@ -25,14 +25,12 @@ public sealed class CancellationTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private static TraceLoad Philly() => TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions());
-
     private static ReplayOptions Options() => new() { Policy = DefaultPolicy.Document, Seed = 7 };
 
     [Fact]
     public async Task A_run_cancelled_partway_throws_and_leaves_no_output_files()
     {
-        var trace = Philly();
+        var trace = SharedTraces.LoadPhilly();
         var folder = _folder.Combine("out");
         using var cancel = new CancellationTokenSource();
         long cancelledAfter = 0;
@@ -60,7 +58,7 @@ public sealed class CancellationTests : IDisposable
     [Fact]
     public async Task A_run_cancelled_while_its_outputs_are_written_leaves_the_earlier_runs_files_whole()
     {
-        var trace = Philly();
+        var trace = SharedTraces.LoadPhilly();
         var result = await ReplayRun.InProcessAsync(trace, Options());
         var folder = _folder.Combine("out");
         var earlier = ReplayReports.WriteRun(folder, result, trace, "in-process").ToDictionary(path => path, File.ReadAllBytes);
@@ -78,6 +76,28 @@ public sealed class CancellationTests : IDisposable
         Assert.All(earlier, file => Assert.True(file.Value.AsSpan().SequenceEqual(File.ReadAllBytes(file.Key)), $"{file.Key} changed"));
     }
 
+    [Fact]
+    public async Task A_run_that_cannot_write_one_of_its_files_writes_none_and_says_which()
+    {
+        var trace = SharedTraces.LoadPhilly();
+        var result = await ReplayRun.InProcessAsync(trace, Options());
+        var folder = _folder.Combine("out");
+        var earlier = ReplayReports.WriteRun(folder, result, trace, "in-process").ToDictionary(path => path, File.ReadAllBytes);
+        var report = Path.Combine(folder, "report.html");
+        File.Delete(report);
+        Directory.CreateDirectory(report); // something in the way of the last file written
+
+        using (var output = new OutputFolder(folder))
+        {
+            ReplayReports.WriteRun(output, result, trace, "second run");
+            var refused = Assert.Throws<IOException>(() => output.Complete());
+            Assert.Contains("report.html is a folder", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(earlier.Keys.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(folder).Order(StringComparer.Ordinal));
+        Assert.All(earlier.Where(file => file.Key != report), file => Assert.True(file.Value.AsSpan().SequenceEqual(File.ReadAllBytes(file.Key)), $"{file.Key} changed"));
+    }
+
     [Theory]
     [InlineData("run", "--verdict-log")]
     [InlineData("sweep", "--scales", "0.1,1")]
@@ -89,11 +109,27 @@ public sealed class CancellationTests : IDisposable
         using var interrupt = new CancellationTokenSource();
         interrupt.Cancel();
 
-        var exitCode = await ReplayApp.Create(errors).RunAsync([.. command, "--trace", SharedTraces.Philly, "--out", output, "--no-progress"], interrupt.Token);
+        var exitCode = await ReplayApp.Create(errors, interrupt.Token).RunAsync([.. command, "--trace", SharedTraces.Philly, "--out", output, "--no-progress"], interrupt.Token);
 
         Assert.Equal(130, exitCode);
         Assert.Equal("interrupted: the run stopped before writing its outputs; no file was written or changed\n", errors.ToString().ReplaceLineEndings("\n"));
         Assert.False(Directory.Exists(output), "an interrupted run made its output folder");
+    }
+
+    [Fact]
+    public async Task A_run_without_the_verdict_log_removes_an_earlier_runs_log_from_its_folder()
+    {
+        var output = _folder.Combine("out");
+        async Task<int> Run(params string[] extra) =>
+            await ReplayApp.Create(TextWriter.Null, CancellationToken.None).RunAsync(["run", "--trace", SharedTraces.Philly, "--out", output, "--no-progress", .. extra], CancellationToken.None);
+
+        Assert.Equal(0, await Run("--verdict-log"));
+        Assert.True(File.Exists(Path.Combine(output, "verdicts.csv")));
+        Assert.Equal(0, await Run());
+
+        // Its verdicts were not this run's: left beside this run's summary, they would pass for them.
+        Assert.False(File.Exists(Path.Combine(output, "verdicts.csv")), "the earlier run's verdict log is still there");
+        Assert.True(File.Exists(Path.Combine(output, "summary.json")));
     }
 
     [Fact]
@@ -106,7 +142,7 @@ public sealed class CancellationTests : IDisposable
         {
             writer.WriteLine("account,start,end,accelerator,count");
             long start = 1_700_000_000;
-            for (var i = 0; i < 400_000; i++)
+            for (var i = 0; i < 600_000; i++)
             {
                 start += random.Next(0, 13);
                 writer.WriteLine($"acct-{random.Next(10_000)},{start},{start + 60 + random.Next(20_000)},H100-SXM,{1 + random.Next(8)}");
@@ -122,8 +158,9 @@ public sealed class CancellationTests : IDisposable
         })!;
         var stdout = process.StandardOutput.ReadToEndAsync();
 
-        // The signal handler is in place once the command has started: it says (on stderr) that it reads the trace.
-        while (await process.StandardError.ReadLineAsync() is { } line && !line.Contains("Reading the trace", StringComparison.Ordinal))
+        // Signalled once the trace is read (the command says so on stderr), so that it lands while
+        // the jobs are replayed: the replay itself, not only the reading, must stop.
+        while (await process.StandardError.ReadLineAsync() is { } line && !line.Contains(" jobs", StringComparison.Ordinal))
         {
         }
 
@@ -145,17 +182,7 @@ public sealed class CancellationTests : IDisposable
     {
         var options = Options() with { Behaviour = new UserBehaviour() };
         var job = new TraceJob("alice", 1_700_000_000, 1_700_003_600, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
-        var trace = new TraceLoad
-        {
-            Format = "test",
-            Files = [],
-            Jobs = [job],
-            RowsRead = 1,
-            RowsFiltered = new Dictionary<string, long>(),
-            RowsSkipped = new Dictionary<string, long>(),
-            BadRowExamples = [],
-            Assumptions = [],
-        };
+        var trace = OneJob(job);
         var deployment = new DeploymentThatNeverDecides(options.Policy);
         var target = LiveTarget.SingleAddress(new Uri("http://deployment.test"), (_, _, _) => "token", null, null, deployment);
         // The connection's token is never cancelled: only the run's may stop the call.
@@ -169,12 +196,40 @@ public sealed class CancellationTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
+    [Fact]
+    public async Task A_deployment_answering_DEADLINE_EXCEEDED_fails_the_live_run_with_its_answer_not_as_an_interruption()
+    {
+        var options = Options() with { Behaviour = new UserBehaviour() };
+        var job = new TraceJob("alice", 1_700_000_000, 1_700_003_600, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
+        var trace = OneJob(job);
+        var deployment = new DeploymentThatNeverDecides(options.Policy, authorizeAnswer: Grpc.Core.StatusCode.DeadlineExceeded);
+        var target = LiveTarget.SingleAddress(new Uri("http://deployment.test"), (_, _, _) => "token", null, null, deployment);
+        var backend = await LiveBackend.ConnectAsync(target, options, job.Start, setPolicy: false);
+
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => ReplayRun.RunAsync(trace, options, backend).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(Grpc.Core.StatusCode.DeadlineExceeded, refused.StatusCode);
+    }
+
+    private static TraceLoad OneJob(TraceJob job) => new()
+    {
+        Format = "test",
+        Files = [],
+        Jobs = [job],
+        RowsRead = 1,
+        RowsFiltered = new Dictionary<string, long>(),
+        RowsSkipped = new Dictionary<string, long>(),
+        BadRowExamples = [],
+        Assumptions = [],
+    };
+
     /// <summary>
     /// Just enough of a deployment, in memory, for the live backend to connect and open an account
     /// (a simulated clock, the replay's policy, KYC on its version); every other call answers with
-    /// an empty message at once, except Authorize, which waits until the client cancels it.
+    /// an empty message at once, except Authorize, which waits until the client cancels it (or, given
+    /// <paramref name="authorizeAnswer"/>, answers with that status at once).
     /// </summary>
-    private sealed class DeploymentThatNeverDecides(PolicyDocument policy) : HttpMessageHandler
+    private sealed class DeploymentThatNeverDecides(PolicyDocument policy, Grpc.Core.StatusCode? authorizeAnswer = null) : HttpMessageHandler
     {
         public TaskCompletionSource AuthorizeWaiting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -182,6 +237,16 @@ public sealed class CancellationTests : IDisposable
         {
             await request.Content!.ReadAsByteArrayAsync(cancellationToken);
             var method = request.RequestUri!.AbsolutePath;
+            if (method == "/oversight.enforcement.v1.ThresholdEnforcement/Authorize" && authorizeAnswer is { } status)
+            {
+                // Trailers only: no message, the status in the headers.
+                var refusal = new HttpResponseMessage(HttpStatusCode.OK) { Version = HttpVersion.Version20, Content = new ByteArrayContent([]) };
+                refusal.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+                refusal.Headers.Add("grpc-status", ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                refusal.Headers.Add("grpc-message", "deadline exceeded");
+                return refusal;
+            }
+
             if (method == "/oversight.enforcement.v1.ThresholdEnforcement/Authorize")
             {
                 AuthorizeWaiting.TrySetResult();

@@ -19,7 +19,7 @@ namespace Oversight.Replay.Tests;
 public sealed partial class ChartTests : IDisposable
 {
     private static readonly Lazy<Task<ReplayResult>> LoraRun = new(() => Replay(TraceFormats.Load(SharedTraces.Lora, null, new TraceReadOptions())));
-    private static readonly Lazy<Task<ReplayResult>> PhillyRun = new(() => Replay(TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions())));
+    private static readonly Lazy<Task<ReplayResult>> PhillyRun = new(() => Replay(SharedTraces.LoadPhilly()));
 
     private readonly TempFolder _folder = new();
 
@@ -102,7 +102,7 @@ public sealed partial class ChartTests : IDisposable
     {
         // Philly at the default policy: every user is asked to state a purpose at every scale (all at (1,1));
         // identity is asked at x0.1 only; nobody is asked to verify an organisation (all at (0,0)).
-        var points = await Sweep(TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions()), [0.1m, 1m, 10m]);
+        var points = await Sweep(SharedTraces.LoadPhilly(), [0.1m, 1m, 10m]);
         Assert.All(points, p => Assert.Equal((1.0, 1.0), (p.AskedShare[RequirementKind.StatedPurpose], p.CoveredShare[RequirementKind.StatedPurpose])));
 
         var svg = Charts.TradeOff(points);

@@ -115,7 +115,7 @@ public sealed partial class CommandLineTests : IDisposable
     {
         // The example policy asks for every step-up, organisation included.
         var policy = PolicyLoader.Load(File.ReadAllText(Path.Combine(SharedTraces.RepositoryRoot, "tools", "replay", "examples", "every-verdict.yaml")));
-        var trace = TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions()).Take(300);
+        var trace = SharedTraces.LoadPhilly().Take(300);
         var points = await PolicySweep.RunAsync(trace, new ReplayOptions { Policy = policy }, PolicySweep.ScaleGrid(policy, "every-verdict.yaml", [0.001m, 1m]), parallelism: 2);
         Assert.Contains(points, p => p.AskedShare[Policy.RequirementKind.Organisation] > 0);
 

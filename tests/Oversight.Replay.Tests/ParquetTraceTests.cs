@@ -26,7 +26,7 @@ public sealed class ParquetTraceTests : IDisposable
     public async Task Parquet_gives_the_jobs_and_the_replay_of_the_same_trace_in_canonical_csv()
     {
         // 400 Philly jobs, FLOP on every third, written in reverse start order so that both readers have to sort.
-        var jobs = TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions()).Jobs.Take(400).Reverse().ToArray();
+        var jobs = SharedTraces.LoadPhilly().Jobs.Take(400).Reverse().ToArray();
         double?[] flop = [.. jobs.Select((j, i) => i % 3 == 0 ? j.AcceleratorCount * j.DurationSeconds * 2.5e14 : (double?)null)];
         var csv = _folder.WriteLines("jobs.csv",
         [

@@ -16,8 +16,6 @@ public sealed class ReportDeterminismTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private static TraceLoad Philly() => TraceFormats.Load(SharedTraces.Philly, null, new TraceReadOptions());
-
     private static ReplayOptions Options(int seed) => new()
     {
         Policy = DefaultPolicy.Document,
@@ -31,8 +29,8 @@ public sealed class ReportDeterminismTests : IDisposable
         var first = _folder.Combine("first");
         var second = _folder.Combine("second");
 
-        var written = ReplayReports.WriteRun(first, await ReplayRun.InProcessAsync(Philly(), Options(7)), Philly(), "in-process");
-        ReplayReports.WriteRun(second, await ReplayRun.InProcessAsync(Philly(), Options(7)), Philly(), "in-process");
+        var written = ReplayReports.WriteRun(first, await ReplayRun.InProcessAsync(SharedTraces.LoadPhilly(), Options(7)), SharedTraces.LoadPhilly(), "in-process");
+        ReplayReports.WriteRun(second, await ReplayRun.InProcessAsync(SharedTraces.LoadPhilly(), Options(7)), SharedTraces.LoadPhilly(), "in-process");
 
         Assert.Equal(["summary.json", "accounts.csv", "report.html", "policy.yaml"], written.Select(Path.GetFileName));
         AssertSameFiles(first, second);
@@ -47,8 +45,8 @@ public sealed class ReportDeterminismTests : IDisposable
         var seven = _folder.Combine("seven");
         var other = _folder.Combine("other");
 
-        ReplayReports.WriteRun(seven, await ReplayRun.InProcessAsync(Philly(), Options(7)), Philly(), "in-process");
-        ReplayReports.WriteRun(other, await ReplayRun.InProcessAsync(Philly(), Options(8)), Philly(), "in-process");
+        ReplayReports.WriteRun(seven, await ReplayRun.InProcessAsync(SharedTraces.LoadPhilly(), Options(7)), SharedTraces.LoadPhilly(), "in-process");
+        ReplayReports.WriteRun(other, await ReplayRun.InProcessAsync(SharedTraces.LoadPhilly(), Options(8)), SharedTraces.LoadPhilly(), "in-process");
 
         // Not only the seed printed among the parameters: what happened differs.
         Assert.NotEqual(Results(seven), Results(other));
@@ -65,12 +63,12 @@ public sealed class ReportDeterminismTests : IDisposable
     {
         var first = _folder.Combine("first");
         var second = _folder.Combine("second");
-        var trace = Philly();
+        var trace = SharedTraces.LoadPhilly();
         var options = Options(7);
         var grid = PolicySweep.ScaleGrid(options.Policy, "default", [0.1m, 1m]);
 
         ReplayReports.WriteSweep(first, await PolicySweep.RunAsync(trace, options, grid, parallelism: 2), trace, options);
-        ReplayReports.WriteSweep(second, await PolicySweep.RunAsync(Philly(), options, grid, parallelism: 2), trace, options);
+        ReplayReports.WriteSweep(second, await PolicySweep.RunAsync(SharedTraces.LoadPhilly(), options, grid, parallelism: 2), trace, options);
 
         Assert.Equal(["sweep.csv", "sweep.html", "sweep.json"], Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         AssertSameFiles(first, second);
@@ -85,7 +83,7 @@ public sealed class ReportDeterminismTests : IDisposable
 
         foreach (var folder in new[] { first, second })
         {
-            var trace = Philly();
+            var trace = SharedTraces.LoadPhilly();
             var abandonment = await WhatIfs.AbandonmentAsync(trace, options, [0, 0.3], parallelism: 2);
             var sybil = await WhatIfs.SybilAsync(trace, options, [2], parallelism: 2);
             ReplayReports.WriteWhatIf(folder, abandonment, sybil, trace, options);

@@ -19,6 +19,11 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
         // Every file (the verdict log too, written as the replay goes) is moved into place only at the end.
         using var output = new OutputFolder(settings.OutFolder());
         var log = settings.VerdictLog ? new VerdictLog(output.CreateText("verdicts.csv"), options.Policy.Resolve(options.Marketplace)) : null;
+        if (log is null)
+        {
+            output.Drop("verdicts.csv"); // an earlier run's, with --verdict-log: not this run's verdicts
+        }
+
         var result = await Console2.WithProgressAsync(!settings.NoProgress, "Replaying", trace.Jobs.Count,
             progress => ReplayRun.InProcessAsync(trace, options, cancellationToken, progress, log is null ? null : log.Write));
         ReplayReports.WriteRun(output, result, trace, "in-process", cancellationToken);

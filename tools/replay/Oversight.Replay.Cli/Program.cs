@@ -32,5 +32,5 @@ using var termination = PosixSignalRegistration.Create(PosixSignal.SIGTERM, cont
     terminated = true;
     interrupt.Cancel();
 });
-var exitCode = await ReplayApp.Create(Console.Error).RunAsync(args, interrupt.Token);
+var exitCode = await ReplayApp.Create(Console.Error, interrupt.Token).RunAsync(args, interrupt.Token);
 return terminated && exitCode == ReplayApp.InterruptedExitCode ? 143 : exitCode;

@@ -17,7 +17,8 @@ public static class ReplayApp
     private const string Lora = "../shared/traces/alibaba-genai-lora/lora_request_trace.csv";
 
     /// <summary>The application; one-line errors and the interruption go to <paramref name="errors"/> (stderr).</summary>
-    public static CommandApp Create(TextWriter errors)
+    /// <param name="interruption">Cancelled by Ctrl-C or SIGTERM (Program.cs); also given to RunAsync. Only its cancellation is an interruption.</param>
+    public static CommandApp Create(TextWriter errors, CancellationToken interruption)
     {
         var app = new CommandApp();
         app.Configure(config =>
@@ -43,9 +44,10 @@ public static class ReplayApp
             config.AddCommand<FormatsCommand>("formats").WithDescription("List the trace formats and how each becomes jobs.");
             config.SetExceptionHandler((exception, _) =>
             {
-                // Ctrl-C (Program.cs): every command writes its outputs last, all together, so an
-                // interrupted run has written none.
-                if (exception is OperationCanceledException)
+                // Ctrl-C or SIGTERM (Program.cs): every command writes its outputs last, so an
+                // interrupted run has written none. A call cancelled for another reason (a time-out)
+                // is an error like any other.
+                if (interruption.IsCancellationRequested && exception is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
                 {
                     errors.WriteLine(InterruptedMessage);
                     return InterruptedExitCode;
@@ -69,7 +71,9 @@ public static class ReplayApp
                         $"the deployment answered Unauthenticated: {e.Status.Detail} (the tokens must be signed with the deployment's key: against the embedded default "
                         + "give --embedded-data with its data folder, the one its banner prints; against another deployment, --operator-token and --provider-token)",
                     Grpc.Core.RpcException e => $"the deployment answered {e.StatusCode}: {e.Status.Detail}",
-                    InvalidOperationException or NotSupportedException or TimeoutException => exception.Message,
+                    InvalidOperationException or NotSupportedException or TimeoutException or OperationCanceledException => exception.Message,
+                    // The output folder could not take a file (a folder in its place, no permission, a full disk).
+                    IOException or UnauthorizedAccessException => exception.Message,
                     _ => null,
                 };
                 if (message is null)

@@ -65,7 +65,9 @@ public sealed class UsageAttestedConsumer(
                     // Counted all the same (usage happened), but no reservation of this account's
                     // covered it: the lease was never authorized, its hold expired (a job running past
                     // the policy's hold time to live) or another account holds it.
-                    logger.LogInformation("Usage of lease {LeaseId} (attestation {AttestationId}) counted without a reservation of the account", attested.LeaseId, attested.AttestationId);
+                    logger.LogInformation(
+                        "Usage of lease {LeaseId} (attestation {AttestationId}) counted for account {AccountId} of marketplace {MarketplaceId} without a reservation of that account",
+                        attested.LeaseId, attested.AttestationId, attested.AccountId, attested.MarketplaceId);
                 }
 
                 break;

@@ -58,7 +58,7 @@ internal struct HoldTable<THasher>
 
     public readonly int Count => _count;
 
-    /// <summary>The number of slots (0 before the first hold).</summary>
+    /// <summary>The number of slots (0 before the first hold or <see cref="Prepare"/>).</summary>
     public readonly int Capacity => _slots?.Length ?? 0;
 
     /// <summary>
@@ -115,7 +115,7 @@ internal struct HoldTable<THasher>
 
     /// <summary>
     /// Adds a hold where <see cref="Find"/> found none: <paramref name="notFound"/> and
-    /// <paramref name="hash"/> are what it returned, with nothing added or removed since.
+    /// <paramref name="hash"/> are what it returned, with nothing added, removed or prepared since.
     /// </summary>
     public void Insert(int notFound, int hash, string leaseId, HoldEntry entry)
     {
@@ -203,7 +203,7 @@ internal struct HoldTable<THasher>
         return pruned;
     }
 
-    /// <summary>Makes the first array of slots before the first hold (see InMemoryCounterStore.TagState.Own).</summary>
+    /// <summary>Makes the first array of slots before the first hold (see InMemoryCounterStore.TagState.Account); does nothing once there is one.</summary>
     public void Prepare()
     {
         if (_slots is null)

@@ -597,7 +597,11 @@ public sealed class InMemoryCounterStore : ICounterStore
             subject is CounterSubject.Cluster ? Cluster : _accounts?.GetValueOrDefault(subject);
 
         /// <summary>The account's subject, created when missing.</summary>
-        public SubjectState Account(string accountId)
+        /// <param name="prepareHolds">
+        /// Make the hold slots too, right after the subject (the handle path, which reserves): a tag
+        /// that only settles or reads (the command path's rebuilds) never needs them.
+        /// </param>
+        public SubjectState Account(string accountId, bool prepareHolds = false)
         {
             if (_accounts?.GetValueOrDefault(accountId) is { } existing)
             {
@@ -605,7 +609,11 @@ public sealed class InMemoryCounterStore : ICounterStore
             }
 
             var subject = new SubjectState(accountId);
-            Holds.Prepare(); // the slots next to the counters (see _accounts)
+            if (prepareHolds)
+            {
+                Holds.Prepare(); // the slots next to the counters (see _accounts)
+            }
+
             (_accounts ??= new(StringComparer.Ordinal)).Add(accountId, subject);
             if (_accounts.Count == 1)
             {
@@ -624,7 +632,7 @@ public sealed class InMemoryCounterStore : ICounterStore
         {
             if (handle.Own is null || handle.Generation != Generation)
             {
-                handle.Own = Account(handle.AccountId);
+                handle.Own = Account(handle.AccountId, prepareHolds: true);
                 handle.Own.Prepare(layout.WindowArray, Slots(layout));
                 handle.Generation = Generation;
             }

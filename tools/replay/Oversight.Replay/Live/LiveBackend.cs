@@ -159,9 +159,27 @@ public sealed class LiveBackend : IReplayBackend, ICancellableBackend
     // The replay is synchronous (IReplayBackend says why): each call blocks until the deployment
     // answers. The call runs on a pool thread, so that its continuations never wait for the
     // blocked thread's synchronization context (a UI or test framework's would deadlock).
-    private static void Wait(Func<Task> call) => Task.Run(call).GetAwaiter().GetResult();
+    private void Wait(Func<Task> call) => Wait(async () =>
+    {
+        await call();
+        return true;
+    });
 
-    private static T Wait<T>(Func<Task<T>> call) => Task.Run(call).GetAwaiter().GetResult();
+    // A call cancelled by the run's or the connection's token is the run being stopped (grpc-dotnet
+    // reports it as an RpcException with status Cancelled): it surfaces as OperationCanceledException,
+    // as in the in-process replay. Any other status, DEADLINE_EXCEEDED included, is the deployment's answer.
+    private T Wait<T>(Func<Task<T>> call)
+    {
+        var token = _calls;
+        try
+        {
+            return Task.Run(call).GetAwaiter().GetResult();
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("the run was stopped while a call waited for the deployment", e, token);
+        }
+    }
 
     private async Task OpenAccountAsync(SimulatedAccount account, long now, CancellationToken cancellationToken)
     {

@@ -5,7 +5,8 @@ namespace Oversight.Replay.Reports;
 /// <summary>
 /// The files of one output folder, written so that a reader never finds a half-written one: each
 /// is written under a hidden temporary name beside its own (<c>.summary.json.&lt;random&gt;.tmp</c>)
-/// and <see cref="Complete"/> moves them all into place at the end, replacing an earlier run's.
+/// and <see cref="Complete"/> moves them into place at the end, one after another (each move is
+/// atomic; the set is not), replacing an earlier run's.
 /// Disposed before that (the run was interrupted or failed), it deletes what it wrote, and the
 /// folder too when it made it and nothing else is in it: the folder is left as it was.
 /// </summary>
@@ -14,6 +15,7 @@ public sealed class OutputFolder(string path) : IDisposable
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly List<(string Temporary, string Final, StreamWriter Writer)> _files = [];
+    private readonly List<string> _dropped = [];
     private bool _created;
     private bool _completed;
 
@@ -21,6 +23,12 @@ public sealed class OutputFolder(string path) : IDisposable
 
     /// <summary>Writes a whole file (UTF-8 without a byte order mark).</summary>
     public void Write(string name, string text) => CreateText(name).Write(text);
+
+    /// <summary>
+    /// A file an earlier run may have left that this run does not make (an option given then and
+    /// not now): deleted when the others are moved into place, so that the folder holds one run's files.
+    /// </summary>
+    public void Drop(string name) => _dropped.Add(System.IO.Path.Combine(Path, name));
 
     /// <summary>A file written as the run goes (verdicts.csv grows with the trace); the folder closes it.</summary>
     public TextWriter CreateText(string name)
@@ -51,9 +59,21 @@ public sealed class OutputFolder(string path) : IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        // What would stop a move is found before the first one: a run that cannot write all its
+        // files writes none (rather than leaving new files beside an earlier run's).
+        foreach (var file in _files.Where(f => Directory.Exists(f.Final)))
+        {
+            throw new IOException($"{file.Final} is a folder: the run cannot write its file there");
+        }
+
         foreach (var file in _files)
         {
             File.Move(file.Temporary, file.Final, overwrite: true);
+        }
+
+        foreach (var stale in _dropped)
+        {
+            File.Delete(stale);
         }
 
         _completed = true;
