@@ -170,6 +170,21 @@ public sealed partial class CommandLineTests : IDisposable
         Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after a bad row");
     }
 
+    [Theory]
+    [InlineData("--abandon-purpse", "0.5")] // misspelled: the run would use the default and say nothing
+    [InlineData("--scales", "0.1")] // another command's option
+    public async Task An_unknown_option_exits_2_naming_it_and_writes_no_output(string option, string value)
+    {
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", "one.csv", "--out", "out", "--no-progress", option, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"Unknown option '{option[2..]}'", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after an unknown option");
+    }
+
     [Fact]
     public async Task Run_with_skip_bad_rows_exits_0_and_reports_the_skipped_rows_by_reason()
     {

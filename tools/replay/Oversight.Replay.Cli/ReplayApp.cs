@@ -24,6 +24,9 @@ public static class ReplayApp
         app.Configure(config =>
         {
             config.SetApplicationName("oversight-replay");
+            // An unknown or misspelled option is an error, not ignored: a run with a setting it
+            // never got would finish and its figures would pass for that setting's.
+            config.UseStrictParsing();
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Replay a trace through the policy and write summary.json, accounts.csv and report.html.")
                 .WithExample("run", "--trace", Philly, "--out", "replay-out/philly")
