@@ -146,7 +146,7 @@ public sealed class BadRowTests : IDisposable
 
         Assert.Equal(["alice"], load.Jobs.Select(j => j.Account));
         Assert.Equal(3, load.RowsRead);
-        Assert.Equal(new Dictionary<string, long> { ["accelerator count -3 is negative"] = 1 }, load.RowsSkipped);
+        Assert.Equal(new Dictionary<string, long> { ["column 5 (count): the accelerator count is negative"] = 1 }, load.RowsSkipped);
         Assert.Equal(["neg.csv:3, column 5 (count): accelerator count -3 is negative"], load.BadRowExamples);
         Assert.Equal(new Dictionary<string, long> { ["no accelerators (count 0)"] = 1 }, load.RowsFiltered);
     }
@@ -212,14 +212,14 @@ public sealed class BadRowTests : IDisposable
     }
 
     [Fact]
-    public void With_skip_bad_rows_the_load_goes_on_and_counts_the_bad_rows_by_reason()
+    public void With_skip_bad_rows_the_load_goes_on_and_counts_the_bad_rows_by_column_and_kind_of_fault_not_by_value()
     {
         var path = _folder.WriteLines("bad.csv",
             Header,
             "alice,1700000000,1700000600,H100-SXM,1",
             "bob,yesterday,1700000600,H100-SXM,1",
             "carol,1700000600,1700000000,H100-SXM,1",
-            "dave,yesterday,1700000600,H100-SXM,1",
+            "dave,tomorrow,1700000600,H100-SXM,1",
             "erin,1700000000,1700000600,A10,1",
             "frank,1700000000",
             "gina,1700000100,1700000700,T4,2");
@@ -228,16 +228,17 @@ public sealed class BadRowTests : IDisposable
 
         Assert.Equal(["alice", "gina"], load.Jobs.Select(j => j.Account));
         Assert.Equal(7, load.RowsRead);
-        Assert.Equal(2, load.RowsSkipped[$"'yesterday' {NotATime}"]);
-        Assert.Equal(1, load.RowsSkipped["the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"]);
+        // Two different bad times are one kind of fault: a trace with thousands has one line for them.
+        Assert.Equal(2, load.RowsSkipped["column 2 (start): neither Unix seconds nor a date and time"]);
+        Assert.Equal(1, load.RowsSkipped["column 3 (end): the job ends before it starts"]);
         Assert.Equal(1, load.RowsSkipped["the row has 2 fields; the header has 5"]);
-        Assert.Single(load.RowsSkipped, r => r.Key.StartsWith("unknown accelerator model 'A10'", StringComparison.Ordinal) && r.Value == 1);
+        Assert.Equal(1, load.RowsSkipped["column 4 (accelerator): unknown accelerator model 'A10'"]);
         Assert.Equal(5, load.RowsSkipped.Values.Sum());
         Assert.Equal(
             [
                 $"bad.csv:3, column 2 (start): 'yesterday' {NotATime}",
                 "bad.csv:4, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
-                $"bad.csv:5, column 2 (start): 'yesterday' {NotATime}",
+                $"bad.csv:5, column 2 (start): 'tomorrow' {NotATime}",
             ],
             load.BadRowExamples.Take(3));
         Assert.StartsWith("bad.csv:6, column 4 (accelerator): unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);

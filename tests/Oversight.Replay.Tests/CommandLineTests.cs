@@ -199,7 +199,7 @@ public sealed partial class CommandLineTests : IDisposable
         Assert.True(exitCode == 0, stderr);
         using var summary = JsonDocument.Parse(File.ReadAllText(_folder.Combine(Path.Combine("out", "summary.json"))));
         var trace = summary.RootElement.GetProperty("trace");
-        Assert.Equal(1, trace.GetProperty("rows_skipped").GetProperty($"'yesterday' {NotATime}").GetInt64());
+        Assert.Equal(1, trace.GetProperty("rows_skipped").GetProperty("column 2 (start): neither Unix seconds nor a date and time").GetInt64());
         Assert.Equal($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}", Assert.Single(trace.GetProperty("bad_row_examples").EnumerateArray()).GetString());
         Assert.Equal((3L, 2L), (trace.GetProperty("rows_read").GetInt64(), trace.GetProperty("jobs").GetInt64()));
     }

@@ -228,10 +228,10 @@ public sealed class ParquetTraceTests : IDisposable
         Assert.Equal(["alice", "gina"], load.Jobs.Select(j => j.Account));
         Assert.Equal([1L, 7], load.Jobs.Select(j => j.Line.Line));
         Assert.Equal(7, load.RowsRead);
-        Assert.Equal(2, load.RowsSkipped[NotATime]);
-        Assert.Equal(1, load.RowsSkipped["the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"]);
-        Assert.Equal(1, load.RowsSkipped["the value is null"]);
-        Assert.Single(load.RowsSkipped, r => r.Key.StartsWith("unknown accelerator model 'A10'", StringComparison.Ordinal) && r.Value == 1);
+        Assert.Equal(2, load.RowsSkipped["column 2 (start): neither Unix seconds nor a date and time"]);
+        Assert.Equal(1, load.RowsSkipped["column 3 (end): the job ends before it starts"]);
+        Assert.Equal(1, load.RowsSkipped["column 1 (account): the value is null"]);
+        Assert.Equal(1, load.RowsSkipped["column 4 (accelerator): unknown accelerator model 'A10'"]);
         Assert.Equal(5, load.RowsSkipped.Values.Sum());
         Assert.Equal(
             [

@@ -131,7 +131,7 @@ internal sealed class CsvTable : IDisposable
             return value;
         }
 
-        throw new TraceFormatException(Location(column), $"'{text}' is not a whole number");
+        throw new TraceFormatException(Location(column), $"'{text}' is not a whole number", "not a whole number");
     }
 
     public double Number(string column)
@@ -139,14 +139,14 @@ internal sealed class CsvTable : IDisposable
         var text = Required(column);
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value)
             ? value
-            : throw new TraceFormatException(Location(column), $"'{text}' is not a number");
+            : throw new TraceFormatException(Location(column), $"'{text}' is not a number", "not a number");
     }
 
     /// <summary>A time as Unix seconds: a number of seconds, or a date and time (UTC unless it names an offset).</summary>
     public long Time(string column)
     {
         var text = Required(column);
-        return TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(Location(column), TraceTime.NotATime(text));
+        return TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(Location(column), TraceTime.NotATime(text), TraceTime.NotATimeKind);
     }
 
     private string Describe(string column) =>
@@ -181,6 +181,8 @@ public static class TraceTime
 
     /// <summary>The reason given for a time that cannot be read.</summary>
     internal static string NotATime(string text) => $"'{text}' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50";
+
+    internal const string NotATimeKind = "neither Unix seconds nor a date and time";
 
     public static string Format(long unixSeconds) =>
         DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);

@@ -34,7 +34,7 @@ internal static class JobRules
         if (count < 0)
         {
             // Count 0 is a job without accelerators (public traces have CPU-only rows); below 0 is no count at all.
-            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is negative"));
+            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is negative", "the accelerator count is negative"));
             return;
         }
 
@@ -46,7 +46,7 @@ internal static class JobRules
 
         if (end < start)
         {
-            collector.Bad(new TraceFormatException(columns?.End ?? at, $"the job ends ({TraceTime.Format(end)}) before it starts ({TraceTime.Format(start)})"));
+            collector.Bad(new TraceFormatException(columns?.End ?? at, $"the job ends ({TraceTime.Format(end)}) before it starts ({TraceTime.Format(start)})", "the job ends before it starts"));
             return;
         }
 
@@ -58,13 +58,13 @@ internal static class JobRules
 
         if (count > int.MaxValue)
         {
-            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is too large"));
+            collector.Bad(new TraceFormatException(columns?.Count ?? at, $"accelerator count {count} is too large", "the accelerator count is too large"));
             return;
         }
 
         if (!AcceleratorCatalogue.Default.TryGet(model, out var accelerator))
         {
-            collector.Bad(new TraceFormatException(columns?.Model ?? at, $"unknown accelerator model '{model}' (known: {string.Join(", ", AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))})"));
+            collector.Bad(new TraceFormatException(columns?.Model ?? at, $"unknown accelerator model '{model}' (known: {string.Join(", ", AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))})", $"unknown accelerator model '{model}'"));
             return;
         }
 

@@ -157,7 +157,7 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
         {
             null => null,
             { } number when TraceNumbers.TryWhole(number, out var whole) => whole,
-            { } number => throw new TraceFormatException(At(column), $"'{Print(number)}' is not a whole number"),
+            { } number => throw new TraceFormatException(At(column), $"'{Print(number)}' is not a whole number", "not a whole number"),
         },
         _ => throw Unexpected(column),
     };
@@ -168,7 +168,7 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
         { Integers: { } integers } => integers[_row],
         { Numbers: { } numbers } => numbers[_row] switch
         {
-            { } number when !double.IsFinite(number) => throw new TraceFormatException(At(column), $"'{Print(number)}' is not a number"),
+            { } number when !double.IsFinite(number) => throw new TraceFormatException(At(column), $"'{Print(number)}' is not a number", "not a number"),
             var number => number,
         },
         _ => throw Unexpected(column),
@@ -180,7 +180,7 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
         { Integers: { } integers } => integers[_row],
         { Numbers: { } numbers } => numbers[_row] switch
         {
-            { } number when !double.IsFinite(number) => throw new TraceFormatException(At(column), TraceTime.NotATime(Print(number))),
+            { } number when !double.IsFinite(number) => throw new TraceFormatException(At(column), TraceTime.NotATime(Print(number)), TraceTime.NotATimeKind),
             var number => number is null ? null : (long)Math.Floor(number.Value),
         },
         // A timestamp without a time zone (not adjusted to UTC) is read as UTC, as a CSV date without an offset is.
@@ -188,7 +188,7 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
         { Texts: { } texts } => texts[_row]?.Trim() switch
         {
             null or "" => null,
-            var text => TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(At(column), TraceTime.NotATime(text)),
+            var text => TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(At(column), TraceTime.NotATime(text), TraceTime.NotATimeKind),
         },
         _ => throw Unexpected(column),
     };

@@ -110,7 +110,7 @@ public sealed class PhillyJsonFormat : ITraceFormat
     }
 
     private static long Time(string text, TraceLocation at) =>
-        TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(at, $"'{text}' is not a date and time");
+        TraceTime.TryParse(text, out var seconds) ? seconds : throw new TraceFormatException(at, $"'{text}' is not a date and time", "not a date and time");
 
     /// <summary>Byte offsets of line starts, to name the line a job starts on.</summary>
     private sealed class LineIndex

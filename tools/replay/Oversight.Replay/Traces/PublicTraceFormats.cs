@@ -95,7 +95,7 @@ public sealed class PhillyChronusFormat : ITraceFormat
     internal static long NonNegative(CsvTable table, string column)
     {
         var value = table.Integer(column);
-        return value >= 0 ? value : throw new TraceFormatException(table.Location(column), $"{value} is negative");
+        return value >= 0 ? value : throw new TraceFormatException(table.Location(column), $"{value} is negative", "negative");
     }
 }
 

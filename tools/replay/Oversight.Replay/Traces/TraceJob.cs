@@ -52,10 +52,20 @@ public readonly record struct TraceLocation(string File, long Line, string? Colu
 }
 
 /// <summary>A row that cannot become a job: where it is and why.</summary>
-public sealed class TraceFormatException(TraceLocation location, string reason)
+/// <param name="kind">
+/// The reason without the row's own values (<c>is not a whole number</c> for <c>'abc' is not a whole
+/// number</c>), by which skipped rows are counted: a trace with thousands of bad values has a few
+/// kinds of fault, not thousands. The reason itself when it names no value.
+/// </param>
+public sealed class TraceFormatException(TraceLocation location, string reason, string? kind = null)
     : Exception($"{location}: {reason}")
 {
     public TraceLocation Location { get; } = location;
 
     public string Reason { get; } = reason;
+
+    public string Kind { get; } = kind ?? reason;
+
+    /// <summary>What skipped rows are counted by: the column at fault, if one is, and the kind of fault.</summary>
+    public string SkipReason => Location.Column is { } column ? $"column {column}: {Kind}" : Kind;
 }

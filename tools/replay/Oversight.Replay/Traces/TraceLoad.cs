@@ -160,7 +160,7 @@ public sealed class TraceCollector(TraceReadOptions options)
         }
 
         RowsRead++;
-        _skipped[error.Reason] = _skipped.GetValueOrDefault(error.Reason) + 1;
+        _skipped[error.SkipReason] = _skipped.GetValueOrDefault(error.SkipReason) + 1;
         if (_examples.Count < MaxExamples)
         {
             _examples.Add(error.Message);
