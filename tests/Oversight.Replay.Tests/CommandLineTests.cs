@@ -185,6 +185,34 @@ public sealed partial class CommandLineTests : IDisposable
         Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after an unknown option");
     }
 
+    [Theory]
+    [InlineData("run", "--policy", "missing.yaml", "error: no policy file at missing.yaml")]
+    [InlineData("run", "--policy", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
+    [InlineData("sweep", "--policies", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
+    public async Task A_bad_policy_file_exits_2_naming_the_file_before_the_trace_is_read(string command, string option, string file, string expected)
+    {
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+        _folder.WriteLines("negative.yaml",
+            "windows:",
+            "  - id: 24h",
+            "    length_seconds: 86400",
+            "    bucket_seconds: 3600",
+            "ladder:",
+            "  - id: anonymous",
+            "    display_name: Anonymous",
+            "    requirement: none",
+            "    limits:",
+            "      24h:",
+            "        flop_units: -5");
+
+        var (exitCode, stdout, stderr) = await CliAsync(command, "--trace", "one.csv", "--out", "out", "--no-progress", option, file);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith(expected, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Reading the trace", stderr + stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after a bad policy");
+    }
+
     [Fact]
     public async Task Run_with_skip_bad_rows_exits_0_and_reports_the_skipped_rows_by_reason()
     {

@@ -45,7 +45,7 @@ public sealed class SweepCommand : AsyncCommand<SweepSettings>
         var options = settings.Options();
         var policies = settings.Policies is { } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(path => new SweepPolicy(Path.GetFileNameWithoutExtension(path), PolicyLoader.Load(File.ReadAllText(path)), Path.GetFileName(path))).ToArray()
+                .Select(path => new SweepPolicy(Path.GetFileNameWithoutExtension(path), ReplaySettings.ReadPolicyFile(path), Path.GetFileName(path))).ToArray()
             : PolicySweep.ScaleGrid(options.Policy, options.PolicySource,
                 settings.Scales is { } scales ? scales.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) : DefaultScales);
         var points = await Console2.WithProgressAsync(!settings.NoProgress, "Sweeping", policies.Count,

@@ -177,7 +177,31 @@ public class ReplaySettings : TraceSettings
             return ValidationResult.Error("--attest-interval must be at least 1 second");
         }
 
-        return SybilSplit < 1 ? ValidationResult.Error("--sybil-split must be at least 1") : ValidationResult.Success();
+        if (SybilSplit < 1)
+        {
+            return ValidationResult.Error("--sybil-split must be at least 1");
+        }
+
+        // Read now, before the trace: a bad policy file is found in a moment, not after a large trace.
+        return PolicyError(() => LoadPolicy());
+    }
+
+    /// <summary>Success, or the one line a bad policy file gets (see <see cref="ReadPolicyFile"/>).</summary>
+    protected static ValidationResult PolicyError(Action read)
+    {
+        try
+        {
+            read();
+            return ValidationResult.Success();
+        }
+        catch (PolicyValidationException e)
+        {
+            return ValidationResult.Error($"policy: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            return ValidationResult.Error(e.Message);
+        }
     }
 
     [CommandOption("--utilisation <U>")]
@@ -187,10 +211,30 @@ public class ReplaySettings : TraceSettings
     /// <summary>The policy to replay, with --utilisation applied (it is the policy's field, so enforcement and replay estimate alike).</summary>
     public (PolicyDocument Policy, string Source) LoadPolicy()
     {
-        var (policy, source) = Policy is null ? (DefaultPolicy.Document, "default") : (PolicyLoader.Load(File.ReadAllText(Policy)), Path.GetFileName(Policy));
+        var (policy, source) = Policy is null ? (DefaultPolicy.Document, "default") : (ReadPolicyFile(Policy), Path.GetFileName(Policy));
         return Utilisation is { } u
             ? (policy with { Utilisation = u }, $"{source}, utilisation {u.ToString(CultureInfo.InvariantCulture)} (--utilisation)")
             : (policy, source);
+    }
+
+    /// <summary>A policy file, read and checked, with errors that name it.</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="PolicyValidationException">The file is not a valid policy; the message starts with its path.</exception>
+    public static PolicyDocument ReadPolicyFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"no policy file at {path}", path);
+        }
+
+        try
+        {
+            return PolicyLoader.Load(File.ReadAllText(path));
+        }
+        catch (PolicyValidationException e)
+        {
+            throw new PolicyValidationException(e.Field, $"{path}: {e.Message}");
+        }
     }
 
     public ReplayOptions Options()
@@ -261,9 +305,14 @@ public sealed class SweepSettings : ManyReplaySettings
             return ValidationResult.Error("give --scales or --policies, not both");
         }
 
-        return Scales is not null && ParseList(Scales, s => decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0) is null
-            ? ValidationResult.Error($"--scales '{Scales}': expected positive numbers separated by commas, e.g. 0.1,1,10")
-            : ValidationResult.Success();
+        if (Scales is not null && ParseList(Scales, s => decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0) is null)
+        {
+            return ValidationResult.Error($"--scales '{Scales}': expected positive numbers separated by commas, e.g. 0.1,1,10");
+        }
+
+        return Policies is null
+            ? ValidationResult.Success()
+            : PolicyError(() => Array.ForEach(Policies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), path => ReadPolicyFile(path)));
     }
 
     public static string[]? ParseList(string text, Func<string, bool> valid)
