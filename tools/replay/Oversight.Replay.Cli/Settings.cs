@@ -268,7 +268,7 @@ public class ReplaySettings : TraceSettings
 public sealed class RunSettings : ReplaySettings
 {
     [CommandOption("--verdict-log")]
-    [Description("Also write verdicts.csv: every verdict in order (time, account, lease, verdict, tier, required tier).")]
+    [Description("Also write verdicts.csv: every verdict in order (time, account, lease, verdict, tier, required tier, FLOP units).")]
     public bool VerdictLog { get; init; }
 }
 
