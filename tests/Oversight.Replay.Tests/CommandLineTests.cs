@@ -189,7 +189,8 @@ public sealed partial class CommandLineTests : IDisposable
     [InlineData("run", "--policy", "missing.yaml", "error: no policy file at missing.yaml")]
     [InlineData("run", "--policy", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
     [InlineData("sweep", "--policies", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
-    public async Task A_bad_policy_file_exits_2_naming_the_file_before_the_trace_is_read(string command, string option, string file, string expected)
+    [InlineData("run", "--accelerator", "Z9", "error: --accelerator 'Z9' is not in the catalogue (known: ")]
+    public async Task A_bad_policy_file_or_accelerator_exits_2_naming_it_before_the_trace_is_read(string command, string option, string file, string expected)
     {
         _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
         _folder.WriteLines("negative.yaml",

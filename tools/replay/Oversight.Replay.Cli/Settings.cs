@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using Oversight.Policy.Accelerators;
 using Oversight.Policy.Documents;
 using Oversight.Replay.Simulation;
 using Oversight.Replay.Traces;
@@ -50,6 +51,12 @@ public class TraceSettings : CommandSettings
         if (TraceStart is not null && !TraceTime.TryParse(TraceStart, out _))
         {
             return ValidationResult.Error($"--trace-start '{TraceStart}' is neither Unix seconds nor a date and time");
+        }
+
+        if (Accelerator is not null && !AcceleratorCatalogue.Default.TryGet(Accelerator, out _))
+        {
+            // Said here, not as a fault of the trace's first row.
+            return ValidationResult.Error($"--accelerator '{Accelerator}' is not in the catalogue (known: {string.Join(", ", AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))})");
         }
 
         return AcceleratorCount is <= 0 ? ValidationResult.Error("--accelerator-count must be at least 1") : ValidationResult.Success();
