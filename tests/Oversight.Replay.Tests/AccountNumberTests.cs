@@ -34,21 +34,7 @@ public sealed class AccountNumberTests
         return collector.Complete("test", []);
     }
 
-    private static TraceLoad Trace(IEnumerable<TraceJob> jobs)
-    {
-        var list = jobs.OrderBy(j => j.Start).ToArray();
-        return new()
-        {
-            Format = "test",
-            Files = [],
-            Jobs = list,
-            RowsRead = list.Length,
-            RowsFiltered = new Dictionary<string, long>(),
-            RowsSkipped = new Dictionary<string, long>(),
-            BadRowExamples = [],
-            Assumptions = [],
-        };
-    }
+    private static TraceLoad Trace(IEnumerable<TraceJob> jobs) => TestTraces.Of(jobs);
 
     [Fact]
     public async Task Jobs_of_two_loads_replayed_together_keep_their_accounts()

@@ -182,7 +182,7 @@ public sealed class CancellationTests : IDisposable
     {
         var options = Options() with { Behaviour = new UserBehaviour() };
         var job = new TraceJob("alice", 1_700_000_000, 1_700_003_600, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
-        var trace = OneJob(job);
+        var trace = TestTraces.Of([job]);
         var deployment = new DeploymentThatNeverDecides(options.Policy);
         var target = LiveTarget.SingleAddress(new Uri("http://deployment.test"), (_, _, _) => "token", null, null, deployment);
         // The connection's token is never cancelled: only the run's may stop the call.
@@ -201,7 +201,7 @@ public sealed class CancellationTests : IDisposable
     {
         var options = Options() with { Behaviour = new UserBehaviour() };
         var job = new TraceJob("alice", 1_700_000_000, 1_700_003_600, "H100-SXM", 1, null, null, new TraceLocation("test", 2));
-        var trace = OneJob(job);
+        var trace = TestTraces.Of([job]);
         var deployment = new DeploymentThatNeverDecides(options.Policy, authorizeAnswer: Grpc.Core.StatusCode.DeadlineExceeded);
         var target = LiveTarget.SingleAddress(new Uri("http://deployment.test"), (_, _, _) => "token", null, null, deployment);
         var backend = await LiveBackend.ConnectAsync(target, options, job.Start, setPolicy: false);
@@ -211,17 +211,6 @@ public sealed class CancellationTests : IDisposable
         Assert.Equal(Grpc.Core.StatusCode.DeadlineExceeded, refused.StatusCode);
     }
 
-    private static TraceLoad OneJob(TraceJob job) => new()
-    {
-        Format = "test",
-        Files = [],
-        Jobs = [job],
-        RowsRead = 1,
-        RowsFiltered = new Dictionary<string, long>(),
-        RowsSkipped = new Dictionary<string, long>(),
-        BadRowExamples = [],
-        Assumptions = [],
-    };
 
     /// <summary>
     /// Just enough of a deployment, in memory, for the live backend to connect and open an account

@@ -296,18 +296,7 @@ public sealed class SimulatorBehaviourTests
     private static TraceJob Job(string account, long start, long flopUnits, long duration = 10) =>
         new(account, start, start + duration, "H100-SXM", 1, flopUnits, null, new TraceLocation("test", start));
 
-    /// <summary>A trace as the adapters give it: jobs sorted by start, ties in the order given.</summary>
-    private static TraceLoad Trace(params TraceJob[] jobs) => new()
-    {
-        Format = "test",
-        Files = [],
-        Jobs = [.. jobs.Select((job, index) => (job, index)).OrderBy(x => x.job.Start).ThenBy(x => x.index).Select(x => x.job)],
-        RowsRead = jobs.Length,
-        RowsFiltered = new Dictionary<string, long>(),
-        RowsSkipped = new Dictionary<string, long>(),
-        BadRowExamples = [],
-        Assumptions = [],
-    };
+    private static TraceLoad Trace(params TraceJob[] jobs) => TestTraces.Of(jobs);
 
     private sealed record Attestation(string LeaseId, long FlopUnits, long GpuSeconds, long IntervalStart, long Now, bool Final);
 
