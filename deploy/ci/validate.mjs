@@ -1,5 +1,5 @@
 // Validates every object of a multi-document YAML (stdin or file argument) against the
-// Kubernetes schemas with kubernetes-models. Prints "validated N objects" or the errors;
+// Kubernetes schemas with kubernetes-models (and the Prometheus Operator's CRDs). Prints "validated N objects" or the errors;
 // exit 1 on any invalid or unknown object. Expects .tools/node_modules (install-tools.sh).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -16,7 +16,10 @@ let failures = 0;
 for (const obj of docs) {
   const id = `${obj.kind}/${obj.metadata?.name}`;
   const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
-  const modulePath = path.join(root, ".tools", "node_modules", "kubernetes-models", group, version, "index.js");
+  // Core and built-in groups come with kubernetes-models; the Prometheus Operator's CRDs (the chart's
+  // optional PrometheusRule) with @kubernetes-models/prometheus-operator.
+  const modelsPackage = group === "monitoring.coreos.com" ? path.join("@kubernetes-models", "prometheus-operator") : "kubernetes-models";
+  const modulePath = path.join(root, ".tools", "node_modules", modelsPackage, group, version, "index.js");
   let mod;
   try { mod = await import(pathToFileURL(modulePath).href); } catch { console.error(`${id}: no schema for ${obj.apiVersion}`); failures++; continue; }
   const Model = mod[obj.kind];

@@ -138,12 +138,12 @@ public sealed class ChartTests
         return (YamlMappingNode)((YamlSequenceNode)pod["containers"]).Single();
     }
 
-    private static string Render(string values) =>
+    internal static string Render(string values) =>
         Repo.HelmRun([.. new[] { "template", "oversight", "charts/oversight", "--namespace", "oversight" }, .. ValuesArgs(values)]);
 
     private static string[] ValuesArgs(string values) => values == "" ? [] : ["-f", "charts/oversight/" + values];
 
-    private static IEnumerable<YamlMappingNode> Documents(string rendered)
+    internal static IEnumerable<YamlMappingNode> Documents(string rendered)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(rendered));

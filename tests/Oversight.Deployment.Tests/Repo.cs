@@ -16,9 +16,12 @@ internal static class Repo
 
     public static string Node => RequireOnPath("node");
 
+    /// <summary>promtool, from Debian's prometheus package (install-tools.sh).</summary>
+    public static string Promtool => RequireOnPath("promtool");
+
     public static void RequireNodeModules()
     {
-        foreach (var module in new[] { "kubernetes-models", "yaml" })
+        foreach (var module in new[] { "kubernetes-models", "@kubernetes-models/prometheus-operator", "yaml" })
         {
             Assert.True(Directory.Exists(Path(".tools", "node_modules", module)),
                 $".tools/node_modules/{module} is missing: run `bash deploy/ci/install-tools.sh`.");
