@@ -23,7 +23,7 @@ public sealed class NodeClientTests(EmbeddedHostFixture host, ITestOutputHelper 
         var environment = new Dictionary<string, string>
         {
             ["OVERSIGHT_ADDRESS"] = $"127.0.0.1:{host.Process.GrpcPort}",
-            ["OVERSIGHT_PROTOS"] = Path.Combine(RepositoryRoot(), "protos"),
+            ["OVERSIGHT_PROTOS"] = Path.Combine(Repository.Root, "protos"),
             ["OVERSIGHT_MARKETPLACE"] = marketplace,
             ["OVERSIGHT_PROVIDER"] = provider,
             ["OVERSIGHT_OPERATOR_TOKEN"] = await host.Process.CreateTokenAsync("operator", marketplace),
@@ -52,25 +52,12 @@ public sealed class NodeClientTests(EmbeddedHostFixture host, ITestOutputHelper 
         Assert.False(string.IsNullOrWhiteSpace(Text("next_message")));
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Oversight.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Oversight.sln above {AppContext.BaseDirectory}.");
-    }
-
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
 
     /// <summary>tests/node-client, its packages installed from its package-lock.json if they are not yet.</summary>
     private static async Task<string> NodeClientFolderAsync()
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "node-client");
+        var folder = Path.Combine(Repository.Root, "tests", "node-client");
         await InstallGate.WaitAsync();
         try
         {

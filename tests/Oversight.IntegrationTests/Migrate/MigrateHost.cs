@@ -3,6 +3,7 @@ using Oversight.Attestation;
 using Oversight.Enforcement;
 using Oversight.Hosting.Data;
 using Oversight.Kyc;
+using Oversight.Testing;
 using Xunit;
 
 namespace Oversight.IntegrationTests.Migrate;
@@ -23,7 +24,7 @@ internal sealed class MigrateHost
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         // This test project's output is tests/<project>/bin/<Configuration>/<TargetFramework>/;
         // the host's is the same under its project folder.
-        Directory = Path.Combine(RepositoryRoot(output), projectDirectory, "bin", output.Parent!.Name, output.Name);
+        Directory = Path.Combine(Repository.RootAbove(output), projectDirectory, "bin", output.Parent!.Name, output.Name);
         Assembly = assembly;
         Databases = databases;
     }
@@ -89,19 +90,6 @@ internal sealed class MigrateHost
         }
 
         return new Run(process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string RepositoryRoot(DirectoryInfo start)
-    {
-        for (var dir = start; dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Oversight.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Oversight.sln not found above " + start.FullName);
     }
 
     public sealed record Run(int ExitCode, string StdOut, string StdErr)

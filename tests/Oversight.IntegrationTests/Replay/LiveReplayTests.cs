@@ -6,6 +6,7 @@ using Oversight.Policy.Documents;
 using Oversight.Replay.Live;
 using Oversight.Replay.Simulation;
 using Oversight.Replay.Traces;
+using Oversight.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -21,9 +22,9 @@ public sealed class LiveReplayTests(ITestOutputHelper output)
     [Fact]
     public async Task Live_and_in_process_replays_of_a_shared_trace_slice_give_the_same_verdicts()
     {
-        var philly = Path.Combine(RepositoryRoot(), "..", "shared", "traces", "philly-chronus", "trace_job_Philly_MIX1.csv");
+        var philly = Path.Combine(Repository.Root, "..", "shared", "traces", "philly-chronus", "trace_job_Philly_MIX1.csv");
         // The shipped example ladder under which these 300 jobs meet every verdict kind (docs/replay.md uses it too).
-        var policy = File.ReadAllText(Path.Combine(RepositoryRoot(), "tools", "replay", "examples", "every-verdict.yaml"));
+        var policy = File.ReadAllText(Path.Combine(Repository.Root, "tools", "replay", "examples", "every-verdict.yaml"));
         var trace = TraceFormats.Load(philly, "philly-chronus", new TraceReadOptions()).Take(300);
         var options = new ReplayOptions
         {
@@ -71,16 +72,5 @@ public sealed class LiveReplayTests(ITestOutputHelper output)
         var differences = VerdictComparison.Differences(inProcess, live);
         Assert.True(differences.Count == 0, $"{differences.Count} of {inProcess.Count} verdicts differ:\n{string.Join("\n", differences.Take(20))}");
         Assert.Equal(expected.FlopRun, result.FlopRun);
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Oversight.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("Oversight.sln not found");
     }
 }
