@@ -215,6 +215,25 @@ public class IdentityVerificationTests(KycHostFixture fixture) : IClassFixture<K
     }
 
     [Fact]
+    public async Task SubmitVerificationResult_DatedInTheFuture_IsInvalidAndChangesNothing_SoLaterRealResultsStillApply()
+    {
+        var (marketplace, sessionRef) = await SessionAsync();
+        var before = await fixture.CountRowsAsync();
+
+        // Beyond the replay window (300 s): a result cannot have happened yet.
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument,
+            () => Client.SubmitVerificationResultAsync(fixture.Signed(Result(sessionRef, "evt-future", "approved", DateTimeOffset.UtcNow.AddDays(1), DocumentNumber))), "occurred_at");
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument,
+            () => Client.SubmitVerificationResultAsync(fixture.Signed(Result(sessionRef, "evt-2099", "approved", new DateTimeOffset(2099, 1, 1, 0, 0, 0, TimeSpan.Zero), DocumentNumber))), "occurred_at");
+        Assert.Equal(before, await fixture.CountRowsAsync());
+
+        // A provider clock a little ahead is tolerated, and the real failure after it still ranks by time.
+        var applied = await Client.SubmitVerificationResultAsync(fixture.Signed(Result(sessionRef, "evt-failed", "failed", DateTimeOffset.UtcNow.AddSeconds(60))));
+        Assert.True(applied.Applied);
+        Assert.Equal("anonymous", (await GetAsync(marketplace)).Account.Tier.Id);
+    }
+
+    [Fact]
     public async Task StartIdentityVerification_ForAnUnknownAccount_IsNotFound()
     {
         var (marketplace, op) = fixture.NewMarketplace();

@@ -1,7 +1,11 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Oversight.Hosting.Auth;
 using Oversight.Hosting.Clock;
 using Oversight.Kyc.Accounts;
+using Oversight.Kyc.Data;
 using Oversight.Kyc.Secrets;
 using Oversight.Kyc.V1;
 using Oversight.Kyc.Verification;
@@ -39,6 +43,33 @@ public class SqliteTests
         Assert.Equal("identity_verified", read.Tier.Id);
         Assert.Equal(["created", "purpose stated", "identity verified"], read.History.Select(h => h.Reason));
         Assert.True(File.Exists(Path.Combine(data, "kyc.db")));
+    }
+
+    [Fact]
+    public async Task A_write_the_database_refuses_is_logged_by_EF_as_a_warning_for_its_caller_to_handle_not_as_an_error()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "oversight-kyc-tests", Guid.NewGuid().ToString("N"));
+        var logs = new CapturingLoggerProvider();
+        await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>(), b => b.AddKyc(), a => a.MapKyc(), data, services =>
+        {
+            services.RemoveAll<ILoggerProvider>();
+            services.AddSingleton<ILoggerProvider>(logs);
+        });
+        var marketplace = TestServers.UniqueId("mkt");
+        await new KycTiering.KycTieringClient(host.Channel).CreateAccountAsync(
+            new CreateAccountRequest { MarketplaceId = marketplace, AccountId = "taken" }, host.Auth(Roles.Operator, marketplace));
+
+        // What a writer that lost a race does: insert a row another writer inserted first.
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<KycDbContext>();
+            db.Accounts.Add(new AccountRecord { MarketplaceId = marketplace, AccountId = "taken", TierId = "anonymous", ClusterRoot = "taken" });
+            await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
+        }
+
+        var efEntries = logs.Entries.Where(e => e.Contains(" Microsoft.EntityFrameworkCore.", StringComparison.Ordinal)).ToList();
+        Assert.Contains(efEntries, e => e.StartsWith("Warning Microsoft.EntityFrameworkCore.Database.Command", StringComparison.Ordinal));
+        Assert.DoesNotContain(efEntries, e => e.StartsWith("Error ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -60,9 +60,19 @@ internal static class TokenCommand
 
         if (!options.TryGetValue("role", out var role) || !Roles.All.Contains(role))
         {
-            Console.Error.WriteLine("--role is required and must be a known role.");
+            Console.Error.WriteLine(role is null ? "--role is required." : $"--role '{role}' is not a role.");
             Console.Error.WriteLine(Usage);
             return 2;
+        }
+
+        // A token naming an id no service accepts would only fail later, at every call.
+        foreach (var name in new[] { "marketplace", "provider" })
+        {
+            if (options.TryGetValue(name, out var id) && !Validation.IsId(id))
+            {
+                Console.Error.WriteLine($"--{name} '{id}' is not an id: 1-128 characters of letters, digits, '.', '_', ':' or '-'.");
+                return 2;
+            }
         }
 
         var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT");

@@ -108,6 +108,13 @@ public sealed partial class KycTieringService
             throw Validation.Invalid("payload", exception.Message);
         }
 
+        // A result from the future would outrank every real one (results are ordered by
+        // occurred_at) and stretch the tier's validity: the same tolerance as the callback's timestamp.
+        if (result.OccurredAt > now.AddSeconds(window))
+        {
+            throw Validation.Invalid("payload", $"occurred_at {result.OccurredAt:yyyy-MM-dd'T'HH:mm:ss'Z'} is later than the server's clock ({now:yyyy-MM-dd'T'HH:mm:ss'Z'}) by more than the {window} s replay window; a result cannot be dated in the future.");
+        }
+
         var ct = context.CancellationToken;
         var response = await WithConflictRetryAsync(() => ApplyResultAsync(provider, result, now, ct));
         logger.LogInformation("Verification result {EventId} of {Provider} for session {SessionRef}: {Status}, applied {Applied}",

@@ -90,8 +90,9 @@ public sealed class OversightClient
     /// For provider hosts: signs <paramref name="attestation"/> over its canonical bytes
     /// (ECDSA P-256, SHA-256, IEEE P1363; docs/attestation-format.md) with the registered key
     /// <paramref name="keyId"/> and submits it. When <c>signed_at</c> is unset it is set to now
-    /// (whole seconds, on a copy). Idempotent on the provider's attestation id (and retried on UNAVAILABLE):
-    /// resubmitting the same attestation returns the stored receipt.
+    /// (whole seconds) on <paramref name="attestation"/> itself. Idempotent on the provider's
+    /// attestation id (and retried on UNAVAILABLE): submitting the same attestation again, after a
+    /// timeout or a crash, returns the stored receipt.
     /// </summary>
     /// <returns>The receipt: ACCEPTED or FLAGGED, with its leaf index and leaf hash in the transparency log.</returns>
     /// <exception cref="ArgumentException">A field cannot be encoded (a control character, a fractional second, ...).</exception>
@@ -100,13 +101,15 @@ public sealed class OversightClient
     {
         ArgumentNullException.ThrowIfNull(attestation);
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
-        var signed = attestation.Clone();
-        signed.SignedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(_clock.GetUtcNow().ToUnixTimeSeconds()));
+        // Stamped on the caller's attestation, not on a copy: submitted again, it then carries the
+        // same bytes and gets the stored receipt, where a new signed_at would make it another
+        // attestation under the same id (ALREADY_EXISTS, and a row in the review table).
+        attestation.SignedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(_clock.GetUtcNow().ToUnixTimeSeconds()));
         var request = new SubmitAttestationRequest
         {
-            Attestation = signed,
+            Attestation = attestation.Clone(),
             KeyId = keyId,
-            Signature = ByteString.CopyFrom(AttestationSignature.Sign(signed, privateKey)),
+            Signature = ByteString.CopyFrom(AttestationSignature.Sign(attestation, privateKey)),
         };
         var response = await Attestation.SubmitAttestationAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
         return response.Receipt;

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Oversight.Hosting.Auth;
 using Oversight.Hosting.Clock;
@@ -46,9 +47,31 @@ public static class HostingExtensions
             health.Services.Map("", result => result.Tags.Contains(HealthTags.Ready)));
 
         builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => NameService(resource, builder.Environment.ApplicationName))
             .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddMeter(TelemetryPrefix + "*").AddPrometheusExporter().AddOtlpExporterWhenConfigured(configuration))
             .WithTracing(tracing => tracing.AddAspNetCoreInstrumentation().AddSource(TelemetryPrefix + "*", "MassTransit").AddOtlpExporterWhenConfigured(configuration));
         return builder;
+    }
+
+    /// <summary>
+    /// service.name of metrics and traces (without it, "unknown_service:..."): oversight-kyc,
+    /// oversight-attestation, oversight-enforcement, or oversight for the all-in-one host, from the
+    /// host's assembly name. OTEL_SERVICE_NAME, when set, is left to name it.
+    /// </summary>
+    private static void NameService(ResourceBuilder resource, string applicationName)
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME")))
+        {
+            return;
+        }
+
+        var name = applicationName.ToLowerInvariant();
+        if (name.StartsWith("oversight.", StringComparison.Ordinal) && name.EndsWith(".host", StringComparison.Ordinal))
+        {
+            name = "oversight-" + name["oversight.".Length..^".host".Length];
+        }
+
+        resource.AddService(name);
     }
 
     /// <summary>Maps grpc.health.v1 for a service name, answering from the readiness checks.</summary>

@@ -140,6 +140,32 @@ public sealed class ClientLibraryTests(EmbeddedHostFixture host, ITestOutputHelp
             anonymous.GetRequiredService<OversightClient>().Kyc.GetAccountAsync(new GetAccountRequest { MarketplaceId = marketplace, AccountId = created.AccountId }).ResponseAsync);
     }
 
+    [Fact]
+    public async Task SignAndSubmitUsage_CalledAgainWithTheSameAttestationSecondsLater_GetsTheStoredReceipt()
+    {
+        var marketplace = EmbeddedHostFixture.NewMarketplace("resend");
+        await using var marketplaceServices = await host.ClientAsync("operator", marketplace);
+        await using var providerServices = await host.ClientAsync("provider", marketplace, ProviderId);
+        var oversight = marketplaceServices.GetRequiredService<OversightClient>();
+        var providerHost = providerServices.GetRequiredService<OversightClient>();
+        var account = (await oversight.Kyc.CreateAccountAsync(new CreateAccountRequest { MarketplaceId = marketplace })).Account;
+        using var providerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await RegisterProviderAsync(oversight, marketplace, providerKey);
+
+        // A provider host that timed out waiting for the receipt sends the same attestation again.
+        var usage = Usage(marketplace, account.AccountId, "lease-r", TimeSpan.FromHours(1), 1_000);
+        var first = await providerHost.SignAndSubmitUsageAsync(usage, "key-1", providerKey);
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // into another second: a signed_at stamped anew would differ
+        var again = await providerHost.SignAndSubmitUsageAsync(usage, "key-1", providerKey);
+
+        Assert.Equal(Outcome.Accepted, again.Outcome);
+        Assert.Equal(first.LeafIndex, again.LeafIndex);
+        Assert.Equal(first.LeafHash, again.LeafHash);
+        await using var auditorServices = await host.ClientAsync("auditor", marketplace);
+        var auditor = auditorServices.GetRequiredService<OversightClient>();
+        Assert.Empty((await auditor.Attestation.ListReviewItemsAsync(new ListReviewItemsRequest { MarketplaceId = marketplace })).Items);
+    }
+
     private static Task<RegisterProviderResponse> RegisterProviderAsync(OversightClient oversight, string marketplace, ECDsa key) =>
         oversight.Attestation.RegisterProviderAsync(new RegisterProviderRequest
         {

@@ -52,9 +52,14 @@ public sealed class EmbeddedDefaultTests
         var badTtl = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "admin", "--ttl-minutes", "soon"], elsewhere);
         var misspelt = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "operator", "--marketplce", "demo"], elsewhere);
         var providerless = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "provider", "--marketplace", "demo"], elsewhere);
+        var unknownRole = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "bogus", "--marketplace", "demo"], elsewhere);
+        var badMarketplace = await Oversight.Testing.Processes.RunAsync("dotnet", [program, "token", "--role", "operator", "--marketplace", "bad id!"], elsewhere);
 
         Assert.Equal((0, 0), (viaEnvironment.Code, viaCommandLine.Code));
-        Assert.Equal((2, 2, 2), (badTtl.Code, misspelt.Code, providerless.Code));
+        Assert.Equal((2, 2, 2, 2, 2), (badTtl.Code, misspelt.Code, providerless.Code, unknownRole.Code, badMarketplace.Code));
+        Assert.Contains("--role 'bogus' is not a role", unknownRole.Error, StringComparison.Ordinal);
+        Assert.Contains("--marketplace 'bad id!' is not an id", badMarketplace.Error, StringComparison.Ordinal);
+        Assert.Empty(badMarketplace.Output);
         Assert.Contains("--provider is required for role 'provider'", providerless.Error, StringComparison.Ordinal);
         Assert.Contains("--ttl-minutes must be a whole number", badTtl.Error, StringComparison.Ordinal);
         Assert.Contains("unknown option '--marketplce'", misspelt.Error, StringComparison.Ordinal);
@@ -211,6 +216,7 @@ public sealed class EmbeddedDefaultTests
         Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{host.HealthPort}/healthz/ready")).StatusCode);
         var metrics = await http.GetStringAsync($"http://127.0.0.1:{host.HealthPort}/metrics");
         Assert.Contains("# TYPE", metrics);
+        Assert.Contains("service_name=\"oversight\"", metrics); // not "unknown_service:..."
 
         foreach (var database in new[] { "kyc.db", "attestation.db", "enforcement.db" })
         {

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -65,6 +66,14 @@ public abstract class ServiceDatabase
                         break;
                 }
 
+                // EF logs a failed command and a failed save at Error, then throws. Every caller
+                // handles that exception: it retries a race (two writers inserting the same row, e.g.
+                // an account copy from an event and from a KYC look-up at once) or fails the call,
+                // and an unhandled failure is logged at Error where it ends. So EF's own lines are
+                // Warnings: an expected race must not trip an operator's error-log alerts.
+                db.ConfigureWarnings(warnings => warnings.Log(
+                    (RelationalEventId.CommandError, LogLevel.Warning),
+                    (CoreEventId.SaveChangesFailed, LogLevel.Warning)));
                 configure?.Invoke(db);
             });
             return options;
