@@ -186,6 +186,28 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("run", "--seed", "abc", "error: --seed: 'abc' is not a whole number")]
+    [InlineData("run", "--seed=abc", null, "error: --seed: 'abc' is not a whole number")]
+    [InlineData("run", "--seed", "99999999999", "error: --seed: '99999999999' is out of range: a whole number from -2147483648 to 2147483647")]
+    [InlineData("run", "--delay-purpose", "5m", "error: --delay-purpose: '5m' is not a whole number")]
+    [InlineData("run", "--accelerator-count", "two", "error: --accelerator-count: 'two' is not a whole number")]
+    [InlineData("run", "--utilisation", "high", "error: --utilisation: 'high' is not a number")]
+    [InlineData("run", "--abandon-purpose", "half", "error: --abandon-purpose: 'half' is not a number")]
+    [InlineData("sweep", "--parallel", "all", "error: --parallel: 'all' is not a whole number")]
+    [InlineData("live", "--limit", "1k", "error: --limit: '1k' is not a whole number")]
+    public async Task An_option_value_of_the_wrong_kind_exits_2_naming_the_option_and_what_it_takes(string command, string option, string? value, string expected)
+    {
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync([command, "--trace", "one.csv", "--out", "out", "--no-progress", option, .. value is null ? Array.Empty<string>() : [value]]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(expected + "\n", stderr.ReplaceLineEndings("\n"));
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after a bad option value");
+    }
+
+    [Theory]
     [InlineData("run", "--policy", "missing.yaml", "error: no policy file at missing.yaml")]
     [InlineData("run", "--policy", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
     [InlineData("sweep", "--policies", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
