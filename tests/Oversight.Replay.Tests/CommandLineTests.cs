@@ -208,6 +208,48 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("simulate", "--compare")] // the simulation compares with nothing
+    [InlineData("simulate", "--set-policy")] // it plays the deployment's policy
+    [InlineData("simulate", "--policy", "my-policy.yaml")]
+    [InlineData("simulate", "--utilisation", "0.5")] // the deployment's policy gives the utilisation
+    [InlineData("simulate", "--admin-token", "admin.jwt")] // it sets neither the clock nor the policy
+    [InlineData("simulate", "--sybil-split", "2")] // --users-per-account makes its pseudonyms
+    [InlineData("simulate", "--sybil-linked")]
+    [InlineData("live", "--sybil-linked")] // linked pseudonyms are not replayed live
+    [InlineData("live", "--parallel", "2")]
+    [InlineData("run", "--parallel", "2")]
+    [InlineData("sweep", "--verdict-log")]
+    [InlineData("sweep", "--abandon", "0.1")]
+    [InlineData("what-if", "--verdict-log")]
+    [InlineData("what-if", "--scales", "0.1")]
+    [InlineData("what-if", "--limit", "10")]
+    public async Task A_command_rejects_an_option_it_does_not_use_before_anything_runs(string command, params string[] option)
+    {
+        var (exitCode, stdout, stderr) = await CliAsync([command, "--trace", "missing.csv", "--out", "out", "--no-progress", .. option]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"Unknown option '{option[0][2..]}'", stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after an unknown option");
+    }
+
+    [Fact]
+    public async Task What_if_help_says_which_scenarios_the_abandonment_and_sybil_options_of_run_apply_to()
+    {
+        var (exitCode, stdout, _) = await CliAsync("what-if", "--help");
+
+        Assert.Equal(0, exitCode);
+        var help = Whitespace().Replace(stdout, " ");
+        foreach (var option in new[] { "--abandon-purpose", "--abandon-identity", "--abandon-organisation" })
+        {
+            Assert.Matches($"{option} <P> .{{0,200}}?Only in the sybil scenarios: the abandonment scenarios set every step-up's from --abandon", help);
+        }
+
+        Assert.Matches("--sybil-split <K> 1 .{0,200}?Only in the abandonment scenarios: the sybil scenarios set it from --sybil", help);
+        Assert.Contains("Only in the abandonment scenarios: the sybil scenarios replay each split of --sybil without and with links", help, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("run", "--policy", "missing.yaml", "error: no policy file at missing.yaml")]
     [InlineData("run", "--policy", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
     [InlineData("sweep", "--policies", "negative.yaml", "error: policy: negative.yaml: 'ladder[0].limits.24h.flop_units' must not be negative")]
