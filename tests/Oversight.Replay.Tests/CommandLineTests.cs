@@ -171,6 +171,47 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("march/jobs.csv", "error: march/jobs.csv:3, column 2 (start): 'yesterday' " + NotATime)]
+    [InlineData("march/jobs.jsonl", "error: march/jobs.jsonl:2: each line must hold one JSON object")]
+    [InlineData("march/jobs.json", "error: march/jobs.json:1: expected a JSON array of jobs")]
+    [InlineData("march/jobs.parquet", "error: march/jobs.parquet: not a readable Parquet file")]
+    [InlineData("march/odd.csv", "error: march/odd.csv:1: cannot tell the trace format from the header")]
+    public async Task An_error_in_a_trace_names_the_file_as_given_so_that_files_of_one_name_are_told_apart(string trace, string expected)
+    {
+        // The same names, well formed, in another folder: the message must say which file is at fault.
+        foreach (var folder in new[] { "february", "march" })
+        {
+            Directory.CreateDirectory(_folder.Combine(folder));
+        }
+
+        _folder.WriteLines(Path.Combine("february", "jobs.csv"), "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+        _folder.WriteLines(Path.Combine("march", "jobs.csv"), "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1", "bob,yesterday,1700000600,H100-SXM,1");
+        _folder.WriteLines(Path.Combine("march", "jobs.jsonl"), """{"account":"alice","start":1700000000,"end":1700000600,"accelerator":"H100-SXM","count":1}""", "[1, 2]");
+        _folder.WriteLines(Path.Combine("march", "jobs.json"), """{"jobs": []}""");
+        _folder.WriteLines(Path.Combine("march", "jobs.parquet"), "not parquet");
+        _folder.WriteLines(Path.Combine("march", "odd.csv"), "who,when,what", "alice,1700000000,H100-SXM");
+
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", trace, "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith(expected, stderr[stderr.IndexOf("error: ", StringComparison.Ordinal)..], StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_error_in_the_pai_task_table_names_it_as_given()
+    {
+        Directory.CreateDirectory(_folder.Combine("pai"));
+        _folder.WriteLines(Path.Combine("pai", "pai_job_table.csv"), "job_name,inst_id,user,status,start_time,end_time", "j1,i1,alice,Terminated,1700000000,1700003600");
+        _folder.WriteLines(Path.Combine("pai", "pai_task_table.csv"), "job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type", "j1,worker,1,Terminated,1700000000,1700003600,600,29,-50,V100");
+
+        var (exitCode, _, stderr) = await CliAsync("run", "--trace", "pai/pai_job_table.csv", "--task-table", "pai/pai_task_table.csv", "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("error: pai/pai_task_table.csv:2, column 9 (plan_gpu): must not be negative", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--abandon-purpse", "0.5")] // misspelled: the run would use the default and say nothing
     [InlineData("--scales", "0.1")] // another command's option
     public async Task An_unknown_option_exits_2_naming_it_and_writes_no_output(string option, string value)
