@@ -27,8 +27,8 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}", error.Message);
-        Assert.Equal(new TraceLocation("bad.csv", 3, "2 (start)"), error.Location);
+        Assert.Equal(_folder.About($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}"), error.Message);
+        Assert.Equal(new TraceLocation(_folder.Combine("bad.csv"), 3, "2 (start)"), error.Location);
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)", error.Message);
+        Assert.Equal(_folder.About("bad.csv:2, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"), error.Message);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.StartsWith("bad.csv:3, column 4 (accelerator): unknown accelerator model 'A10' (known: ", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(_folder.About("bad.csv:3, column 4 (accelerator): unknown accelerator model 'A10' (known: "), error.Message, StringComparison.Ordinal);
         foreach (var model in AcceleratorCatalogue.Default.Accelerators.Select(a => a.Model))
         {
             Assert.Contains(model, error.Reason, StringComparison.Ordinal);
@@ -62,7 +62,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2: the row has 3 fields; the header has 5", error.Message);
+        Assert.Equal(_folder.About("bad.csv:2: the row has 3 fields; the header has 5"), error.Message);
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2: the row has 6 fields; the header has 5", error.Message);
+        Assert.Equal(_folder.About("bad.csv:2: the row has 6 fields; the header has 5"), error.Message);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2: the row has 1 field; the header has 5", error.Message);
+        Assert.Equal(_folder.About("bad.csv:2: the row has 1 field; the header has 5"), error.Message);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(jobs, "pai-2020", new TraceReadOptions { CompanionFile = tasks }));
 
-        Assert.Equal("pai_job_table.csv:1: the row has 7 fields; the table has 6 columns", error.Message);
+        Assert.Equal(_folder.About("pai_job_table.csv:1: the row has 7 fields; the table has 6 columns"), error.Message);
     }
 
     [Fact]
@@ -126,11 +126,11 @@ public sealed class BadRowTests : IDisposable
 
         string Error(string path) => Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions())).Message;
 
-        Assert.Equal("neg.csv:3, column 5 (count): accelerator count -3 is negative", Error(csv));
-        Assert.Equal("neg.jsonl:1, column count: accelerator count -3 is negative", Error(jsonl));
-        Assert.Equal("neg.parquet:1, column 5 (count): accelerator count -3 is negative", Error(parquet));
-        Assert.Equal("helios.csv:2, column 3 (gpu_num): -3 is negative", Error(helios));
-        Assert.Equal("chronus.csv:2, column 3 (num_gpu): -3 is negative", Error(chronus));
+        Assert.Equal(_folder.About("neg.csv:3, column 5 (count): accelerator count -3 is negative"), Error(csv));
+        Assert.Equal(_folder.About("neg.jsonl:1, column count: accelerator count -3 is negative"), Error(jsonl));
+        Assert.Equal(_folder.About("neg.parquet:1, column 5 (count): accelerator count -3 is negative"), Error(parquet));
+        Assert.Equal(_folder.About("helios.csv:2, column 3 (gpu_num): -3 is negative"), Error(helios));
+        Assert.Equal(_folder.About("chronus.csv:2, column 3 (num_gpu): -3 is negative"), Error(chronus));
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class BadRowTests : IDisposable
         Assert.Equal(["alice"], load.Jobs.Select(j => j.Account));
         Assert.Equal(3, load.RowsRead);
         Assert.Equal(new Dictionary<string, long> { ["column 5 (count): the accelerator count is negative"] = 1 }, load.RowsSkipped);
-        Assert.Equal(["neg.csv:3, column 5 (count): accelerator count -3 is negative"], load.BadRowExamples);
+        Assert.Equal([_folder.About("neg.csv:3, column 5 (count): accelerator count -3 is negative")], load.BadRowExamples);
         Assert.Equal(new Dictionary<string, long> { ["no accelerators (count 0)"] = 1 }, load.RowsFiltered);
     }
 
@@ -158,7 +158,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.csv:2, column 5 (count): 'two' is not a whole number", error.Message);
+        Assert.Equal(_folder.About("bad.csv:2, column 5 (count): 'two' is not a whole number"), error.Message);
     }
 
     [Fact]
@@ -171,8 +171,8 @@ public sealed class BadRowTests : IDisposable
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
         // The first character that cannot be JSON is the ',' after "start": (the 27th of the line).
-        Assert.Equal(new TraceLocation("bad.jsonl", 2, "27"), error.Location);
-        Assert.StartsWith("bad.jsonl:2, column 27: not valid JSON", error.Message, StringComparison.Ordinal);
+        Assert.Equal(new TraceLocation(_folder.Combine("bad.jsonl"), 2, "27"), error.Location);
+        Assert.StartsWith(_folder.About("bad.jsonl:2, column 27: not valid JSON"), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -183,7 +183,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal(new TraceLocation("bad.jsonl", 1, "31"), error.Location);
+        Assert.Equal(new TraceLocation(_folder.Combine("bad.jsonl"), 1, "31"), error.Location);
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.jsonl:1, column start: the field is missing", error.Message);
+        Assert.Equal(_folder.About("bad.jsonl:1, column start: the field is missing"), error.Message);
     }
 
     [Fact]
@@ -207,7 +207,7 @@ public sealed class BadRowTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal(("cluster_job_log.json", 3L), (error.Location.File, error.Location.Line));
+        Assert.Equal((path, 3L), (error.Location.File, error.Location.Line));
         Assert.Contains("not valid JSON", error.Reason, StringComparison.Ordinal);
     }
 
@@ -236,13 +236,13 @@ public sealed class BadRowTests : IDisposable
         Assert.Equal(5, load.RowsSkipped.Values.Sum());
         Assert.Equal(
             [
-                $"bad.csv:3, column 2 (start): 'yesterday' {NotATime}",
-                "bad.csv:4, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
-                $"bad.csv:5, column 2 (start): 'tomorrow' {NotATime}",
+                _folder.About($"bad.csv:3, column 2 (start): 'yesterday' {NotATime}"),
+                _folder.About("bad.csv:4, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"),
+                _folder.About($"bad.csv:5, column 2 (start): 'tomorrow' {NotATime}"),
             ],
             load.BadRowExamples.Take(3));
-        Assert.StartsWith("bad.csv:6, column 4 (accelerator): unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
-        Assert.Equal("bad.csv:7: the row has 2 fields; the header has 5", load.BadRowExamples[4]);
+        Assert.StartsWith(_folder.About("bad.csv:6, column 4 (accelerator): unknown accelerator model 'A10'"), load.BadRowExamples[3], StringComparison.Ordinal);
+        Assert.Equal(_folder.About("bad.csv:7: the row has 2 fields; the header has 5"), load.BadRowExamples[4]);
         Assert.Empty(load.RowsFiltered);
     }
 
@@ -258,6 +258,6 @@ public sealed class BadRowTests : IDisposable
 
         Assert.Equal(["a", "b"], load.Jobs.Select(j => j.Account));
         Assert.Equal(1, load.RowsSkipped.Values.Sum());
-        Assert.StartsWith("bad.jsonl:2, column ", Assert.Single(load.BadRowExamples), StringComparison.Ordinal);
+        Assert.StartsWith(_folder.About("bad.jsonl:2, column "), Assert.Single(load.BadRowExamples), StringComparison.Ordinal);
     }
 }

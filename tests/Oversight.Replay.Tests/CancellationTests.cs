@@ -133,6 +133,41 @@ public sealed class CancellationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_removes_the_temporary_files_a_killed_run_left_in_its_folder_and_nothing_else()
+    {
+        var trace = _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700003600,H100-SXM,1");
+        var output = _folder.Combine("out");
+        Directory.CreateDirectory(output);
+        string Temporary(string name) => Path.Combine(output, $".{name}.{Guid.NewGuid():N}.tmp");
+        // What runs killed while writing (kill -9, a second Ctrl-C) left: the tool's files under their temporary names.
+        string[] leftovers = [Temporary("summary.json"), Temporary("verdicts.csv"), Temporary("sweep.html")];
+        // Not the tool's: a name it never writes, or not its temporary-name pattern.
+        string[] others =
+        [
+            Temporary("notes.txt"), Path.Combine(output, ".summary.json.tmp"), Path.Combine(output, $".summary.json.{Guid.NewGuid():N}.tmp.bak"),
+            Path.Combine(output, $"summary.json.{Guid.NewGuid():N}.tmp"), Path.Combine(output, $".summary.json.{Guid.NewGuid().ToString("N").ToUpperInvariant()}.tmp"),
+            Path.Combine(output, "my-notes.md"),
+        ];
+        foreach (var file in leftovers.Concat(others))
+        {
+            File.WriteAllText(file, "left here");
+        }
+
+        // One that another run, still going, is writing into the same folder: not a leftover.
+        var writing = Temporary("accounts.csv");
+        using var other = new StreamWriter(writing);
+        other.Write("being written");
+        other.Flush();
+
+        var exitCode = await ReplayApp.Create(TextWriter.Null, CancellationToken.None).RunAsync(["run", "--trace", trace, "--out", output, "--no-progress"], CancellationToken.None);
+
+        Assert.Equal(0, exitCode);
+        Assert.All(leftovers, file => Assert.False(File.Exists(file), $"{Path.GetFileName(file)} is still there"));
+        Assert.All(others.Append(writing), file => Assert.True(File.Exists(file), $"{Path.GetFileName(file)} was removed"));
+        Assert.True(File.Exists(Path.Combine(output, "summary.json")));
+    }
+
+    [Fact]
     public async Task SIGTERM_stops_a_run_like_Ctrl_C_and_exits_143()
     {
         // A real process and a real signal: a batch scheduler's time limit or `kill` ends a run this way.

@@ -171,6 +171,47 @@ public sealed partial class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("march/jobs.csv", "error: march/jobs.csv:3, column 2 (start): 'yesterday' " + NotATime)]
+    [InlineData("march/jobs.jsonl", "error: march/jobs.jsonl:2: each line must hold one JSON object")]
+    [InlineData("march/jobs.json", "error: march/jobs.json:1: expected a JSON array of jobs")]
+    [InlineData("march/jobs.parquet", "error: march/jobs.parquet: not a readable Parquet file")]
+    [InlineData("march/odd.csv", "error: march/odd.csv:1: cannot tell the trace format from the header")]
+    public async Task An_error_in_a_trace_names_the_file_as_given_so_that_files_of_one_name_are_told_apart(string trace, string expected)
+    {
+        // The same names, well formed, in another folder: the message must say which file is at fault.
+        foreach (var folder in new[] { "february", "march" })
+        {
+            Directory.CreateDirectory(_folder.Combine(folder));
+        }
+
+        _folder.WriteLines(Path.Combine("february", "jobs.csv"), "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+        _folder.WriteLines(Path.Combine("march", "jobs.csv"), "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1", "bob,yesterday,1700000600,H100-SXM,1");
+        _folder.WriteLines(Path.Combine("march", "jobs.jsonl"), """{"account":"alice","start":1700000000,"end":1700000600,"accelerator":"H100-SXM","count":1}""", "[1, 2]");
+        _folder.WriteLines(Path.Combine("march", "jobs.json"), """{"jobs": []}""");
+        _folder.WriteLines(Path.Combine("march", "jobs.parquet"), "not parquet");
+        _folder.WriteLines(Path.Combine("march", "odd.csv"), "who,when,what", "alice,1700000000,H100-SXM");
+
+        var (exitCode, stdout, stderr) = await CliAsync("run", "--trace", trace, "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith(expected, stderr[stderr.IndexOf("error: ", StringComparison.Ordinal)..], StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_error_in_the_pai_task_table_names_it_as_given()
+    {
+        Directory.CreateDirectory(_folder.Combine("pai"));
+        _folder.WriteLines(Path.Combine("pai", "pai_job_table.csv"), "job_name,inst_id,user,status,start_time,end_time", "j1,i1,alice,Terminated,1700000000,1700003600");
+        _folder.WriteLines(Path.Combine("pai", "pai_task_table.csv"), "job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type", "j1,worker,1,Terminated,1700000000,1700003600,600,29,-50,V100");
+
+        var (exitCode, _, stderr) = await CliAsync("run", "--trace", "pai/pai_job_table.csv", "--task-table", "pai/pai_task_table.csv", "--out", "out", "--no-progress");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("error: pai/pai_task_table.csv:2, column 9 (plan_gpu): must not be negative", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--abandon-purpse", "0.5")] // misspelled: the run would use the default and say nothing
     [InlineData("--scales", "0.1")] // another command's option
     public async Task An_unknown_option_exits_2_naming_it_and_writes_no_output(string option, string value)
@@ -183,6 +224,70 @@ public sealed partial class CommandLineTests : IDisposable
         Assert.Contains($"Unknown option '{option[2..]}'", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("wrote", stdout, StringComparison.Ordinal);
         Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after an unknown option");
+    }
+
+    [Theory]
+    [InlineData("run", "--seed", "abc", "error: --seed: 'abc' is not a whole number")]
+    [InlineData("run", "--seed=abc", null, "error: --seed: 'abc' is not a whole number")]
+    [InlineData("run", "--seed", "99999999999", "error: --seed: '99999999999' is out of range: a whole number from -2147483648 to 2147483647")]
+    [InlineData("run", "--delay-purpose", "5m", "error: --delay-purpose: '5m' is not a whole number")]
+    [InlineData("run", "--accelerator-count", "two", "error: --accelerator-count: 'two' is not a whole number")]
+    [InlineData("run", "--utilisation", "high", "error: --utilisation: 'high' is not a number")]
+    [InlineData("run", "--abandon-purpose", "half", "error: --abandon-purpose: 'half' is not a number")]
+    [InlineData("sweep", "--parallel", "all", "error: --parallel: 'all' is not a whole number")]
+    [InlineData("live", "--limit", "1k", "error: --limit: '1k' is not a whole number")]
+    public async Task An_option_value_of_the_wrong_kind_exits_2_naming_the_option_and_what_it_takes(string command, string option, string? value, string expected)
+    {
+        _folder.WriteLines("one.csv", "account,start,end,accelerator,count", "alice,1700000000,1700000600,H100-SXM,1");
+
+        var (exitCode, stdout, stderr) = await CliAsync([command, "--trace", "one.csv", "--out", "out", "--no-progress", option, .. value is null ? Array.Empty<string>() : [value]]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(expected + "\n", stderr.ReplaceLineEndings("\n"));
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after a bad option value");
+    }
+
+    [Theory]
+    [InlineData("simulate", "--compare")] // the simulation compares with nothing
+    [InlineData("simulate", "--set-policy")] // it plays the deployment's policy
+    [InlineData("simulate", "--policy", "my-policy.yaml")]
+    [InlineData("simulate", "--utilisation", "0.5")] // the deployment's policy gives the utilisation
+    [InlineData("simulate", "--admin-token", "admin.jwt")] // it sets neither the clock nor the policy
+    [InlineData("simulate", "--sybil-split", "2")] // --users-per-account makes its pseudonyms
+    [InlineData("simulate", "--sybil-linked")]
+    [InlineData("live", "--sybil-linked")] // linked pseudonyms are not replayed live
+    [InlineData("live", "--parallel", "2")]
+    [InlineData("run", "--parallel", "2")]
+    [InlineData("sweep", "--verdict-log")]
+    [InlineData("sweep", "--abandon", "0.1")]
+    [InlineData("what-if", "--verdict-log")]
+    [InlineData("what-if", "--scales", "0.1")]
+    [InlineData("what-if", "--limit", "10")]
+    public async Task A_command_rejects_an_option_it_does_not_use_before_anything_runs(string command, params string[] option)
+    {
+        var (exitCode, stdout, stderr) = await CliAsync([command, "--trace", "missing.csv", "--out", "out", "--no-progress", .. option]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"Unknown option '{option[0][2..]}'", stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(_folder.Combine("out")), "no output folder after an unknown option");
+    }
+
+    [Fact]
+    public async Task What_if_help_says_which_scenarios_the_abandonment_and_sybil_options_of_run_apply_to()
+    {
+        var (exitCode, stdout, _) = await CliAsync("what-if", "--help");
+
+        Assert.Equal(0, exitCode);
+        var help = Whitespace().Replace(stdout, " ");
+        foreach (var option in new[] { "--abandon-purpose", "--abandon-identity", "--abandon-organisation" })
+        {
+            Assert.Matches($"{option} <P> .{{0,200}}?Only in the sybil scenarios: the abandonment scenarios set every step-up's from --abandon", help);
+        }
+
+        Assert.Matches("--sybil-split <K> 1 .{0,200}?Only in the abandonment scenarios: the sybil scenarios set it from --sybil", help);
+        Assert.Contains("Only in the abandonment scenarios: the sybil scenarios replay each split of --sybil without and with links", help, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -103,7 +103,7 @@ public sealed class ParquetTraceTests : IDisposable
 
         var job = Assert.Single(TraceFormats.Load(path, null, new TraceReadOptions()).Jobs);
 
-        Assert.Equal(new TraceJob("alice", 1_731_689_870, 1_731_693_470, "H100-SXM", 8, null, null, new TraceLocation("jobs.parquet", 1)), job);
+        Assert.Equal(new TraceJob("alice", 1_731_689_870, 1_731_693_470, "H100-SXM", 8, null, null, new TraceLocation(_folder.Combine("jobs.parquet"), 1)), job);
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class ParquetTraceTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal("jobs.parquet: the file has no 'start' column (canonical columns: account,start,end,accelerator,count,flop,workload_class)", error.Message);
+        Assert.Equal(_folder.About("jobs.parquet: the file has no 'start' column (canonical columns: account,start,end,accelerator,count,flop,workload_class)"), error.Message);
     }
 
     [Fact]
@@ -152,8 +152,8 @@ public sealed class ParquetTraceTests : IDisposable
         var startError = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(booleanStart, null, new TraceReadOptions()));
         var countError = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(textCount, null, new TraceReadOptions()));
 
-        Assert.Equal("start.parquet, column 2 (start): the column holds Boolean; expected a time: Unix seconds (an integer or floating-point column), a timestamp column, or dates as text", startError.Message);
-        Assert.Equal("count.parquet, column 5 (count): the column holds String; expected whole numbers (an integer or floating-point column)", countError.Message);
+        Assert.Equal(_folder.About("start.parquet, column 2 (start): the column holds Boolean; expected a time: Unix seconds (an integer or floating-point column), a timestamp column, or dates as text"), startError.Message);
+        Assert.Equal(_folder.About("count.parquet, column 5 (count): the column holds String; expected whole numbers (an integer or floating-point column)"), countError.Message);
     }
 
     [Fact]
@@ -173,7 +173,7 @@ public sealed class ParquetTraceTests : IDisposable
         var csvError = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(csv, null, new TraceReadOptions()));
         var parquetError = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(parquet, null, new TraceReadOptions()));
 
-        Assert.Equal("bad.parquet:2, column 2 (start): 'yesterday' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50", parquetError.Message);
+        Assert.Equal(_folder.About("bad.parquet:2, column 2 (start): 'yesterday' is neither Unix seconds nor a date and time such as 2024-11-15 16:57:50"), parquetError.Message);
         Assert.Equal((csvError.Reason, csvError.Location.Column), (parquetError.Reason, parquetError.Location.Column));
     }
 
@@ -209,7 +209,7 @@ public sealed class ParquetTraceTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.Equal(expected, error.Message);
+        Assert.Equal(_folder.About(expected), error.Message);
     }
 
     [Fact]
@@ -235,13 +235,13 @@ public sealed class ParquetTraceTests : IDisposable
         Assert.Equal(5, load.RowsSkipped.Values.Sum());
         Assert.Equal(
             [
-                $"bad.parquet:2, column 2 (start): {NotATime}",
-                "bad.parquet:3, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)",
-                $"bad.parquet:4, column 2 (start): {NotATime}",
+                _folder.About($"bad.parquet:2, column 2 (start): {NotATime}"),
+                _folder.About("bad.parquet:3, column 3 (end): the job ends (2023-11-14T22:13:20Z) before it starts (2023-11-14T22:23:20Z)"),
+                _folder.About($"bad.parquet:4, column 2 (start): {NotATime}"),
             ],
             load.BadRowExamples.Take(3));
-        Assert.StartsWith("bad.parquet:5, column 4 (accelerator): unknown accelerator model 'A10'", load.BadRowExamples[3], StringComparison.Ordinal);
-        Assert.Equal("bad.parquet:6, column 1 (account): the value is null", load.BadRowExamples[4]);
+        Assert.StartsWith(_folder.About("bad.parquet:5, column 4 (accelerator): unknown accelerator model 'A10'"), load.BadRowExamples[3], StringComparison.Ordinal);
+        Assert.Equal(_folder.About("bad.parquet:6, column 1 (account): the value is null"), load.BadRowExamples[4]);
     }
 
     [Theory]
@@ -274,6 +274,6 @@ public sealed class ParquetTraceTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
-        Assert.StartsWith("jobs.parquet: not a readable Parquet file", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(_folder.About("jobs.parquet: not a readable Parquet file"), error.Message, StringComparison.Ordinal);
     }
 }

@@ -24,6 +24,12 @@ internal sealed class TempFolder : IDisposable
 
     public string Combine(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>
+    /// What the replay says about a file of this folder given by its full path, as it names files
+    /// by the path they were given: <paramref name="text"/>, which starts with the file's name, after the folder.
+    /// </summary>
+    public string About(string text) => Combine(text);
+
     public void Dispose()
     {
         try

@@ -32,9 +32,9 @@ public sealed class TraceAdapterTests : IDisposable
         // Sorted by start: carol (16:00Z), alice (16:57:50Z), bob.
         Assert.Equal(
             [
-                new TraceJob("carol", Unix(2024, 11, 15, 16, 0, 0), Unix(2024, 11, 15, 17, 0, 0), "H100-SXM", 1, 2, null, new TraceLocation("jobs.csv", 4)),
-                new TraceJob("alice", Unix(2024, 11, 15, 16, 57, 50), Unix(2024, 11, 15, 17, 57, 50), "H100-SXM", 8, 3_600_000, "training", new TraceLocation("jobs.csv", 2)),
-                new TraceJob("bob", 1_731_690_000, 1_731_690_600, "A100", 2, null, "inference", new TraceLocation("jobs.csv", 3)),
+                new TraceJob("carol", Unix(2024, 11, 15, 16, 0, 0), Unix(2024, 11, 15, 17, 0, 0), "H100-SXM", 1, 2, null, new TraceLocation(_folder.Combine("jobs.csv"), 4)),
+                new TraceJob("alice", Unix(2024, 11, 15, 16, 57, 50), Unix(2024, 11, 15, 17, 57, 50), "H100-SXM", 8, 3_600_000, "training", new TraceLocation(_folder.Combine("jobs.csv"), 2)),
+                new TraceJob("bob", 1_731_690_000, 1_731_690_600, "A100", 2, null, "inference", new TraceLocation(_folder.Combine("jobs.csv"), 3)),
             ],
             load.Jobs);
         Assert.Empty(load.Assumptions);
@@ -87,7 +87,7 @@ public sealed class TraceAdapterTests : IDisposable
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, null, new TraceReadOptions()));
 
         Assert.Contains("give --accelerator", error.Message, StringComparison.Ordinal);
-        Assert.StartsWith("jobs.csv:1", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(_folder.About("jobs.csv:1"), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -103,8 +103,8 @@ public sealed class TraceAdapterTests : IDisposable
         Assert.Equal("jsonl", load.Format);
         Assert.Equal(
             [
-                new TraceJob("alice", 1_731_689_870, 1_731_693_470, "H100-SXM", 8, 3_600_000, "training", new TraceLocation("jobs.jsonl", 1)),
-                new TraceJob("bob", 1_731_690_000, 1_731_690_600, "A100", 2, null, null, new TraceLocation("jobs.jsonl", 3)),
+                new TraceJob("alice", 1_731_689_870, 1_731_693_470, "H100-SXM", 8, 3_600_000, "training", new TraceLocation(_folder.Combine("jobs.jsonl"), 1)),
+                new TraceJob("bob", 1_731_690_000, 1_731_690_600, "A100", 2, null, null, new TraceLocation(_folder.Combine("jobs.jsonl"), 3)),
             ],
             load.Jobs);
         Assert.Contains(load.Assumptions, a => a.Contains("H100-SXM", StringComparison.Ordinal) && a.Contains("--accelerator)", StringComparison.Ordinal));
@@ -139,8 +139,8 @@ public sealed class TraceAdapterTests : IDisposable
         var failed = Unix(2024, 11, 15, 18, 16, 14);
         Assert.Equal(
             [
-                new TraceJob("G0000", start, start + 32, "A100", 1, null, "TXT_2_IMG", new TraceLocation("lora.csv", 2)),
-                new TraceJob("G0001", failed, failed + 3, "A100", 1, null, "TXT_2_IMG", new TraceLocation("lora.csv", 3)),
+                new TraceJob("G0000", start, start + 32, "A100", 1, null, "TXT_2_IMG", new TraceLocation(_folder.Combine("lora.csv"), 2)),
+                new TraceJob("G0001", failed, failed + 3, "A100", 1, null, "TXT_2_IMG", new TraceLocation(_folder.Combine("lora.csv"), 3)),
             ],
             load.Jobs);
         Assert.Equal(new Dictionary<string, long> { ["no accelerator time (zero duration)"] = 1 }, load.RowsFiltered);
@@ -178,8 +178,8 @@ public sealed class TraceAdapterTests : IDisposable
         Assert.Equal("philly-chronus", load.Format);
         Assert.Equal(
             [
-                new TraceJob("vc_ed69ec", Philly0 + 832, Philly0 + 832 + 98, "P100-SXM2", 4, null, "mobilenet_v2", new TraceLocation("chronus.csv", 3)),
-                new TraceJob("vc_6214e9", Philly0 + 8555, Philly0 + 8555 + 747, "P100-SXM2", 1, null, "vgg16", new TraceLocation("chronus.csv", 2)),
+                new TraceJob("vc_ed69ec", Philly0 + 832, Philly0 + 832 + 98, "P100-SXM2", 4, null, "mobilenet_v2", new TraceLocation(_folder.Combine("chronus.csv"), 3)),
+                new TraceJob("vc_6214e9", Philly0 + 8555, Philly0 + 8555 + 747, "P100-SXM2", 1, null, "vgg16", new TraceLocation(_folder.Combine("chronus.csv"), 2)),
             ],
             load.Jobs);
         Assert.Equal(new Dictionary<string, long> { ["no accelerators (count 0)"] = 1 }, load.RowsFiltered);
@@ -215,8 +215,8 @@ public sealed class TraceAdapterTests : IDisposable
         Assert.Equal("helios", load.Format);
         Assert.Equal(
             [
-                new TraceJob("u1", Unix(2020, 4, 1, 0, 0, 10), Unix(2020, 4, 1, 2, 0, 10), "V100-SXM2", 8, null, null, new TraceLocation("helios.csv", 2)),
-                new TraceJob("u1", Unix(2020, 4, 1, 0, 3, 0), Unix(2020, 4, 1, 0, 4, 0), "V100-SXM2", 1, null, null, new TraceLocation("helios.csv", 5)),
+                new TraceJob("u1", Unix(2020, 4, 1, 0, 0, 10), Unix(2020, 4, 1, 2, 0, 10), "V100-SXM2", 8, null, null, new TraceLocation(_folder.Combine("helios.csv"), 2)),
+                new TraceJob("u1", Unix(2020, 4, 1, 0, 3, 0), Unix(2020, 4, 1, 0, 4, 0), "V100-SXM2", 1, null, null, new TraceLocation(_folder.Combine("helios.csv"), 5)),
             ],
             load.Jobs);
         Assert.Equal(
@@ -267,11 +267,11 @@ public sealed class TraceAdapterTests : IDisposable
         Assert.Equal("pai-2020", load.Format);
         Assert.Equal(
             [
-                new TraceJob("gina", 500, 900, "V100-SXM2", 3, null, null, new TraceLocation("pai_job_table.csv", 7)),
-                new TraceJob("alice", 1000, 4600, "V100-SXM2", 1, null, null, new TraceLocation("pai_job_table.csv", 1)),
-                new TraceJob("carol", 1500, 1800, "P100-SXM2", 4, null, null, new TraceLocation("pai_job_table.csv", 3)),
-                new TraceJob("bob", 2000, 2600, "T4", 1, null, null, new TraceLocation("pai_job_table.csv", 2)),
-                new TraceJob("dave", 3000, 3300, "A100", 1, null, null, new TraceLocation("pai_job_table.csv", 4)),
+                new TraceJob("gina", 500, 900, "V100-SXM2", 3, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 7)),
+                new TraceJob("alice", 1000, 4600, "V100-SXM2", 1, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 1)),
+                new TraceJob("carol", 1500, 1800, "P100-SXM2", 4, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 3)),
+                new TraceJob("bob", 2000, 2600, "T4", 1, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 2)),
+                new TraceJob("dave", 3000, 3300, "A100", 1, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 4)),
             ],
             load.Jobs);
         Assert.Equal(
@@ -294,7 +294,7 @@ public sealed class TraceAdapterTests : IDisposable
         var load = TraceFormats.Load(jobs, "auto", new TraceReadOptions { CompanionFile = tasks });
 
         Assert.Equal("pai-2020", load.Format);
-        Assert.Equal([new TraceJob("alice", 1000, 4600, "V100-SXM2", 2, null, null, new TraceLocation("pai_job_table.csv", 2))], load.Jobs);
+        Assert.Equal([new TraceJob("alice", 1000, 4600, "V100-SXM2", 2, null, null, new TraceLocation(_folder.Combine("pai_job_table.csv"), 2))], load.Jobs);
     }
 
     [Fact]
@@ -326,9 +326,9 @@ public sealed class TraceAdapterTests : IDisposable
         Assert.Equal("philly-json", load.Format);
         Assert.Equal(
             [
-                new TraceJob("dave", Unix(2017, 10, 3, 8, 0, 0), Unix(2017, 10, 3, 8, 30, 0), "P100-SXM2", 1, null, "Failed", new TraceLocation("cluster_job_log.json", 5)),
-                new TraceJob("alice", Unix(2017, 10, 3, 10, 0, 0), Unix(2017, 10, 3, 11, 0, 0), "P100-SXM2", 3, null, "Pass", new TraceLocation("cluster_job_log.json", 2)),
-                new TraceJob("dave", Unix(2017, 10, 3, 12, 0, 0), Unix(2017, 10, 3, 13, 0, 0), "P100-SXM2", 4, null, "Failed", new TraceLocation("cluster_job_log.json", 5)),
+                new TraceJob("dave", Unix(2017, 10, 3, 8, 0, 0), Unix(2017, 10, 3, 8, 30, 0), "P100-SXM2", 1, null, "Failed", new TraceLocation(_folder.Combine("cluster_job_log.json"), 5)),
+                new TraceJob("alice", Unix(2017, 10, 3, 10, 0, 0), Unix(2017, 10, 3, 11, 0, 0), "P100-SXM2", 3, null, "Pass", new TraceLocation(_folder.Combine("cluster_job_log.json"), 2)),
+                new TraceJob("dave", Unix(2017, 10, 3, 12, 0, 0), Unix(2017, 10, 3, 13, 0, 0), "P100-SXM2", 4, null, "Failed", new TraceLocation(_folder.Combine("cluster_job_log.json"), 5)),
             ],
             load.Jobs);
         Assert.Equal(
@@ -445,7 +445,7 @@ public sealed class TraceAdapterTests : IDisposable
 
         var error = Assert.Throws<TraceFormatException>(() => TraceFormats.Load(path, "auto", new TraceReadOptions()));
 
-        Assert.StartsWith("mystery.csv:1: cannot tell the trace format from the header (when,who,what", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(_folder.About("mystery.csv:1: cannot tell the trace format from the header (when,who,what"), error.Message, StringComparison.Ordinal);
         Assert.Contains("give --format", error.Message, StringComparison.Ordinal);
         foreach (var format in TraceFormats.All)
         {

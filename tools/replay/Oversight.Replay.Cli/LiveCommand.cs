@@ -10,7 +10,8 @@ using Spectre.Console.Cli;
 
 namespace Oversight.Replay.Cli;
 
-public class LiveSettings : ReplaySettings
+/// <summary>The options of the commands that drive a running deployment (live, simulate): where it is and the tokens.</summary>
+public abstract class DeploymentSettings : ReplaySettings
 {
     [CommandOption("--address <URL>")]
     [Description("gRPC address of the deployment (the all-in-one program's, or one that routes all three services).")]
@@ -29,9 +30,8 @@ public class LiveSettings : ReplaySettings
     [Description("File holding a provider token (provider claim \"replay-provider\") of the marketplace.")]
     public string? ProviderToken { get; init; }
 
-    [CommandOption("--admin-token <FILE>")]
-    [Description("File holding a deployment-wide admin token (SetClock, and SetPolicy with --set-policy).")]
-    public string? AdminToken { get; init; }
+    /// <summary>--admin-token (live only: the simulation sets neither the clock nor the policy).</summary>
+    public virtual string? AdminToken { get; init; }
 
     [CommandOption("--callback-secret-id <ID>")]
     [Description("The simulated identity provider's callback secret id (identity and organisation step-ups).")]
@@ -40,10 +40,6 @@ public class LiveSettings : ReplaySettings
     [CommandOption("--callback-secret <SECRET>")]
     [Description("The simulated identity provider's callback secret.")]
     public string? CallbackSecret { get; init; }
-
-    [CommandOption("--set-policy")]
-    [Description("Set the replay's policy (--policy, or the default) on the deployment first (admin). Without it the deployment's policy must already be the replay's.")]
-    public bool SetPolicy { get; init; }
 
     [CommandOption("--limit <JOBS>")]
     [Description("Replay only the first JOBS jobs (in start order): live runs make several calls per job. Default: every job (simulate: 3000).")]
@@ -54,21 +50,12 @@ public class LiveSettings : ReplaySettings
 
     protected DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
-    [CommandOption("--compare")]
-    [Description("Also replay in process and compare the verdicts one by one; exit 3 if any differs.")]
-    public bool Compare { get; init; }
-
     public override ValidationResult Validate()
     {
         var result = base.Validate();
         if (!result.Successful)
         {
             return result;
-        }
-
-        if (SybilLinked)
-        {
-            return ValidationResult.Error("--sybil-linked is not replayed live (the live mode creates unlinked accounts); replay it in process");
         }
 
         if (Limit is < 1)
@@ -115,6 +102,47 @@ public class LiveSettings : ReplaySettings
 
         return LiveTarget.SingleAddress(new Uri(Address), tokens, secretId, secret);
     }
+}
+
+/// <summary>A replay against a running deployment: run's options, as they apply live.</summary>
+public sealed class LiveSettings : DeploymentSettings
+{
+    [CommandOption("-p|--policy <PATH>")]
+    [Description(OptionHelp.Policy + " The deployment's policy must be it (or pass --set-policy).")]
+    public override string? Policy { get; init; }
+
+    [CommandOption("--utilisation <U>")]
+    [Description(OptionHelp.Utilisation)]
+    public override decimal? Utilisation { get; init; }
+
+    [CommandOption("--abandon-purpose <P>")]
+    [Description(OptionHelp.AbandonPurpose + " Default 0.")]
+    public override double? AbandonPurpose { get; init; }
+
+    [CommandOption("--abandon-identity <P>")]
+    [Description(OptionHelp.AbandonIdentity + " Default 0.")]
+    public override double? AbandonIdentity { get; init; }
+
+    [CommandOption("--abandon-organisation <P>")]
+    [Description(OptionHelp.AbandonOrganisation + " Default 0.")]
+    public override double? AbandonOrganisation { get; init; }
+
+    [CommandOption("--sybil-split <K>")]
+    [Description(OptionHelp.SybilSplit + " Unlinked: linked pseudonyms (run's --sybil-linked) are not replayed live.")]
+    [DefaultValue(1)]
+    public override int SybilSplit { get; init; } = 1;
+
+    [CommandOption("--admin-token <FILE>")]
+    [Description("File holding a deployment-wide admin token (SetClock, and SetPolicy with --set-policy).")]
+    public override string? AdminToken { get; init; }
+
+    [CommandOption("--set-policy")]
+    [Description("Set the replay's policy (--policy, or the default) on the deployment first (admin). Without it the deployment's policy must already be the replay's.")]
+    public bool SetPolicy { get; init; }
+
+    [CommandOption("--compare")]
+    [Description("Also replay in process and compare the verdicts one by one; exit 3 if any differs.")]
+    public bool Compare { get; init; }
 }
 
 /// <summary>Replays a trace against a running deployment (its simulation clock), and reports as the in-process replay does.</summary>

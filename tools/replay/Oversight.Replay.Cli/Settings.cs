@@ -80,12 +80,39 @@ public class TraceSettings : CommandSettings
     }
 }
 
-/// <summary>The policy and how the simulated users behave.</summary>
-public class ReplaySettings : TraceSettings
+/// <summary>
+/// The options of every command that replays (the marketplace, the output folder, how the
+/// simulated users behave), and the replay's options from them.
+/// </summary>
+/// <remarks>
+/// A command offers only the options it uses. The policy, the abandonment probabilities and the
+/// sybil split are not every command's, or not with the same meaning: they are declared here
+/// without being options, and each command's settings that take them declare the option by
+/// overriding them, with help that says what it does there. A command without the option replays
+/// with the value given here.
+/// </remarks>
+public abstract class ReplaySettings : TraceSettings
 {
-    [CommandOption("-p|--policy <PATH>")]
-    [Description("Policy document (YAML or JSON) to replay; default: the built-in default ladder (services/shared/Oversight.Policy/Documents/default-policy.yaml).")]
-    public string? Policy { get; init; }
+    /// <summary>Policy file (--policy); null: the built-in default.</summary>
+    public virtual string? Policy { get; init; }
+
+    /// <summary>--utilisation; null: the policy's.</summary>
+    public virtual decimal? Utilisation { get; init; }
+
+    /// <summary>--abandon-purpose; null: <see cref="DefaultAbandonment"/>.</summary>
+    public virtual double? AbandonPurpose { get; init; }
+
+    /// <summary>--abandon-identity; null: <see cref="DefaultAbandonment"/>.</summary>
+    public virtual double? AbandonIdentity { get; init; }
+
+    /// <summary>--abandon-organisation; null: <see cref="DefaultAbandonment"/>.</summary>
+    public virtual double? AbandonOrganisation { get; init; }
+
+    /// <summary>--sybil-split: pseudonyms per trace account.</summary>
+    public virtual int SybilSplit { get; init; } = 1;
+
+    /// <summary>--sybil-linked.</summary>
+    public virtual bool SybilLinked { get; init; }
 
     [CommandOption("--marketplace <ID>")]
     [Description("Marketplace the replay plays: its policy overrides apply, and live runs create their accounts and provider there. Default: replay (run, sweep, what-if); a new replay-<time> for each live run, sim-<time> for each simulation.")]
@@ -120,18 +147,6 @@ public class ReplaySettings : TraceSettings
     [DefaultValue(259200L)]
     public long DelayOrganisation { get; init; } = 259200;
 
-    [CommandOption("--abandon-purpose <P>")]
-    [Description("Probability that a user asked to state a purpose leaves instead (0 to 1). Default 0 (simulate: 0.1).")]
-    public double? AbandonPurpose { get; init; }
-
-    [CommandOption("--abandon-identity <P>")]
-    [Description("Probability that a user asked to verify its identity leaves instead. Default 0 (simulate: 0.2).")]
-    public double? AbandonIdentity { get; init; }
-
-    [CommandOption("--abandon-organisation <P>")]
-    [Description("Probability that a user asked to verify an organisation leaves instead. Default 0 (simulate: 0.3).")]
-    public double? AbandonOrganisation { get; init; }
-
     /// <summary>The abandonment probabilities used when none is given: none leaves in a replay (it measures the policy alone).</summary>
     protected virtual (double Purpose, double Identity, double Organisation) DefaultAbandonment => (0, 0, 0);
 
@@ -139,15 +154,6 @@ public class ReplaySettings : TraceSettings
     [Description("Providers attest running jobs at least this often (then finally at the job's end).")]
     [DefaultValue(3600L)]
     public long AttestInterval { get; init; } = 3600;
-
-    [CommandOption("--sybil-split <K>")]
-    [Description("Spread each user's jobs round-robin over K pseudonyms.")]
-    [DefaultValue(1)]
-    public int SybilSplit { get; init; } = 1;
-
-    [CommandOption("--sybil-linked")]
-    [Description("With --sybil-split: KYC links each user's pseudonyms, so they share the budgets of the shared tiers.")]
-    public bool SybilLinked { get; init; }
 
     [CommandOption("--no-progress")]
     [Description("No progress bar (it is also off when stderr is not a terminal).")]
@@ -211,10 +217,6 @@ public class ReplaySettings : TraceSettings
         }
     }
 
-    [CommandOption("--utilisation <U>")]
-    [Description("Utilisation assumed when a job's FLOP is estimated from its hardware time (0 < U <= 1), instead of the policy's (0.4 in the default policy, Epoch AI). Jobs whose trace gives FLOP are not affected.")]
-    public decimal? Utilisation { get; init; }
-
     /// <summary>The policy to replay, with --utilisation applied (it is the policy's field, so enforcement and replay estimate alike).</summary>
     public (PolicyDocument Policy, string Source) LoadPolicy()
     {
@@ -272,25 +274,74 @@ public class ReplaySettings : TraceSettings
         Out ?? Path.Combine("replay-out", Path.GetFileNameWithoutExtension(Trace) + suffix);
 }
 
-public sealed class RunSettings : ReplaySettings
+/// <summary>The help of options that mean the same in several commands.</summary>
+internal static class OptionHelp
+{
+    public const string Policy = "Policy document (YAML or JSON) to replay; default: the built-in default ladder (services/shared/Oversight.Policy/Documents/default-policy.yaml).";
+
+    public const string Utilisation = "Utilisation assumed when a job's FLOP is estimated from its hardware time (0 < U <= 1), instead of the policy's (0.4 in the default policy, Epoch AI). Jobs whose trace gives FLOP are not affected.";
+
+    public const string AbandonPurpose = "Probability that a user asked to state a purpose leaves instead (0 to 1).";
+
+    public const string AbandonIdentity = "Probability that a user asked to verify its identity leaves instead.";
+
+    public const string AbandonOrganisation = "Probability that a user asked to verify an organisation leaves instead.";
+
+    public const string SybilSplit = "Spread each user's jobs round-robin over K pseudonyms.";
+
+    public const string Parallel = "Replays run at once (default: the number of processors).";
+
+    public static int Parallelism(int? parallel) => parallel is > 0 ? parallel.Value : Environment.ProcessorCount;
+}
+
+/// <summary>The policy and the users of an in-process replay (run, sweep).</summary>
+public abstract class InProcessSettings : ReplaySettings
+{
+    [CommandOption("-p|--policy <PATH>")]
+    [Description(OptionHelp.Policy)]
+    public override string? Policy { get; init; }
+
+    [CommandOption("--utilisation <U>")]
+    [Description(OptionHelp.Utilisation)]
+    public override decimal? Utilisation { get; init; }
+
+    [CommandOption("--abandon-purpose <P>")]
+    [Description(OptionHelp.AbandonPurpose + " Default 0.")]
+    public override double? AbandonPurpose { get; init; }
+
+    [CommandOption("--abandon-identity <P>")]
+    [Description(OptionHelp.AbandonIdentity + " Default 0.")]
+    public override double? AbandonIdentity { get; init; }
+
+    [CommandOption("--abandon-organisation <P>")]
+    [Description(OptionHelp.AbandonOrganisation + " Default 0.")]
+    public override double? AbandonOrganisation { get; init; }
+
+    [CommandOption("--sybil-split <K>")]
+    [Description(OptionHelp.SybilSplit)]
+    [DefaultValue(1)]
+    public override int SybilSplit { get; init; } = 1;
+
+    [CommandOption("--sybil-linked")]
+    [Description("With --sybil-split: KYC links each user's pseudonyms, so they share the budgets of the shared tiers.")]
+    public override bool SybilLinked { get; init; }
+}
+
+public sealed class RunSettings : InProcessSettings
 {
     [CommandOption("--verdict-log")]
     [Description("Also write verdicts.csv: every verdict in order (time, account, lease, verdict, tier, required tier, FLOP units).")]
     public bool VerdictLog { get; init; }
 }
 
-/// <summary>Commands that run several independent replays (a sweep, the what-ifs).</summary>
-public abstract class ManyReplaySettings : ReplaySettings
+public sealed class SweepSettings : InProcessSettings
 {
     [CommandOption("--parallel <N>")]
-    [Description("Replays run at once (default: the number of processors).")]
+    [Description(OptionHelp.Parallel)]
     public int? Parallel { get; init; }
 
-    public int Parallelism => Parallel is > 0 ? Parallel.Value : Environment.ProcessorCount;
-}
+    public int Parallelism => OptionHelp.Parallelism(Parallel);
 
-public sealed class SweepSettings : ManyReplaySettings
-{
     [CommandOption("--scales <LIST>")]
     [Description("Comma-separated factors applied to every limit of the policy's ladder, one replay each. Default: 0.001,0.003,0.01,0.03,0.1,0.3,1,3,10")]
     public string? Scales { get; init; }
@@ -329,8 +380,47 @@ public sealed class SweepSettings : ManyReplaySettings
     }
 }
 
-public sealed class WhatIfSettings : ManyReplaySettings
+/// <summary>
+/// The what-ifs: run's options apply to every scenario as they do to run, except what a scenario
+/// varies (docs/replay.md), and their help says so.
+/// </summary>
+public sealed class WhatIfSettings : ReplaySettings
 {
+    [CommandOption("-p|--policy <PATH>")]
+    [Description(OptionHelp.Policy)]
+    public override string? Policy { get; init; }
+
+    [CommandOption("--utilisation <U>")]
+    [Description(OptionHelp.Utilisation)]
+    public override decimal? Utilisation { get; init; }
+
+    [CommandOption("--abandon-purpose <P>")]
+    [Description(OptionHelp.AbandonPurpose + " Default 0. " + SybilScenariosOnly)]
+    public override double? AbandonPurpose { get; init; }
+
+    [CommandOption("--abandon-identity <P>")]
+    [Description(OptionHelp.AbandonIdentity + " Default 0. " + SybilScenariosOnly)]
+    public override double? AbandonIdentity { get; init; }
+
+    [CommandOption("--abandon-organisation <P>")]
+    [Description(OptionHelp.AbandonOrganisation + " Default 0. " + SybilScenariosOnly)]
+    public override double? AbandonOrganisation { get; init; }
+
+    [CommandOption("--sybil-split <K>")]
+    [Description(OptionHelp.SybilSplit + " " + AbandonmentScenariosOnly)]
+    [DefaultValue(1)]
+    public override int SybilSplit { get; init; } = 1;
+
+    [CommandOption("--sybil-linked")]
+    [Description("With --sybil-split: KYC links each user's pseudonyms, so they share the budgets of the shared tiers. Only in the abandonment scenarios: the sybil scenarios replay each split of --sybil without and with links.")]
+    public override bool SybilLinked { get; init; }
+
+    [CommandOption("--parallel <N>")]
+    [Description(OptionHelp.Parallel)]
+    public int? Parallel { get; init; }
+
+    public int Parallelism => OptionHelp.Parallelism(Parallel);
+
     [CommandOption("--abandon <LIST>")]
     [Description("Abandonment probabilities to try at every step-up. Default: 0,0.1,0.3,0.5")]
     [DefaultValue("0,0.1,0.3,0.5")]
@@ -340,6 +430,10 @@ public sealed class WhatIfSettings : ManyReplaySettings
     [Description("Pseudonyms per user to try, each without and with KYC links. Default: 2,4,8")]
     [DefaultValue("2,4,8")]
     public string Sybil { get; init; } = "2,4,8";
+
+    private const string SybilScenariosOnly = "Only in the sybil scenarios: the abandonment scenarios set every step-up's from --abandon.";
+
+    private const string AbandonmentScenariosOnly = "Only in the abandonment scenarios: the sybil scenarios set it from --sybil.";
 
     public override ValidationResult Validate()
     {

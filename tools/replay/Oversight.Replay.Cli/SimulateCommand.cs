@@ -10,7 +10,12 @@ using Spectre.Console.Cli;
 
 namespace Oversight.Replay.Cli;
 
-public sealed class SimulateSettings : LiveSettings
+/// <summary>
+/// The simulation plays the deployment's own policy on its own clock with unlinked users: it has
+/// no --policy, --utilisation, --set-policy, --compare, --admin-token or --sybil-* (--users-per-account
+/// makes its pseudonyms).
+/// </summary>
+public sealed class SimulateSettings : DeploymentSettings
 {
     /// <summary>
     /// The demo's defaults: the first 3,000 jobs, on H100s when the trace names no accelerator, so
@@ -19,6 +24,18 @@ public sealed class SimulateSettings : LiveSettings
     public const int DefaultJobs = 3000;
 
     public const string DefaultAccelerator = "H100-SXM";
+
+    [CommandOption("--abandon-purpose <P>")]
+    [Description(OptionHelp.AbandonPurpose + " Default 0.1.")]
+    public override double? AbandonPurpose { get; init; }
+
+    [CommandOption("--abandon-identity <P>")]
+    [Description(OptionHelp.AbandonIdentity + " Default 0.2.")]
+    public override double? AbandonIdentity { get; init; }
+
+    [CommandOption("--abandon-organisation <P>")]
+    [Description(OptionHelp.AbandonOrganisation + " Default 0.3.")]
+    public override double? AbandonOrganisation { get; init; }
 
     [CommandOption("--users-per-account <N>")]
     [Description("Pseudonymous users per trace account: each account's jobs are dealt round-robin to N users (the Philly trace has 11 accounts).")]
@@ -36,16 +53,6 @@ public sealed class SimulateSettings : LiveSettings
         if (!result.Successful)
         {
             return result;
-        }
-
-        // The simulation plays the deployment's own policy, on its own clock, with unlinked users.
-        var unused = new (bool Given, string Option)[]
-        {
-            (Policy is not null, "--policy"), (SetPolicy, "--set-policy"), (Compare, "--compare"), (SybilSplit != 1, "--sybil-split (use --users-per-account)"),
-        }.Where(x => x.Given).Select(x => x.Option).ToArray();
-        if (unused.Length > 0)
-        {
-            return ValidationResult.Error($"simulate plays the deployment's own policy on its own clock: {string.Join(", ", unused)} belong to `live`");
         }
 
         return UsersPerAccount < 1 ? ValidationResult.Error("--users-per-account must be at least 1") : ValidationResult.Success();

@@ -23,7 +23,7 @@ public sealed class CanonicalCsvFormat : ITraceFormat
     public void Read(string path, TraceCollector collector)
     {
         using var table = CsvTable.Open(path);
-        var fallback = CanonicalRows.CheckColumns(collector, new TraceLocation(Path.GetFileName(path), 1), "the header", table.Has);
+        var fallback = CanonicalRows.CheckColumns(collector, new TraceLocation(path, 1), "the header", table.Has);
         var row = new CsvRow(table);
         while (table.Read())
         {
@@ -73,7 +73,6 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
 
     public void Read(string path, TraceCollector collector)
     {
-        var file = Path.GetFileName(path);
         var fallback = CanonicalFallback.ForMissingFields(collector);
         long lineNumber = 0;
         foreach (var line in File.ReadLines(path, Encoding.UTF8))
@@ -86,7 +85,7 @@ public sealed class CanonicalJsonLinesFormat : ITraceFormat
 
             try
             {
-                CanonicalRows.Add(collector, new JsonFields(file, lineNumber, line), fallback);
+                CanonicalRows.Add(collector, new JsonFields(path, lineNumber, line), fallback);
             }
             catch (TraceFormatException e)
             {

@@ -16,7 +16,7 @@ internal sealed class CsvTable : IDisposable
 
     private CsvTable(string path, IReadOnlyList<string>? documentedColumns)
     {
-        _file = Path.GetFileName(path);
+        _file = path;
         // The header is read as an ordinary row, so that a headerless table is read the same way.
         _reader = Sep.Reader(o => o with { HasHeader = false, DisableColCountCheck = true, Unescape = true }).FromFile(path);
         if (!_reader.MoveNext())

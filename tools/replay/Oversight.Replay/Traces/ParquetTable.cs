@@ -59,7 +59,6 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
     /// <exception cref="TraceFormatException">Not a Parquet file, or a canonical column of a type it cannot hold.</exception>
     public static async Task<ParquetTable> OpenAsync(string path)
     {
-        var file = Path.GetFileName(path);
         ParquetReader reader;
         try
         {
@@ -68,7 +67,7 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or ParquetException)
         {
-            throw new TraceFormatException(new TraceLocation(file, 0), $"not a readable Parquet file: {e.Message}");
+            throw new TraceFormatException(new TraceLocation(path, 0), $"not a readable Parquet file: {e.Message}");
         }
 
         try
@@ -82,14 +81,14 @@ internal sealed class ParquetTable : ICanonicalRow, IAsyncDisposable
                     var column = new Column(fields[i], $"{i + 1} ({fields[i].Name})");
                     if (column.Kind is not { } kind || !accepted.Kinds.Contains(kind))
                     {
-                        throw new TraceFormatException(new TraceLocation(file, 0, column.Describe), $"the column holds {column.TypeName}; expected {accepted.Expected}");
+                        throw new TraceFormatException(new TraceLocation(path, 0, column.Describe), $"the column holds {column.TypeName}; expected {accepted.Expected}");
                     }
 
                     columns.Add(fields[i].Name, column);
                 }
             }
 
-            return new ParquetTable(reader, file, columns);
+            return new ParquetTable(reader, path, columns);
         }
         catch
         {

@@ -20,7 +20,6 @@ public sealed class PhillyJsonFormat : ITraceFormat
     public void Read(string path, TraceCollector collector)
     {
         var model = JobRules.Accelerator(collector, "P100-SXM2", "Philly ran 12 GB and 24 GB P100/P40-class GPUs");
-        var file = Path.GetFileName(path);
         var bytes = File.ReadAllBytes(path);
         var lines = new LineIndex(bytes);
         var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
@@ -28,12 +27,12 @@ public sealed class PhillyJsonFormat : ITraceFormat
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
             {
-                throw new TraceFormatException(new TraceLocation(file, 1), "expected a JSON array of jobs");
+                throw new TraceFormatException(new TraceLocation(path, 1), "expected a JSON array of jobs");
             }
 
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
-                var at = new TraceLocation(file, lines.LineOf(reader.TokenStartIndex));
+                var at = new TraceLocation(path, lines.LineOf(reader.TokenStartIndex));
                 using var job = JsonDocument.ParseValue(ref reader);
                 try
                 {
@@ -48,7 +47,7 @@ public sealed class PhillyJsonFormat : ITraceFormat
         catch (JsonException e)
         {
             // A syntax error ends the file: nothing after it can be trusted to be a job.
-            throw new TraceFormatException(new TraceLocation(file, (e.LineNumber ?? 0) + 1, $"{(e.BytePositionInLine ?? 0) + 1}"), "not valid JSON");
+            throw new TraceFormatException(new TraceLocation(path, (e.LineNumber ?? 0) + 1, $"{(e.BytePositionInLine ?? 0) + 1}"), "not valid JSON");
         }
     }
 

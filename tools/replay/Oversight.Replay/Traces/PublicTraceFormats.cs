@@ -174,7 +174,7 @@ public sealed class Pai2020Format : ITraceFormat
     public void Read(string path, TraceCollector collector)
     {
         var taskTable = collector.Options.CompanionFile
-            ?? throw new TraceFormatException(new TraceLocation(Path.GetFileName(path), 1), "the PAI 2020 job table needs its task table: give --task-table pai_task_table.csv");
+            ?? throw new TraceFormatException(new TraceLocation(path, 1), "the PAI 2020 job table needs its task table: give --task-table pai_task_table.csv");
         var fallback = collector.Options.Accelerator ?? "V100-SXM2";
         var tasks = ReadTasks(taskTable, collector);
         using var table = CsvTable.Open(path, JobColumns);

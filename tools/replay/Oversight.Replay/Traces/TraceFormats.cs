@@ -44,7 +44,7 @@ public static class TraceFormats
         var header = CsvTable.ReadHeader(path);
         // Specific public formats first: the canonical one is recognised by generic column names.
         return All.Skip(1).Concat(All.Take(1)).FirstOrDefault(f => f.Recognises(header))
-            ?? throw new TraceFormatException(new TraceLocation(Path.GetFileName(path), 1),
+            ?? throw new TraceFormatException(new TraceLocation(path, 1),
                 $"cannot tell the trace format from the header ({string.Join(",", header.Take(8))}...): give --format ({string.Join(", ", All.Select(f => f.Name))})");
     }
 

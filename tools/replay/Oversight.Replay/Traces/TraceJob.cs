@@ -38,9 +38,10 @@ public sealed record TraceJob(
 }
 
 /// <summary>
-/// A place in a trace file: 1-based line (in a Parquet file, the row's number), and the column when
-/// one is at fault. Line 0 is the file as a whole: a Parquet file names its columns in a schema,
-/// not on a line.
+/// A place in a trace file: the file's path as it was given (so that files of one name in two
+/// folders are told apart), 1-based line (in a Parquet file, the row's number), and the column
+/// when one is at fault. Line 0 is the file as a whole: a Parquet file names its columns in a
+/// schema, not on a line.
 /// </summary>
 public readonly record struct TraceLocation(string File, long Line, string? Column = null)
 {
