@@ -63,7 +63,13 @@ public sealed class OutboxMetricsTests
             await Task.Delay(200);
         }
 
-        Assert.All(series, pattern => Assert.Matches(pattern, scraped));
+        // Should it fail again, say what the scrape held (every family, and every Oversight line)
+        // and what the host's own instruments read, so that the cause can be told apart.
+        var missing = series.Where(pattern => !System.Text.RegularExpressions.Regex.IsMatch(scraped, pattern)).ToList();
+        Assert.True(missing.Count == 0,
+            $"missing from /metrics: {string.Join(", ", missing)}\nfamilies: {string.Join(", ", scraped.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l[7..]))}"
+            + $"\noversight lines:\n{string.Join('\n', scraped.Split('\n').Where(l => l.StartsWith("oversight_", StringComparison.Ordinal)))}"
+            + $"\nin process: waiting {metrics.Read("oversight.outbox.waiting", Tag)}, published {metrics.Read("oversight.outbox.published", Tag)}");
     }
 
     /// <summary>A line of the Prometheus text format: the name, labels that include <paramref name="labels"/>, the value.</summary>
