@@ -59,6 +59,7 @@ public sealed partial class AlertRuleTests
     {
         var exported = ExportedMetricNames();
         Assert.Contains("oversight_outbox_oldest_waiting_age_seconds", exported); // the naming rules below hold
+        Assert.Contains("grpc_server_call_duration_seconds_count", exported);
         foreach (var file in new[] { RulesFile, Repo.Path("deploy", "grafana-dashboard.json"), Repo.Path("charts", "oversight", "README.md") })
         {
             var named = MetricName().Matches(File.ReadAllText(file)).Select(m => m.Value).ToHashSet();
@@ -120,11 +121,11 @@ public sealed partial class AlertRuleTests
     [GeneratedRegex(@"^\s*- alert: (\w+)\s*$")]
     private static partial Regex AlertLine();
 
-    [GeneratedRegex(@"\boversight_[a-z0-9_]*[a-z0-9]")]
+    [GeneratedRegex(@"\b(oversight|grpc_server)_[a-z0-9_]*[a-z0-9]")]
     private static partial Regex MetricName();
 
     // An instrument's creation, up to the end of its statement (its arguments hold no ';').
-    [GeneratedRegex("""Create(?<kind>Counter|Histogram|UpDownCounter|Gauge|ObservableGauge|ObservableCounter|ObservableUpDownCounter)(<\w+>)?\(\s*"(?<name>oversight\.[a-z0-9._]+)"(?<args>[^;]*);""")]
+    [GeneratedRegex("""Create(?<kind>Counter|Histogram|UpDownCounter|Gauge|ObservableGauge|ObservableCounter|ObservableUpDownCounter)(<\w+>)?\(\s*"(?<name>(oversight|grpc\.server)\.[a-z0-9._]+)"(?<args>[^;]*);""")]
     private static partial Regex Instrument();
 
     [GeneratedRegex(@"\bunit:\s*""(\w+)""")]

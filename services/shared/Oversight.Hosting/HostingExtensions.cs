@@ -40,7 +40,12 @@ public static class HostingExtensions
         AddClock(builder);
         AddAuthentication(builder, hosting);
 
-        builder.Services.AddGrpc(grpc => grpc.EnableDetailedErrors = builder.Environment.IsDevelopment());
+        builder.Services.AddSingleton<GrpcServerMetrics>();
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.EnableDetailedErrors = builder.Environment.IsDevelopment();
+            grpc.Interceptors.Add<GrpcServerMetrics>();
+        });
         builder.Services.AddGrpcReflection();
         builder.Services.AddHealthChecks();
         builder.Services.AddGrpcHealthChecks(health =>

@@ -225,6 +225,29 @@ public sealed class EmbeddedDefaultTests
     }
 
     [Fact]
+    public async Task Metrics_CountEveryGrpcCallByMethodAndFinalStatus_WhichHttpMetricsCannotTell()
+    {
+        await using var host = await EmbeddedProcess.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        var kyc = new Oversight.Kyc.V1.KycTiering.KycTieringClient(channel);
+        var token = new Metadata { { "authorization", $"Bearer {await host.CreateTokenAsync("operator", "grpc-metrics")}" } };
+        await kyc.CreateAccountAsync(new Oversight.Kyc.V1.CreateAccountRequest { MarketplaceId = "grpc-metrics", AccountId = "a1" }, token);
+        for (var i = 0; i < 2; i++)
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => kyc.CreateAccountAsync(
+                new Oversight.Kyc.V1.CreateAccountRequest { MarketplaceId = "grpc-metrics", AccountId = "not an id!" }, token).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        }
+
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{host.HealthPort}/metrics");
+        string Count(string status) => System.Text.RegularExpressions.Regex.Match(metrics,
+            $"(?m)^grpc_server_call_duration_seconds_count\\{{[^}}]*grpc_method=\"oversight.kyc.v1.KycTiering/CreateAccount\",grpc_status=\"{status}\"[^}}]*\\}} (\\d+)$").Groups[1].Value;
+        Assert.Equal("1", Count("OK"));
+        Assert.Equal("2", Count("INVALID_ARGUMENT"));
+    }
+
+    [Fact]
     public async Task Embedded_Reflection_ListsTheThreeV1Services()
     {
         await using var host = await EmbeddedProcess.StartAsync();
