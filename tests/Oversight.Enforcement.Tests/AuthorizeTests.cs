@@ -35,6 +35,25 @@ public sealed class AuthorizeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authorize_AnswersTheWindowsAsTheyStandAfterIt_WithItsOwnReservationHeld()
+    {
+        var market = _deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+
+        var first = await market.AuthorizeAsync(market.Request(account, 3_000_000));
+        var day = TestMarketplace.Window(await market.UsageAsync(account), "24h");
+        var answered = first.Windows.Single(w => w.Window == "24h" && w.Metric == Oversight.Common.V1.Metric.FlopUnits);
+        Assert.Equal((3_000_000L, 17_000_000L), (answered.Held, answered.Remaining));
+        Assert.Equal((day.Usage, day.Held, day.Remaining), (answered.Usage, answered.Held, answered.Remaining));
+
+        // Refused (it would not fit the anonymous 20,000,000): nothing reserved, nothing added.
+        var refused = await market.AuthorizeAsync(market.Request(account, 18_000_000));
+        Assert.Null(refused.Reservation);
+        Assert.Equal(3_000_000, refused.Windows.Single(w => w.Window == "24h" && w.Metric == Oversight.Common.V1.Metric.FlopUnits).Held);
+        Assert.Equal(3_000_000, refused.DecidingWindow.Held);
+    }
+
+    [Fact]
     public async Task ReleaseReservation_FreesTheHold_AndAnswersFalseTheSecondTime()
     {
         var market = _deployment.NewMarketplace();

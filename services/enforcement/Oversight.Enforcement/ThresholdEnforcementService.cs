@@ -405,12 +405,15 @@ public sealed class ThresholdEnforcementService(
             response.RequiredTier = ToTier(policy, required);
         }
 
+        // Windows as they stand after this call: with this request's hold when it was reserved now
+        // (a replayed lease's hold is already in them), as GetUsage would show them next.
+        var reservedNow = outcome.Status == AdmissionStatus.Reserved;
         if (decision.DecidingWindow is { } deciding)
         {
-            response.DecidingWindow = ToWindowUsage(deciding, null);
+            response.DecidingWindow = ToWindowUsage(deciding, null, reservedNow);
         }
 
-        response.Windows.AddRange(decision.CurrentTierWindows.Select(w => ToWindowUsage(w, null)));
+        response.Windows.AddRange(decision.CurrentTierWindows.Select(w => ToWindowUsage(w, null, reservedNow)));
         if (outcome.Hold is { } hold)
         {
             response.Reservation = new Reservation
@@ -431,16 +434,18 @@ public sealed class ThresholdEnforcementService(
         return new Tier { Level = level, Id = tier.Id, DisplayName = tier.DisplayName, Requirement = (Common.V1.RequirementKind)tier.Requirement };
     }
 
-    private static WindowUsage ToWindowUsage(WindowAssessment window, long? resetsAt)
+    /// <param name="withRequest">Count the assessed request as held (it was reserved by this call).</param>
+    private static WindowUsage ToWindowUsage(WindowAssessment window, long? resetsAt, bool withRequest = false)
     {
+        var held = withRequest ? window.Held + window.Request : window.Held;
         var usage = new WindowUsage
         {
             Window = window.WindowId,
             Metric = window.Metric == CoreMetric.FlopUnits ? Common.V1.Metric.FlopUnits : Common.V1.Metric.GpuSeconds,
             Usage = window.Usage,
-            Held = window.Held,
+            Held = held,
             Limit = window.Limit,
-            Remaining = window.Remaining,
+            Remaining = (long)Int128.Max(0, (Int128)window.Limit - window.Usage - held),
             SharedByCluster = window.SharedByCluster,
             TierId = window.TierId,
         };
