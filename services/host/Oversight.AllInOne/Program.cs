@@ -27,6 +27,15 @@ if (args is [MigrateCommand.Name, ..])
 }
 
 var builder = WebApplication.CreateBuilder(args);
+var dataDirectory = Path.GetFullPath((builder.Configuration.GetSection(HostingOptions.Section).Get<HostingOptions>() ?? new HostingOptions()).DataDirectory);
+using var dataFolder = DataFolderLock.TryAcquire(dataDirectory);
+if (dataFolder is null)
+{
+    Console.Error.WriteLine($"error: the data folder {dataDirectory} is in use by another running Oversight host. "
+        + "Stop that one, or give this one a folder of its own (Oversight__Hosting__DataDirectory) and other ports (Oversight__Hosting__GrpcPort, HealthPort).");
+    return 1;
+}
+
 builder.AddOversightDefaults();
 builder.AddKyc();
 builder.AddAttestation();

@@ -248,6 +248,28 @@ public sealed class EmbeddedDefaultTests
     }
 
     [Fact]
+    public async Task A_second_host_on_the_same_data_folder_refuses_to_start_and_leaves_the_first_serving()
+    {
+        await using var first = await EmbeddedProcess.StartAsync();
+        var program = Path.Combine(AppContext.BaseDirectory, "oversight.dll");
+        var elsewhere = Directory.CreateTempSubdirectory("oversight-second-").FullName;
+
+        // Other ports, the same folder: its counters and holds would be kept apart from the first's.
+        var second = await Oversight.Testing.Processes.RunAsync("dotnet", [program], elsewhere, environment: new Dictionary<string, string>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Development",
+            ["Oversight__Hosting__DataDirectory"] = first.DataDirectory,
+            ["Oversight__Hosting__GrpcPort"] = Oversight.Testing.LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Oversight__Hosting__HealthPort"] = Oversight.Testing.LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Assert.Equal(1, second.Code);
+        Assert.Contains($"the data folder {first.DataDirectory} is in use by another running Oversight host", second.Error, StringComparison.Ordinal);
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{first.GrpcPort}");
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest())).Status);
+    }
+
+    [Fact]
     public async Task Embedded_Reflection_ListsTheThreeV1Services()
     {
         await using var host = await EmbeddedProcess.StartAsync();
