@@ -60,6 +60,15 @@ public sealed class AccountDirectory(
     /// what is stored changes nothing, except that it may tell of an erasure. Returns what is
     /// stored afterwards.
     /// </summary>
+    /// <remarks>
+    /// The cluster root of an account already stored is not taken from <paramref name="state"/>:
+    /// it moves only with AccountsLinked (<see cref="ApplyClusterAsync"/>), which also moves the
+    /// account's counters and holds to the root's tag and finds the tags to clear by the root it
+    /// replaces. KYC's answer names the new root as soon as the link commits, before its event
+    /// arrives, and an event's view read before the link was applied names the old one: taking
+    /// either here would judge the account on a tag without its usage, or hide the former root
+    /// from the link so that its usage and holds never reach the cluster's budget.
+    /// </remarks>
     public async Task<AccountState> ApplyAsync(AccountState state, CancellationToken cancellationToken, Func<AccountCopyRecord, AccountState, bool>? isNewer = null)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -69,7 +78,7 @@ public sealed class AccountDirectory(
             var record = await db.Accounts.FirstOrDefaultAsync(a => a.MarketplaceId == state.MarketplaceId && a.AccountId == state.AccountId, cancellationToken);
             if (record is null)
             {
-                record = new AccountCopyRecord { MarketplaceId = state.MarketplaceId, AccountId = state.AccountId, Sequence = -1 };
+                record = new AccountCopyRecord { MarketplaceId = state.MarketplaceId, AccountId = state.AccountId, Sequence = -1, ClusterRoot = state.ClusterRoot };
                 db.Accounts.Add(record);
             }
 
@@ -86,7 +95,6 @@ public sealed class AccountDirectory(
                 record.TierLevel = state.TierLevel;
                 record.TierId = state.TierId;
                 record.Suspended = state.Suspended;
-                record.ClusterRoot = state.ClusterRoot;
                 record.Sequence = Math.Max(record.Sequence, state.Sequence);
             }
 
