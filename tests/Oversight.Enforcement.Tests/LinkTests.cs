@@ -1,7 +1,11 @@
+using Microsoft.Extensions.DependencyInjection;
 using Oversight.Common.V1;
+using Oversight.Enforcement.Redis;
 using Oversight.Enforcement.Tests.Infrastructure;
 using Oversight.Enforcement.V1;
 using Oversight.Kyc.V1;
+using Oversight.Policy.Counters;
+using StackExchange.Redis;
 
 namespace Oversight.Enforcement.Tests;
 
@@ -48,6 +52,37 @@ public sealed class LinkTests
         foreach (var account in new[] { root, linked })
         {
             var usage = await market.WaitForUsageAsync(account, 3_000, host: 2);
+            Assert.Equal(root, usage.ClusterRoot);
+            Assert.Equal(4_000, TestMarketplace.Window(usage, "24h").Held);
+        }
+    }
+
+    [Fact]
+    public async Task ALinkWhoseRebuildFailsOnce_IsRebuiltWhenItsEventIsRetried()
+    {
+        await using var deployment = await EnforcementDeployment.StartAsync();
+        await deployment.Enforcement.DisposeAsync();
+        var host = await deployment.StartEnforcementHostAsync(services => services.AddSingleton<ICounterStore>(sp =>
+            new ResetFailingCounterStore(new RedisCounterStore(sp.GetRequiredService<IConnectionMultiplexer>()))));
+        var market = deployment.NewMarketplace();
+        var root = await market.CreateKnownAccountAsync(1);
+        var linked = await market.CreateKnownAccountAsync(1);
+        await market.AttestAsync(root, market.NewLeaseId(), 1_000);
+        await market.AttestAsync(linked, market.NewLeaseId(), 2_000);
+        await market.WaitForUsageAsync(root, 1_000, host: 1);
+        await market.WaitForUsageAsync(linked, 2_000, host: 1);
+        var running = market.Request(linked, 4_000);
+        Assert.Equal(Verdict.Allow, (await market.AuthorizeAsync(running, host: 1)).Verdict);
+
+        // Redis times out when the link's rebuild resets the root's tag; the event is retried.
+        ((ResetFailingCounterStore)host.Services.GetRequiredService<ICounterStore>()).FailNextReset();
+        var link = await deployment.KycClient.LinkAccountsAsync(
+            new LinkAccountsRequest { MarketplaceId = market.Id, AccountIds = { root, linked }, Reason = "same payment instrument" }, market.Operator);
+        Assert.Equal(root, link.ClusterRoot);
+
+        foreach (var account in new[] { root, linked })
+        {
+            var usage = await market.WaitForUsageAsync(account, 3_000, host: 1);
             Assert.Equal(root, usage.ClusterRoot);
             Assert.Equal(4_000, TestMarketplace.Window(usage, "24h").Held);
         }

@@ -8,6 +8,9 @@ using Oversight.Kyc.V1;
 
 namespace Oversight.Enforcement.Accounts;
 
+/// <summary>What applying an AccountsLinked changed: the roots whose tags lost members, and whether a newer link of the cluster was applied before.</summary>
+public sealed record ClusterChange(IReadOnlyList<string> FormerRoots, bool Stale);
+
 /// <summary>What enforcement knows of an account: its rung, suspension, cluster and erasure.</summary>
 public sealed record AccountState(string MarketplaceId, string AccountId, int TierLevel, string TierId, bool Suspended, string ClusterRoot, long Sequence, bool Erased = false);
 
@@ -116,9 +119,10 @@ public sealed class AccountDirectory(
     /// <summary>
     /// Moves the members of a cluster to its root, unless this account already holds a newer
     /// cluster version (events may arrive late or twice). Returns the former roots whose tags
-    /// lost members; an empty list when nothing changed.
+    /// lost members (none when nothing changed), and whether a member already holds a newer
+    /// cluster version (the event is stale: a later link of this cluster was applied).
     /// </summary>
-    public async Task<IReadOnlyList<string>> ApplyClusterAsync(
+    public async Task<ClusterChange> ApplyClusterAsync(
         string marketplaceId, string clusterRoot, IReadOnlyCollection<string> members, long clusterVersion, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -147,7 +151,7 @@ public sealed class AccountDirectory(
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        return changed ? [.. formerRoots] : [];
+        return new ClusterChange(changed ? [.. formerRoots] : [], records.Any(r => r.ClusterVersion > clusterVersion));
     }
 
     /// <summary>The accounts whose counters live under a cluster root's tag (the root itself included).</summary>

@@ -51,8 +51,27 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
                 ?? await accounts.ConfirmAsync(m.MarketplaceId, accountId, context.CancellationToken);
         }
 
-        // An older cluster version than the one stored (a late or repeated event) changes nothing.
-        var formerRoots = await accounts.ApplyClusterAsync(m.MarketplaceId, m.ClusterRoot, [.. m.ClusterAccountIds], m.ClusterVersion, context.CancellationToken);
+        // An older cluster version than the one stored (a late event) changes nothing: the later
+        // link moved this cluster's counters already.
+        var change = await accounts.ApplyClusterAsync(m.MarketplaceId, m.ClusterRoot, [.. m.ClusterAccountIds], m.ClusterVersion, context.CancellationToken);
+        if (change.Stale)
+        {
+            return;
+        }
+
+        // The directory commits before the counters move. A delivery that failed or crashed in
+        // between (Redis, the ledger, the process) is retried as a repeat that moves no member:
+        // the tags its former roots still have (their epoch is deleted first when they are
+        // cleared) name what is left to move, so the repeat finishes the move.
+        var formerRoots = new SortedSet<string>(change.FormerRoots, StringComparer.Ordinal);
+        foreach (var member in m.ClusterAccountIds.Where(a => a != m.ClusterRoot))
+        {
+            if (await store.GetEpochAsync(CounterTag.For(m.MarketplaceId, member), context.CancellationToken) is not null)
+            {
+                formerRoots.Add(member);
+            }
+        }
+
         if (formerRoots.Count == 0 && await store.GetEpochAsync(CounterTag.For(m.MarketplaceId, m.ClusterRoot), context.CancellationToken) is not null)
         {
             return;
