@@ -87,4 +87,37 @@ public sealed class LinkTests
             Assert.Equal(4_000, TestMarketplace.Window(usage, "24h").Held);
         }
     }
+
+    [Fact]
+    public async Task AnAuthorizeThatReadTheAccountBeforeALinkAndReservesAfterIt_IsJudgedOnTheCluster_NotOnTheTagTheAccountLeft()
+    {
+        await using var deployment = await EnforcementDeployment.StartAsync();
+        await deployment.Enforcement.DisposeAsync();
+        var host = await deployment.StartEnforcementHostAsync(services => services.AddSingleton<ICounterStore>(sp =>
+            new GatedReserveCounterStore(new RedisCounterStore(sp.GetRequiredService<IConnectionMultiplexer>()))));
+        var store = (GatedReserveCounterStore)host.Services.GetRequiredService<ICounterStore>();
+        var market = deployment.NewMarketplace();
+        var root = await market.CreateKnownAccountAsync(1);
+        var linked = await market.CreateKnownAccountAsync(1);
+        await market.AttestAsync(root, market.NewLeaseId(), 10_000_000, count: 4);
+        await market.AttestAsync(linked, market.NewLeaseId(), 1_000);
+        await market.WaitForUsageAsync(root, 10_000_000, host: 1);
+        await market.WaitForUsageAsync(linked, 1_000, host: 1);
+
+        // The linked account asks for what fits beside its own usage (20,000,000 a day anonymously)
+        // but not beside the cluster's; the replica read the account before the link and reserves
+        // only once the link has moved its counters to the root's tag and cleared the one it left.
+        store.Arm();
+        var authorizing = market.AuthorizeAsync(market.Request(linked, 15_000_000), host: 1);
+        await store.Entered.WaitAsync(TimeSpan.FromSeconds(60));
+        await deployment.KycClient.LinkAccountsAsync(
+            new LinkAccountsRequest { MarketplaceId = market.Id, AccountIds = { root, linked }, Reason = "same payment instrument" }, market.Operator);
+        await market.WaitForUsageAsync(root, 10_001_000, host: 1);
+        await Eventually.TrueAsync(async () => !(await Stores.TagKeysAsync(deployment.EnforcementRedis, market.Id, linked)).Any(k => k.EndsWith(":e", StringComparison.Ordinal)),
+            "the tag the linked account left to be cleared");
+        store.Open();
+
+        Assert.Equal(Verdict.RequireStatedPurpose, (await authorizing).Verdict);
+        Assert.Equal(0, TestMarketplace.Window(await market.UsageAsync(linked, 1), "24h").Held);
+    }
 }
