@@ -29,10 +29,13 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
     public async Task Consume(ConsumeContext<AccountTierChanged> context)
     {
         var m = context.Message;
-        var known = await accounts.FindAsync(m.MarketplaceId, m.AccountId, context.CancellationToken);
-        await accounts.ApplyAsync(
-            new AccountState(m.MarketplaceId, m.AccountId, m.ToLevel, m.ToTierId, known?.Suspended ?? false, known?.ClusterRoot ?? m.AccountId, m.Sequence),
-            context.CancellationToken);
+        var known = await FindOrConfirmAsync(m.MarketplaceId, m.AccountId, m.Sequence, context.CancellationToken);
+        if (known is null || known.Sequence < m.Sequence)
+        {
+            await accounts.ApplyAsync(
+                new AccountState(m.MarketplaceId, m.AccountId, m.ToLevel, m.ToTierId, known?.Suspended ?? false, known?.ClusterRoot ?? m.AccountId, m.Sequence),
+                context.CancellationToken);
+        }
     }
 
     public Task Consume(ConsumeContext<AccountSuspended> context) =>
@@ -100,11 +103,31 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
 
     private async Task SetSuspendedAsync(string marketplaceId, string accountId, bool suspended, long sequence, CancellationToken cancellationToken)
     {
-        var known = await accounts.FindAsync(marketplaceId, accountId, cancellationToken)
-            ?? await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken);
-        if (known is not null)
+        var known = await FindOrConfirmAsync(marketplaceId, accountId, sequence, cancellationToken);
+        if (known is not null && known.Sequence < sequence)
         {
             await accounts.ApplyAsync(known with { Suspended = suspended, Sequence = sequence }, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The account as stored, when the event at <paramref name="sequence"/> is the next change of
+    /// it (or an old one); otherwise KYC's current answer, stored. A tier or suspension event tells
+    /// only its own part of the account: applied over a copy that misses a change between (an
+    /// event that waits for a retry, or arrives later), it would write that part back as it was
+    /// before, and the late event, older than the stored sequence, would then be dropped (a
+    /// suspension lost, a downgrade undone). KYC's answer holds every change up to its sequence.
+    /// When KYC does not know the account, or answers with an older sequence than the event's,
+    /// the caller applies the event over what it has, as before.
+    /// </summary>
+    private async Task<AccountState?> FindOrConfirmAsync(string marketplaceId, string accountId, long sequence, CancellationToken cancellationToken)
+    {
+        var known = await accounts.FindAsync(marketplaceId, accountId, cancellationToken);
+        if (known is not null && sequence <= known.Sequence + 1)
+        {
+            return known;
+        }
+
+        return await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken) ?? known;
     }
 }
