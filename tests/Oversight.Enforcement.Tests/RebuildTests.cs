@@ -1,6 +1,7 @@
 using Oversight.Common.V1;
 using Oversight.Enforcement.Tests.Infrastructure;
 using Oversight.Enforcement.V1;
+using Oversight.Kyc.V1;
 using StackExchange.Redis;
 
 namespace Oversight.Enforcement.Tests;
@@ -156,6 +157,33 @@ public sealed class RebuildTests : IAsyncLifetime
         await RpcAssert.FailsAsync(Grpc.Core.StatusCode.PermissionDenied, () => _deployment.EnforcementClient().RebuildCountersAsync(
             new RebuildCountersRequest(), _deployment.Auth("admin", market.Id)));
         Assert.Equal(1_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Usage);
+    }
+
+    [Fact]
+    public async Task ACluster_OfMoreAccountsThanOneLedgerExportTakes_IsRebuiltFromTheLedger()
+    {
+        var market = _deployment.NewMarketplace();
+        var root = await market.CreateKnownAccountAsync();
+        await market.AttestAsync(root, market.NewLeaseId(), 1_000);
+        await market.WaitForUsageAsync(root, 1_000);
+        var others = new List<string>();
+        for (var i = 0; i < 1_000; i += 25)
+        {
+            others.AddRange(await Task.WhenAll(Enumerable.Range(0, 25).Select(_ => market.CreateAccountAsync())));
+        }
+
+        await market.AttestAsync(others[^1], market.NewLeaseId(), 2_000);
+
+        // Links of at most 100 accounts a call: the last makes a cluster of 1,001 accounts, more
+        // than one export of the ledger may name (1,000).
+        foreach (var chunk in others.Chunk(99))
+        {
+            await _deployment.KycClient.LinkAccountsAsync(
+                new LinkAccountsRequest { MarketplaceId = market.Id, AccountIds = { chunk.Prepend(root) }, Reason = "same organisation" }, market.Operator);
+        }
+
+        await market.WaitForUsageAsync(root, 3_000, seconds: 180);
+        Assert.Equal(root, (await market.WaitForUsageAsync(others[^1], 3_000)).ClusterRoot);
     }
 
     /// <summary>

@@ -90,7 +90,7 @@ public sealed class ThresholdEnforcementService(
         AdmissionOutcome outcome;
         try
         {
-            outcome = await AdmitAsync(effective, account, lease, context.CancellationToken);
+            (outcome, account) = await AdmitAsync(effective, account, lease, context.CancellationToken);
             if (outcome.Decision!.Verdict is CoreVerdict.RequireStatedPurpose or CoreVerdict.RequireIdentity or CoreVerdict.RequireOrganisation
                 or CoreVerdict.Deny)
             {
@@ -99,8 +99,7 @@ public sealed class ThresholdEnforcementService(
                 var confirmed = await ConfirmOrKeepAsync(account, context.CancellationToken);
                 if (confirmed is not null && confirmed != account)
                 {
-                    account = confirmed;
-                    outcome = await AdmitAsync(effective, account, lease, context.CancellationToken);
+                    (outcome, account) = await AdmitAsync(effective, confirmed, lease, context.CancellationToken);
                 }
             }
         }
@@ -149,14 +148,14 @@ public sealed class ThresholdEnforcementService(
             .ThrowIfInvalid();
         caller.RequireMarketplace(request.MarketplaceId);
         var account = await KnownAccountAsync(request.MarketplaceId, request.AccountId, context.CancellationToken);
-        var reference = Reference(account);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
-        var result = await engine.ReleaseAsync(reference, request.LeaseId, now, context.CancellationToken);
+        var result = await engine.ReleaseAsync(Reference(account), request.LeaseId, now, context.CancellationToken);
         if (result.Status == ReleaseStatus.EpochMissing)
         {
             // A rebuild keeps the tag's holds: release once it is done.
+            account = await CurrentAsync(account, context.CancellationToken);
             await rebuilder.RebuildIfMissingAsync(account.MarketplaceId, account.ClusterRoot, context.CancellationToken);
-            result = await engine.ReleaseAsync(reference, request.LeaseId, clock.GetUtcNow().ToUnixTimeSeconds(), context.CancellationToken);
+            result = await engine.ReleaseAsync(Reference(account), request.LeaseId, clock.GetUtcNow().ToUnixTimeSeconds(), context.CancellationToken);
             if (result.Status == ReleaseStatus.EpochMissing)
             {
                 throw BeingRebuilt();
@@ -178,6 +177,8 @@ public sealed class ThresholdEnforcementService(
         var read = await engine.ReadAsync(effective, Reference(account), standing, now, context.CancellationToken);
         if (read.Status == ReadStatus.EpochMissing)
         {
+            account = await CurrentAsync(account, context.CancellationToken);
+            standing = Standing(account);
             await rebuilder.RebuildIfMissingAsync(account.MarketplaceId, account.ClusterRoot, context.CancellationToken);
             read = await engine.ReadAsync(effective, Reference(account), standing, now, context.CancellationToken);
         }
@@ -320,16 +321,17 @@ public sealed class ThresholdEnforcementService(
     private static RpcException BeingRebuilt() =>
         new(new Status(StatusCode.Unavailable, "The account's counters are being rebuilt; retry shortly."));
 
-    private async Task<AdmissionOutcome> AdmitAsync(EffectivePolicy policy, AccountState account, LeaseRequest lease, CancellationToken cancellationToken)
+    /// <summary>Decides on the account's tag; returns the account as decided on (read again when its tag had no epoch).</summary>
+    private async Task<(AdmissionOutcome Outcome, AccountState Account)> AdmitAsync(EffectivePolicy policy, AccountState account, LeaseRequest lease, CancellationToken cancellationToken)
     {
-        var standing = Standing(account);
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
-        var outcome = await engine.AuthorizeAsync(policy, Reference(account), standing, lease, now, cancellationToken);
+        var outcome = await engine.AuthorizeAsync(policy, Reference(account), Standing(account), lease, now, cancellationToken);
         if (outcome.Status == AdmissionStatus.EpochMissing)
         {
             // Fail closed until the tag's counters are rebuilt from the ledger, then decide.
+            account = await CurrentAsync(account, cancellationToken);
             await rebuilder.RebuildIfMissingAsync(account.MarketplaceId, account.ClusterRoot, cancellationToken);
-            outcome = await engine.AuthorizeAsync(policy, Reference(account), standing, lease, clock.GetUtcNow().ToUnixTimeSeconds(), cancellationToken);
+            outcome = await engine.AuthorizeAsync(policy, Reference(account), Standing(account), lease, clock.GetUtcNow().ToUnixTimeSeconds(), cancellationToken);
             if (outcome.Status == AdmissionStatus.EpochMissing)
             {
                 throw BeingRebuilt();
@@ -344,8 +346,17 @@ public sealed class ThresholdEnforcementService(
                     + "a repeat must ask the same, and a changed lease needs a new lease_id."));
         }
 
-        return outcome;
+        return (outcome, account);
     }
+
+    /// <summary>
+    /// The account as the directory has it now, read again when its tag turned out to have no
+    /// epoch: a link may have moved it to another root since it was read, and the tag it left was
+    /// cleared for good. Rebuilding that tag would judge (and hold) the account without its
+    /// cluster, on counters nothing else reads.
+    /// </summary>
+    private async Task<AccountState> CurrentAsync(AccountState account, CancellationToken cancellationToken) =>
+        await accounts.FindAsync(account.MarketplaceId, account.AccountId, cancellationToken) ?? account;
 
     /// <summary>The account as enforcement knows it, or as KYC confirms it; NOT_FOUND when neither knows it.</summary>
     private async Task<AccountState> KnownAccountAsync(string marketplaceId, string accountId, CancellationToken cancellationToken)

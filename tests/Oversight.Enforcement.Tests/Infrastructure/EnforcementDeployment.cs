@@ -142,10 +142,12 @@ public sealed class EnforcementDeployment : IAsyncDisposable
     }
 
     /// <summary>Starts one more enforcement replica on the same Redis, database and peers.</summary>
-    public async Task<ServiceHost> StartEnforcementHostAsync(Action<IServiceCollection>? overrideServices = null, bool waitUntilReady = true)
+    /// <param name="settings">Settings of this replica only (e.g. an in-memory bus, so that it consumes nothing of the broker).</param>
+    public async Task<ServiceHost> StartEnforcementHostAsync(
+        Action<IServiceCollection>? overrideServices = null, bool waitUntilReady = true, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var host = await ServiceHost.StartAsync(
-            With(_enforcementSettings, new()
+            With(With(_enforcementSettings, new()
             {
                 ["Oversight:Enforcement:Database:Provider"] = "Postgres",
                 ["Oversight:Enforcement:Database:ConnectionString"] = EnforcementDatabase,
@@ -153,7 +155,7 @@ public sealed class EnforcementDeployment : IAsyncDisposable
                 ["Oversight:Enforcement:KycAddress"] = Kyc.GrpcAddress,
                 ["Oversight:Enforcement:AttestationAddress"] = Attestation.GrpcAddress,
                 ["Oversight:Enforcement:PolicyRefreshSeconds"] = "1",
-            }),
+            }), new(settings ?? new Dictionary<string, string?>())),
             b => b.AddEnforcement(), a => a.MapEnforcement(), DataDirectory, overrideServices);
         _enforcement.Add(host);
         if (waitUntilReady)

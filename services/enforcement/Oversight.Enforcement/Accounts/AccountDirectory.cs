@@ -8,6 +8,9 @@ using Oversight.Kyc.V1;
 
 namespace Oversight.Enforcement.Accounts;
 
+/// <summary>What applying an AccountsLinked changed: the roots whose tags lost members, and whether a newer link of the cluster was applied before.</summary>
+public sealed record ClusterChange(IReadOnlyList<string> FormerRoots, bool Stale);
+
 /// <summary>What enforcement knows of an account: its rung, suspension, cluster and erasure.</summary>
 public sealed record AccountState(string MarketplaceId, string AccountId, int TierLevel, string TierId, bool Suspended, string ClusterRoot, long Sequence, bool Erased = false);
 
@@ -60,6 +63,15 @@ public sealed class AccountDirectory(
     /// what is stored changes nothing, except that it may tell of an erasure. Returns what is
     /// stored afterwards.
     /// </summary>
+    /// <remarks>
+    /// The cluster root of an account already stored is not taken from <paramref name="state"/>:
+    /// it moves only with AccountsLinked (<see cref="ApplyClusterAsync"/>), which also moves the
+    /// account's counters and holds to the root's tag and finds the tags to clear by the root it
+    /// replaces. KYC's answer names the new root as soon as the link commits, before its event
+    /// arrives, and an event's view read before the link was applied names the old one: taking
+    /// either here would judge the account on a tag without its usage, or hide the former root
+    /// from the link so that its usage and holds never reach the cluster's budget.
+    /// </remarks>
     public async Task<AccountState> ApplyAsync(AccountState state, CancellationToken cancellationToken, Func<AccountCopyRecord, AccountState, bool>? isNewer = null)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -69,7 +81,7 @@ public sealed class AccountDirectory(
             var record = await db.Accounts.FirstOrDefaultAsync(a => a.MarketplaceId == state.MarketplaceId && a.AccountId == state.AccountId, cancellationToken);
             if (record is null)
             {
-                record = new AccountCopyRecord { MarketplaceId = state.MarketplaceId, AccountId = state.AccountId, Sequence = -1 };
+                record = new AccountCopyRecord { MarketplaceId = state.MarketplaceId, AccountId = state.AccountId, Sequence = -1, ClusterRoot = state.ClusterRoot };
                 db.Accounts.Add(record);
             }
 
@@ -86,7 +98,6 @@ public sealed class AccountDirectory(
                 record.TierLevel = state.TierLevel;
                 record.TierId = state.TierId;
                 record.Suspended = state.Suspended;
-                record.ClusterRoot = state.ClusterRoot;
                 record.Sequence = Math.Max(record.Sequence, state.Sequence);
             }
 
@@ -108,9 +119,10 @@ public sealed class AccountDirectory(
     /// <summary>
     /// Moves the members of a cluster to its root, unless this account already holds a newer
     /// cluster version (events may arrive late or twice). Returns the former roots whose tags
-    /// lost members; an empty list when nothing changed.
+    /// lost members (none when nothing changed), and whether a member already holds a newer
+    /// cluster version (the event is stale: a later link of this cluster was applied).
     /// </summary>
-    public async Task<IReadOnlyList<string>> ApplyClusterAsync(
+    public async Task<ClusterChange> ApplyClusterAsync(
         string marketplaceId, string clusterRoot, IReadOnlyCollection<string> members, long clusterVersion, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -139,7 +151,7 @@ public sealed class AccountDirectory(
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        return changed ? [.. formerRoots] : [];
+        return new ClusterChange(changed ? [.. formerRoots] : [], records.Any(r => r.ClusterVersion > clusterVersion));
     }
 
     /// <summary>The accounts whose counters live under a cluster root's tag (the root itself included).</summary>

@@ -29,10 +29,13 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
     public async Task Consume(ConsumeContext<AccountTierChanged> context)
     {
         var m = context.Message;
-        var known = await accounts.FindAsync(m.MarketplaceId, m.AccountId, context.CancellationToken);
-        await accounts.ApplyAsync(
-            new AccountState(m.MarketplaceId, m.AccountId, m.ToLevel, m.ToTierId, known?.Suspended ?? false, known?.ClusterRoot ?? m.AccountId, m.Sequence),
-            context.CancellationToken);
+        var known = await FindOrConfirmAsync(m.MarketplaceId, m.AccountId, m.Sequence, context.CancellationToken);
+        if (known is null || known.Sequence < m.Sequence)
+        {
+            await accounts.ApplyAsync(
+                new AccountState(m.MarketplaceId, m.AccountId, m.ToLevel, m.ToTierId, known?.Suspended ?? false, known?.ClusterRoot ?? m.AccountId, m.Sequence),
+                context.CancellationToken);
+        }
     }
 
     public Task Consume(ConsumeContext<AccountSuspended> context) =>
@@ -51,8 +54,27 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
                 ?? await accounts.ConfirmAsync(m.MarketplaceId, accountId, context.CancellationToken);
         }
 
-        // An older cluster version than the one stored (a late or repeated event) changes nothing.
-        var formerRoots = await accounts.ApplyClusterAsync(m.MarketplaceId, m.ClusterRoot, [.. m.ClusterAccountIds], m.ClusterVersion, context.CancellationToken);
+        // An older cluster version than the one stored (a late event) changes nothing: the later
+        // link moved this cluster's counters already.
+        var change = await accounts.ApplyClusterAsync(m.MarketplaceId, m.ClusterRoot, [.. m.ClusterAccountIds], m.ClusterVersion, context.CancellationToken);
+        if (change.Stale)
+        {
+            return;
+        }
+
+        // The directory commits before the counters move. A delivery that failed or crashed in
+        // between (Redis, the ledger, the process) is retried as a repeat that moves no member:
+        // the tags its former roots still have (their epoch is deleted first when they are
+        // cleared) name what is left to move, so the repeat finishes the move.
+        var formerRoots = new SortedSet<string>(change.FormerRoots, StringComparer.Ordinal);
+        foreach (var member in m.ClusterAccountIds.Where(a => a != m.ClusterRoot))
+        {
+            if (await store.GetEpochAsync(CounterTag.For(m.MarketplaceId, member), context.CancellationToken) is not null)
+            {
+                formerRoots.Add(member);
+            }
+        }
+
         if (formerRoots.Count == 0 && await store.GetEpochAsync(CounterTag.For(m.MarketplaceId, m.ClusterRoot), context.CancellationToken) is not null)
         {
             return;
@@ -81,11 +103,31 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
 
     private async Task SetSuspendedAsync(string marketplaceId, string accountId, bool suspended, long sequence, CancellationToken cancellationToken)
     {
-        var known = await accounts.FindAsync(marketplaceId, accountId, cancellationToken)
-            ?? await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken);
-        if (known is not null)
+        var known = await FindOrConfirmAsync(marketplaceId, accountId, sequence, cancellationToken);
+        if (known is not null && known.Sequence < sequence)
         {
             await accounts.ApplyAsync(known with { Suspended = suspended, Sequence = sequence }, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The account as stored, when the event at <paramref name="sequence"/> is the next change of
+    /// it (or an old one); otherwise KYC's current answer, stored. A tier or suspension event tells
+    /// only its own part of the account: applied over a copy that misses a change between (an
+    /// event that waits for a retry, or arrives later), it would write that part back as it was
+    /// before, and the late event, older than the stored sequence, would then be dropped (a
+    /// suspension lost, a downgrade undone). KYC's answer holds every change up to its sequence.
+    /// When KYC does not know the account, or answers with an older sequence than the event's,
+    /// the caller applies the event over what it has, as before.
+    /// </summary>
+    private async Task<AccountState?> FindOrConfirmAsync(string marketplaceId, string accountId, long sequence, CancellationToken cancellationToken)
+    {
+        var known = await accounts.FindAsync(marketplaceId, accountId, cancellationToken);
+        if (known is not null && sequence <= known.Sequence + 1)
+        {
+            return known;
+        }
+
+        return await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken) ?? known;
     }
 }

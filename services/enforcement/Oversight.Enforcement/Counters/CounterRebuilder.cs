@@ -31,6 +31,9 @@ public sealed class CounterRebuilder(
 {
     private static readonly TimeSpan LeasePoll = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>The most account ids one ExportAttestations call takes (the attestation service refuses more).</summary>
+    public const int ExportAccountIdsPerCall = 1000;
+
     // One rebuild per tag at a time in this process; a second caller waits and finds the tag ready.
     // Across replicas the rebuild lease does the same.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
@@ -130,35 +133,40 @@ public sealed class CounterRebuilder(
             await store.RestoreHoldsAsync(tag, now, moved, cancellationToken);
         }
 
-        var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
-        request.AccountIds.AddRange(members);
         long applied = 0;
         try
         {
-            using var call = attestation.ExportAttestations(request, Auth(), cancellationToken: cancellationToken);
             var now = clock.GetUtcNow().ToUnixTimeSeconds();
-            await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
+            // One export names at most ExportAccountIdsPerCall accounts; a bigger cluster takes several
+            // (settles count and mark in any order, and each entry belongs to one account).
+            foreach (var chunk in members.Chunk(ExportAccountIdsPerCall))
             {
-                var usage = Settlement.ToUsage(entry);
-                var recordedAt = entry.Receipt.RecordedAt?.ToDateTimeOffset().ToUnixTimeSeconds() ?? usage.IntervalEndUnixSeconds;
-                // Marks of events still within the retention are restored, so that events still
-                // queued on the bus are recognised as counted.
-                var remaining = recordedAt + retention - now;
-                var owner = account with { AccountId = entry.Attestation.AccountId };
-                var result = await engine.SettleAsync(policy, owner, usage, now, remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
-                if (result.Status == SettleStatus.Applied)
+                var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
+                request.AccountIds.AddRange(chunk);
+                using var call = attestation.ExportAttestations(request, Auth(), cancellationToken: cancellationToken);
+                await foreach (var entry in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    applied++;
-                }
+                    var usage = Settlement.ToUsage(entry);
+                    var recordedAt = entry.Receipt.RecordedAt?.ToDateTimeOffset().ToUnixTimeSeconds() ?? usage.IntervalEndUnixSeconds;
+                    // Marks of events still within the retention are restored, so that events still
+                    // queued on the bus are recognised as counted.
+                    var remaining = recordedAt + retention - now;
+                    var owner = account with { AccountId = entry.Attestation.AccountId };
+                    var result = await engine.SettleAsync(policy, owner, usage, now, remaining > 0 ? remaining : null, cancellationToken, rebuilding: true);
+                    if (result.Status == SettleStatus.Applied)
+                    {
+                        applied++;
+                    }
 
-                if (!entry.ProviderScopedId && remaining > 0)
-                {
-                    // An attestation pod of the earlier version (during a rollout) exports every entry
-                    // without the flag, those recorded by new pods too, whose events carry the
-                    // provider's mark: mark the entry under that form as well (nothing to count). The
-                    // provider cannot use the id again, so the second mark never stops another event.
-                    var scoped = usage with { AttestationId = CountedMark.For(entry.Attestation.ProviderId, entry.Attestation.AttestationId), LeaseId = null, FlopUnits = 0, GpuSeconds = 0 };
-                    await engine.SettleAsync(policy, owner, scoped, now, remaining, cancellationToken, rebuilding: true);
+                    if (!entry.ProviderScopedId && remaining > 0)
+                    {
+                        // An attestation pod of the earlier version (during a rollout) exports every entry
+                        // without the flag, those recorded by new pods too, whose events carry the
+                        // provider's mark: mark the entry under that form as well (nothing to count). The
+                        // provider cannot use the id again, so the second mark never stops another event.
+                        var scoped = usage with { AttestationId = CountedMark.For(entry.Attestation.ProviderId, entry.Attestation.AttestationId), LeaseId = null, FlopUnits = 0, GpuSeconds = 0 };
+                        await engine.SettleAsync(policy, owner, scoped, now, remaining, cancellationToken, rebuilding: true);
+                    }
                 }
             }
         }
