@@ -255,6 +255,33 @@ public sealed class PolicyTests(PolicyDeploymentFixture fixture) : IClassFixture
         Assert.Equal(2, rebuilds.Total);
         Assert.Equal(1_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Usage);
     }
+
+    [Fact]
+    public async Task AfterTheMarkRetentionIsRaised_AnEventCountedUnderTheShorterOne_IsRebuiltNotCountedAgain()
+    {
+        var market = Deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync();
+        using var probe = new UsageProbe(Deployment.Enforcement);
+        await Client.SetPolicyAsync(new SetPolicyRequest { Document = TestPolicies.DefaultWith(market.Id, "counted_mark_retention_seconds: 60"), Format = PolicyFormat.Yaml }, Deployment.Admin);
+        var clock = new SimulationClock.SimulationClockClient(Deployment.Enforcement.Channel);
+        var now = (await clock.GetClockAsync(new GetClockRequest(), Deployment.Admin)).Now.ToDateTimeOffset();
+        var start = DateTimeOffset.UtcNow > now ? DateTimeOffset.UtcNow : now;
+        await clock.SetClockAsync(new SetClockRequest { Now = Timestamp.FromDateTimeOffset(start) }, Deployment.Admin);
+
+        // Counted live, its "counted" mark kept for 60 s.
+        var attestation = await market.AttestAsync(account, "raised", 1_000_000, final: true);
+        await probe.WaitUntilConsumedAsync([attestation]);
+        await market.WaitForUsageAsync(account, 1_000_000);
+
+        // The retention is raised to an hour, and two minutes pass: the mark is gone, though the
+        // event is well inside the new retention. Its redelivery must not be counted again.
+        await Client.SetPolicyAsync(new SetPolicyRequest { Document = TestPolicies.DefaultWith(market.Id, "counted_mark_retention_seconds: 3600"), Format = PolicyFormat.Yaml }, Deployment.Admin);
+        await clock.SetClockAsync(new SetClockRequest { Now = Timestamp.FromDateTimeOffset(start.AddSeconds(120)) }, Deployment.Admin);
+        await Stores.RepublishAsync(Deployment.AttestationDatabase, attestation);
+        await probe.WaitUntilConsumedAsync([attestation], times: 2);
+
+        Assert.Equal(1_000_000, TestMarketplace.Window(await market.UsageAsync(account), "24h").Usage);
+    }
 }
 
 /// <summary>Sums one counter of the host's "Oversight.Enforcement" meter, recorded in this process.</summary>

@@ -36,7 +36,9 @@ public sealed class UsageAttestedConsumer(
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var retention = policy.Document.CountedMarkRetentionSeconds;
 
-        if (attested.RecordedAt.ToUnixTimeSeconds() + retention <= now)
+        // Judged on the shortest retention any policy version gave: an event counted while a
+        // shorter one was in force has a mark that ends sooner than today's retention says.
+        if (attested.RecordedAt.ToUnixTimeSeconds() + await policies.ShortestMarkRetentionAsync(attested.MarketplaceId, cancellationToken) <= now)
         {
             // Its "counted" mark would have expired: applying it live could count it twice.
             // The ledger has it, so a rebuild of its tag counts it exactly once.

@@ -23,6 +23,12 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
 
     private sealed record Loaded(PolicyVersion Policy, DateTimeOffset CheckedAt);
 
+    // Every stored version's document, up to a version (read again when a newer one is current).
+    private sealed record History(long UpTo, IReadOnlyList<PolicyDocument> Documents);
+
+    private readonly ConcurrentDictionary<(long Version, string MarketplaceId), long> _shortestRetention = new();
+    private volatile History? _history;
+
     public async ValueTask<PolicyVersion> CurrentAsync(CancellationToken cancellationToken)
     {
         var current = _current;
@@ -79,6 +85,44 @@ public sealed class PolicyRegistry(IServiceScopeFactory scopes, TimeProvider clo
         }
 
         return (policy, effective);
+    }
+
+    /// <summary>
+    /// The shortest counted-mark retention that any stored version up to the current one gives the
+    /// marketplace. A "counted" mark is kept for the retention in force when its event was
+    /// counted: once the retention is raised, an event older than the earlier, shorter one may have
+    /// lost its mark, and only this shortest retention tells which events still surely have theirs.
+    /// </summary>
+    public async ValueTask<long> ShortestMarkRetentionAsync(string marketplaceId, CancellationToken cancellationToken)
+    {
+        var (policy, effective) = await ResolveAsync(marketplaceId, cancellationToken);
+        var key = (policy.Version, marketplaceId);
+        if (_shortestRetention.TryGetValue(key, out var shortest))
+        {
+            return shortest;
+        }
+
+        var history = _history;
+        if (history is null || history.UpTo < policy.Version)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<EnforcementDbContext>();
+            var documents = await db.PolicyVersions.AsNoTracking().Where(p => p.Version <= policy.Version).Select(p => p.Document).ToListAsync(cancellationToken);
+            history = new History(policy.Version, [.. documents.Select(PolicyLoader.Load)]);
+            _history = history;
+        }
+
+        shortest = history.Documents
+            .Select(d => d.Resolve(marketplaceId).Document.CountedMarkRetentionSeconds)
+            .Append(effective.Document.CountedMarkRetentionSeconds)
+            .Min();
+        if (_shortestRetention.Count >= MaxResolved)
+        {
+            _shortestRetention.Clear();
+        }
+
+        _shortestRetention[key] = shortest;
+        return shortest;
     }
 
     /// <summary>Validates and stores a new version; throws <see cref="PolicyValidationException"/> naming the bad field.</summary>
