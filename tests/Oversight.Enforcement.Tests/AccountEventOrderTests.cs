@@ -48,6 +48,40 @@ public sealed class AccountEventOrderTests
         }, () => $"the suspended account to be denied (last verdict {verdict})", seconds: 20);
     }
 
+    [Fact]
+    public async Task ASuspensionThatSkipsAChange_IsAppliedFromItsEvent_WhenKycCannotBeAsked()
+    {
+        await using var deployment = await EnforcementDeployment.StartAsync();
+        await deployment.Enforcement.DisposeAsync();
+        var inMemoryBus = new Dictionary<string, string?> { ["Oversight:Bus:Transport"] = "InMemory" };
+        var first = await deployment.StartEnforcementHostAsync(settings: inMemoryBus);
+        var market = deployment.NewMarketplace();
+        var account = await market.CreateKnownAccountAsync(1);
+
+        // A change this replica gets no event for (its bus is its own), then the suspension.
+        await deployment.KycClient.StatePurposeAsync(
+            new StatePurposeRequest { MarketplaceId = market.Id, AccountId = account, Category = PurposeCategory.Research, Text = "protein folding benchmarks" }, market.Operator);
+        await deployment.KycClient.SuspendAccountAsync(
+            new SuspendAccountRequest { MarketplaceId = market.Id, AccountId = account, Reason = "chargeback fraud" }, deployment.Auth("compliance", market.Id));
+        var suspended = await EventAsync<AccountSuspended>(deployment, account);
+        await first.DisposeAsync();
+
+        // KYC cannot be reached: the suspension is applied from its event all the same, not held back.
+        var cutOff = await deployment.StartEnforcementHostAsync(settings: new Dictionary<string, string?>(inMemoryBus)
+        {
+            ["Oversight:Enforcement:KycAddress"] = $"http://127.0.0.1:{Oversight.Testing.LoopbackPorts.Free()}",
+            ["Oversight:Enforcement:PeerCallTimeoutSeconds"] = "2",
+        });
+        await cutOff.Services.GetRequiredService<IBus>().Publish(suspended);
+
+        var verdict = Verdict.Unspecified;
+        await Eventually.TrueAsync(async () =>
+        {
+            verdict = (await market.AuthorizeAsync(market.Request(account, 1_000), host: 2)).Verdict;
+            return verdict == Verdict.Deny;
+        }, () => $"the suspended account to be denied (last verdict {verdict})", seconds: 20);
+    }
+
     private static async Task<T> EventAsync<T>(EnforcementDeployment deployment, string account) =>
         JsonSerializer.Deserialize<T>((await Stores.OutboxAsync(deployment.KycDatabase, typeof(T).Name, account)).Single().Payload, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
 }

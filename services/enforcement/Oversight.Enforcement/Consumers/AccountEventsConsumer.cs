@@ -1,4 +1,6 @@
+using Grpc.Core;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 using Oversight.Contracts;
 using Oversight.Enforcement.Accounts;
 using Oversight.Enforcement.Counters;
@@ -12,7 +14,7 @@ namespace Oversight.Enforcement.Consumers;
 /// so redelivery and reordering are harmless. AccountErased carries none: erasure is never
 /// undone, so applying it again or late changes nothing either.
 /// </summary>
-public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder, ICounterStore store) :
+public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebuilder rebuilder, ICounterStore store, ILogger<AccountEventsConsumer> logger) :
     IConsumer<AccountCreated>,
     IConsumer<AccountTierChanged>,
     IConsumer<AccountSuspended>,
@@ -117,8 +119,10 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
     /// event that waits for a retry, or arrives later), it would write that part back as it was
     /// before, and the late event, older than the stored sequence, would then be dropped (a
     /// suspension lost, a downgrade undone). KYC's answer holds every change up to its sequence.
-    /// When KYC does not know the account, or answers with an older sequence than the event's,
-    /// the caller applies the event over what it has, as before.
+    /// When KYC does not know the account, answers with an older sequence than the event's, or
+    /// cannot answer now, the caller applies the event over what it has, as before: a suspension
+    /// or a downgrade must not wait for KYC to come back (KYC moves an account's sequence for
+    /// changes enforcement has no event for, so most events take this look-up).
     /// </summary>
     private async Task<AccountState?> FindOrConfirmAsync(string marketplaceId, string accountId, long sequence, CancellationToken cancellationToken)
     {
@@ -128,6 +132,15 @@ public sealed class AccountEventsConsumer(AccountDirectory accounts, CounterRebu
             return known;
         }
 
-        return await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken) ?? known;
+        try
+        {
+            return await accounts.ConfirmAsync(marketplaceId, accountId, cancellationToken) ?? known;
+        }
+        catch (RpcException e) when (known is not null && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "KYC could not confirm account {AccountId} of {MarketplaceId} ({Status}); applying its event at sequence {Sequence} over the stored copy",
+                accountId, marketplaceId, e.StatusCode, sequence);
+            return known;
+        }
     }
 }
