@@ -148,9 +148,11 @@ public sealed class CancellationTests : IDisposable
             Path.Combine(output, $"summary.json.{Guid.NewGuid():N}.tmp"), Path.Combine(output, $".summary.json.{Guid.NewGuid().ToString("N").ToUpperInvariant()}.tmp"),
             Path.Combine(output, "my-notes.md"),
         ];
+        var killedAt = DateTime.UtcNow - OutputFolder.LeftoverAge - TimeSpan.FromMinutes(1);
         foreach (var file in leftovers.Concat(others))
         {
             File.WriteAllText(file, "left here");
+            File.SetLastWriteTimeUtc(file, killedAt);
         }
 
         // One that another run, still going, is writing into the same folder: not a leftover.
@@ -158,12 +160,17 @@ public sealed class CancellationTests : IDisposable
         using var other = new StreamWriter(writing);
         other.Write("being written");
         other.Flush();
+        File.SetLastWriteTimeUtc(writing, killedAt);
+
+        // One another run has just closed, about to move it into place: not a leftover either.
+        var closing = Temporary("verdicts.csv");
+        File.WriteAllText(closing, "just written");
 
         var exitCode = await ReplayApp.Create(TextWriter.Null, CancellationToken.None).RunAsync(["run", "--trace", trace, "--out", output, "--no-progress"], CancellationToken.None);
 
         Assert.Equal(0, exitCode);
         Assert.All(leftovers, file => Assert.False(File.Exists(file), $"{Path.GetFileName(file)} is still there"));
-        Assert.All(others.Append(writing), file => Assert.True(File.Exists(file), $"{Path.GetFileName(file)} was removed"));
+        Assert.All(others.Append(writing).Append(closing), file => Assert.True(File.Exists(file), $"{Path.GetFileName(file)} was removed"));
         Assert.True(File.Exists(Path.Combine(output, "summary.json")));
     }
 

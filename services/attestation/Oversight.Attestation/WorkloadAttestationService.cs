@@ -33,7 +33,6 @@ public sealed class WorkloadAttestationService(
     IOptions<AttestationOptions> options) : WorkloadAttestation.WorkloadAttestationBase
 {
     private const int MaxInventoryEntries = 64;
-    private const int MaxExportAccountIds = 1000;
     private const int MaxReasonLength = 512;
     private const int DefaultReviewPageSize = 50;
     private const int MaxReviewPageSize = 1000;
@@ -290,7 +289,7 @@ public sealed class WorkloadAttestationService(
             .CheckId(request.MarketplaceId, "marketplace_id", required: !caller.IsService)
             .Check(request.AfterPosition >= 0, "after_position", "after_position must not be negative.")
             .Check(request.Limit >= 0, "limit", "limit must not be negative (0 means no cap).")
-            .Check(request.AccountIds.Count <= MaxExportAccountIds, "account_ids", $"account_ids may hold at most {MaxExportAccountIds} ids.");
+            .Check(request.AccountIds.Count <= ExportAttestationsRequest.MaxAccountIds, "account_ids", $"account_ids may hold at most {ExportAttestationsRequest.MaxAccountIds} ids.");
         for (var i = 0; i < request.AccountIds.Count; i++)
         {
             v.CheckId(request.AccountIds[i], $"account_ids[{i}]");

@@ -448,15 +448,15 @@ public sealed class ThresholdEnforcementService(
     /// <param name="withRequest">Count the assessed request as held (it was reserved by this call).</param>
     private static WindowUsage ToWindowUsage(WindowAssessment window, long? resetsAt, bool withRequest = false)
     {
-        var held = withRequest ? window.Held + window.Request : window.Held;
+        var after = withRequest ? window with { Held = window.Held + window.Request } : window;
         var usage = new WindowUsage
         {
             Window = window.WindowId,
             Metric = window.Metric == CoreMetric.FlopUnits ? Common.V1.Metric.FlopUnits : Common.V1.Metric.GpuSeconds,
             Usage = window.Usage,
-            Held = held,
+            Held = after.Held,
             Limit = window.Limit,
-            Remaining = (long)Int128.Max(0, (Int128)window.Limit - window.Usage - held),
+            Remaining = after.Remaining,
             SharedByCluster = window.SharedByCluster,
             TierId = window.TierId,
         };

@@ -112,7 +112,7 @@ public sealed partial class KycTieringService
         // occurred_at) and stretch the tier's validity: the same tolerance as the callback's timestamp.
         if (result.OccurredAt > now.AddSeconds(window))
         {
-            throw Validation.Invalid("payload", $"occurred_at {result.OccurredAt:yyyy-MM-dd'T'HH:mm:ss'Z'} is later than the server's clock ({now:yyyy-MM-dd'T'HH:mm:ss'Z'}) by more than the {window} s replay window; a result cannot be dated in the future.");
+            throw Validation.Invalid("payload", $"occurred_at {result.OccurredAt.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'} is later than the server's clock ({now.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}) by more than the {window} s replay window; a result cannot be dated in the future.");
         }
 
         var ct = context.CancellationToken;

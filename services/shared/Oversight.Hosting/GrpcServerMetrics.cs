@@ -67,9 +67,11 @@ public sealed class GrpcServerMetrics : Interceptor
             status = e.StatusCode;
             throw;
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
-            // The caller went away, or the call's deadline passed (grpc-dotnet then answers DEADLINE_EXCEEDED).
+            // The caller went away, or the call's deadline passed (grpc-dotnet then answers
+            // DEADLINE_EXCEEDED): whatever the handler threw then (a cancellation, or reading a
+            // stream the client reset), it is not the server failing.
             status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
             throw;
         }

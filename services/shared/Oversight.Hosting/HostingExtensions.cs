@@ -61,22 +61,18 @@ public static class HostingExtensions
     /// <summary>
     /// service.name of metrics and traces (without it, "unknown_service:..."): oversight-kyc,
     /// oversight-attestation, oversight-enforcement, or oversight for the all-in-one host, from the
-    /// host's assembly name. OTEL_SERVICE_NAME, when set, is left to name it.
+    /// host's assembly name. What an operator sets the standard way (OTEL_SERVICE_NAME, or
+    /// service.name in OTEL_RESOURCE_ATTRIBUTES, as environment or configuration) is read after it, and wins.
     /// </summary>
     private static void NameService(ResourceBuilder resource, string applicationName)
     {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME")))
-        {
-            return;
-        }
-
         var name = applicationName.ToLowerInvariant();
         if (name.StartsWith("oversight.", StringComparison.Ordinal) && name.EndsWith(".host", StringComparison.Ordinal))
         {
             name = "oversight-" + name["oversight.".Length..^".host".Length];
         }
 
-        resource.AddService(name);
+        resource.AddService(name).AddEnvironmentVariableDetector();
     }
 
     /// <summary>Maps grpc.health.v1 for a service name, answering from the readiness checks.</summary>

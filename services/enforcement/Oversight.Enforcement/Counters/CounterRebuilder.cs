@@ -31,9 +31,6 @@ public sealed class CounterRebuilder(
 {
     private static readonly TimeSpan LeasePoll = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>The most account ids one ExportAttestations call takes (the attestation service refuses more).</summary>
-    public const int ExportAccountIdsPerCall = 1000;
-
     // One rebuild per tag at a time in this process; a second caller waits and finds the tag ready.
     // Across replicas the rebuild lease does the same.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
@@ -137,9 +134,9 @@ public sealed class CounterRebuilder(
         try
         {
             var now = clock.GetUtcNow().ToUnixTimeSeconds();
-            // One export names at most ExportAccountIdsPerCall accounts; a bigger cluster takes several
+            // One export names at most ExportAttestationsRequest.MaxAccountIds accounts; a bigger cluster takes several
             // (settles count and mark in any order, and each entry belongs to one account).
-            foreach (var chunk in members.Chunk(ExportAccountIdsPerCall))
+            foreach (var chunk in members.Chunk(ExportAttestationsRequest.MaxAccountIds))
             {
                 var request = new ExportAttestationsRequest { MarketplaceId = marketplaceId };
                 request.AccountIds.AddRange(chunk);

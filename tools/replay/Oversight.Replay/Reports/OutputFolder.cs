@@ -100,8 +100,9 @@ public sealed partial class OutputFolder(string path) : IDisposable
     /// <summary>
     /// Deletes the files a run killed while writing left here: those named as this class names its
     /// temporary files (<c>.&lt;name&gt;.&lt;32 hex digits&gt;.tmp</c>) for one of <see cref="ToolFiles"/>
-    /// or of this run's files. Nothing else is touched, nor such a file another run is still writing
-    /// into the same folder: that one is open, and the system lets go of a killed process's files.
+    /// or of this run's files, and last written more than <see cref="LeftoverAge"/> ago. Nothing else
+    /// is touched, nor such a file another run is still writing into the same folder: that one is
+    /// open (the system lets go of a killed process's files), or was just closed to be moved.
     /// </summary>
     private void RemoveLeftovers()
     {
@@ -114,7 +115,7 @@ public sealed partial class OutputFolder(string path) : IDisposable
         foreach (var file in Directory.EnumerateFiles(Path))
         {
             var match = Temporary().Match(System.IO.Path.GetFileName(file));
-            if (!match.Success || !names.Contains(match.Groups["name"].Value))
+            if (!match.Success || !names.Contains(match.Groups["name"].Value) || DateTime.UtcNow - File.GetLastWriteTimeUtc(file) < LeftoverAge)
             {
                 continue;
             }
@@ -131,6 +132,12 @@ public sealed partial class OutputFolder(string path) : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// How old a temporary file must be to be taken for a killed run's: another run closes its files
+    /// just before it moves them (no longer locked then), and a run writes its files within seconds.
+    /// </summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromMinutes(10);
 
     /// <summary>A temporary name <see cref="CreateText"/> gives: a dot, the file's name, a GUID's 32 hex digits, .tmp.</summary>
     [GeneratedRegex(@"^\.(?<name>.+)\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant)]

@@ -163,7 +163,9 @@ public sealed class TraceCollector(TraceReadOptions options)
         _skipped[error.SkipReason] = _skipped.GetValueOrDefault(error.SkipReason) + 1;
         if (_examples.Count < MaxExamples)
         {
-            _examples.Add(error.Message);
+            // The file by its name, as the report's provenance names it: outputs meant to be shared
+            // carry no local path, and the same trace gives the same bytes from wherever it was read.
+            _examples.Add($"{error.Location with { File = Path.GetFileName(error.Location.File) }}: {error.Reason}");
         }
     }
 
