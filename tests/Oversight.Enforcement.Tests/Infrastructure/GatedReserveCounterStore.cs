@@ -8,7 +8,7 @@ namespace Oversight.Enforcement.Tests.Infrastructure;
 /// reserving: whatever happens meanwhile happens before the reserve. Everything else goes to the
 /// real store unchanged.
 /// </summary>
-public sealed class GatedReserveCounterStore(ICounterStore inner) : ICounterStore
+public sealed class GatedReserveCounterStore(ICounterStore inner) : DelegatingCounterStore(inner)
 {
     private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -22,7 +22,7 @@ public sealed class GatedReserveCounterStore(ICounterStore inner) : ICounterStor
 
     public void Open() => _open.TrySetResult();
 
-    public async Task<ReserveResult> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken = default)
+    public override async Task<ReserveResult> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _armed, 0) == 1)
         {
@@ -30,25 +30,6 @@ public sealed class GatedReserveCounterStore(ICounterStore inner) : ICounterStor
             await _open.Task.WaitAsync(cancellationToken);
         }
 
-        return await inner.ReserveAsync(command, cancellationToken);
+        return await base.ReserveAsync(command, cancellationToken);
     }
-
-    public Task<string?> GetEpochAsync(string tag, CancellationToken cancellationToken = default) => inner.GetEpochAsync(tag, cancellationToken);
-
-    public Task InitializeTagAsync(string tag, string epoch, CancellationToken cancellationToken = default) => inner.InitializeTagAsync(tag, epoch, cancellationToken);
-
-    public Task ResetTagAsync(string tag, bool keepHolds = false, CancellationToken cancellationToken = default) => inner.ResetTagAsync(tag, keepHolds, cancellationToken);
-
-    public Task<SettleResult> SettleAsync(SettleCommand command, CancellationToken cancellationToken = default) => inner.SettleAsync(command, cancellationToken);
-
-    public Task<ReleaseResult> ReleaseAsync(string tag, string leaseId, string accountId, long now, CancellationToken cancellationToken = default) => inner.ReleaseAsync(tag, leaseId, accountId, now, cancellationToken);
-
-    public Task<ReadResult> ReadAsync(string tag, long now, IReadOnlyList<CounterWindow> windows, IReadOnlyList<string> subjects, CancellationToken cancellationToken = default) =>
-        inner.ReadAsync(tag, now, windows, subjects, cancellationToken);
-
-    public Task<IReadOnlyList<CounterHold>> ReadHoldsAsync(string tag, long now, CancellationToken cancellationToken = default) =>
-        inner.ReadHoldsAsync(tag, now, cancellationToken);
-
-    public Task RestoreHoldsAsync(string tag, long now, IReadOnlyList<CounterHold> holds, CancellationToken cancellationToken = default) =>
-        inner.RestoreHoldsAsync(tag, now, holds, cancellationToken);
 }
