@@ -69,9 +69,16 @@ public sealed class CounterRebuilder(
                     return 0;
                 }
 
-                var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, formerRoots ?? [], cancellationToken);
+                var applied = await RebuildLockedAsync(marketplaceId, clusterRoot, tag, lease, formerRoots ?? [], cancellationToken);
+                if (applied is null)
+                {
+                    // This rebuild outlived its lease and another holder took the tag over: wait for
+                    // that one's epoch (or, for a rebuild that must happen, take the lease again).
+                    continue;
+                }
+
                 metrics.Rebuilds.Add(1);
-                return applied;
+                return applied.Value;
             }
         }
         finally
@@ -113,7 +120,9 @@ public sealed class CounterRebuilder(
         return (tags.Count, applied);
     }
 
-    private async Task<long> RebuildLockedAsync(string marketplaceId, string clusterRoot, string tag, IReadOnlyCollection<string> formerRoots, CancellationToken cancellationToken)
+    /// <returns>Attestations applied; null when the lease was lost before the epoch could be written.</returns>
+    private async Task<long?> RebuildLockedAsync(
+        string marketplaceId, string clusterRoot, string tag, IHeldRebuildLease lease, IReadOnlyCollection<string> formerRoots, CancellationToken cancellationToken)
     {
         var (_, policy) = await policies.ResolveAsync(marketplaceId, cancellationToken);
         var retention = policy.Document.CountedMarkRetentionSeconds;
@@ -174,7 +183,12 @@ public sealed class CounterRebuilder(
             throw LedgerUnavailable(e);
         }
 
-        await store.InitializeTagAsync(tag, $"{clock.GetUtcNow().ToUnixTimeMilliseconds()}-{Guid.NewGuid():N}", cancellationToken);
+        if (!await lease.InitializeTagAsync($"{clock.GetUtcNow().ToUnixTimeMilliseconds()}-{Guid.NewGuid():N}", cancellationToken))
+        {
+            logger.LogWarning("The rebuild of {Tag} lost its lease before it finished (another replica rebuilds the tag); its epoch is not written", tag);
+            return null;
+        }
+
         logger.LogInformation("Rebuilt counters of {Tag} from the ledger: {Applied} attestations", tag, applied);
         return applied;
     }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Oversight.Enforcement.Redis;
+using Oversight.Policy.Counters;
 using StackExchange.Redis;
 
 namespace Oversight.Enforcement.Counters;
@@ -13,18 +14,33 @@ namespace Oversight.Enforcement.Counters;
 public interface IRebuildLease
 {
     /// <summary>Takes the tag's rebuild lease, or returns null at once when another holder has it.</summary>
-    Task<IAsyncDisposable?> TryAcquireAsync(string tag, CancellationToken cancellationToken);
+    Task<IHeldRebuildLease?> TryAcquireAsync(string tag, CancellationToken cancellationToken);
+}
+
+/// <summary>A rebuild lease held; disposing it lets it go.</summary>
+public interface IHeldRebuildLease : IAsyncDisposable
+{
+    /// <summary>
+    /// Writes the tag's epoch, which ends the rebuild (admission on the tag resumes), only while
+    /// this lease is still held: a rebuild that stalled past its lease (a paused process) must not
+    /// open the tag while another holder is resetting and rebuilding it. False when the lease was lost.
+    /// </summary>
+    Task<bool> InitializeTagAsync(string epoch, CancellationToken cancellationToken);
 }
 
 /// <summary>The in-memory store lives in one process, whose per-tag gate already serialises rebuilds.</summary>
-public sealed class InProcessRebuildLease : IRebuildLease
+public sealed class InProcessRebuildLease(ICounterStore store) : IRebuildLease
 {
-    public Task<IAsyncDisposable?> TryAcquireAsync(string tag, CancellationToken cancellationToken) =>
-        Task.FromResult<IAsyncDisposable?>(NoLease.Instance);
+    public Task<IHeldRebuildLease?> TryAcquireAsync(string tag, CancellationToken cancellationToken) =>
+        Task.FromResult<IHeldRebuildLease?>(new Gate(store, tag));
 
-    private sealed class NoLease : IAsyncDisposable
+    private sealed class Gate(ICounterStore store, string tag) : IHeldRebuildLease
     {
-        public static readonly NoLease Instance = new();
+        public async Task<bool> InitializeTagAsync(string epoch, CancellationToken cancellationToken)
+        {
+            await store.InitializeTagAsync(tag, epoch, cancellationToken);
+            return true;
+        }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
@@ -42,7 +58,11 @@ public sealed class RedisRebuildLease(IConnectionMultiplexer redis, ILogger<Redi
     private const string RenewScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
     private const string ReleaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
-    public async Task<IAsyncDisposable?> TryAcquireAsync(string tag, CancellationToken cancellationToken)
+    // RedisCounterStore.InitializeTagAsync's SET of the epoch, done only by the lease's holder
+    // (the lease and the epoch are keys of the tag's slot, so one script sees both).
+    private const string InitializeScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0";
+
+    public async Task<IHeldRebuildLease?> TryAcquireAsync(string tag, CancellationToken cancellationToken)
     {
         var key = RedisCounterKeys.RebuildLease(tag);
         var token = Guid.NewGuid().ToString("N");
@@ -52,23 +72,31 @@ public sealed class RedisRebuildLease(IConnectionMultiplexer redis, ILogger<Redi
             return null;
         }
 
-        return new Lease(database, key, token, logger);
+        return new Lease(database, key, RedisCounterKeys.Epoch(tag), token, logger);
     }
 
-    private sealed class Lease : IAsyncDisposable
+    private sealed class Lease : IHeldRebuildLease
     {
         private readonly IDatabase _database;
         private readonly RedisKey _key;
+        private readonly RedisKey _epoch;
         private readonly string _token;
         private readonly Timer _renewal;
 
-        public Lease(IDatabase database, RedisKey key, string token, ILogger logger)
+        public Lease(IDatabase database, RedisKey key, RedisKey epoch, string token, ILogger logger)
         {
             _database = database;
             _key = key;
+            _epoch = epoch;
             _token = token;
             var every = LeaseTime / 3;
             _renewal = new Timer(_ => _ = RenewAsync(logger), null, every, every);
+        }
+
+        public async Task<bool> InitializeTagAsync(string epoch, CancellationToken cancellationToken)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(epoch);
+            return (long)await _database.ScriptEvaluateAsync(InitializeScript, [_key, _epoch], [_token, epoch]) == 1;
         }
 
         public async ValueTask DisposeAsync()
